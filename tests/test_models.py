@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.linear_model import Ridge
 
 from gdlab.losses import LogisticLoss, SquaredLoss, sigmoid
-from gdlab.models import LinearRegression, LogisticRegression
+from gdlab.models import DIVERGENCE_FACTOR, LinearRegression, LogisticRegression
 from gdlab.optimizers import Adam, GradientDescent, Momentum
 from gdlab.preprocessing import StandardScaler
 
@@ -211,8 +211,18 @@ def test_huge_learning_rate_diverges_without_raising(model_cls, l2):
     assert m.diverged_ and not m.converged_
     assert m.n_epochs_ < 500
     obj = m.history_["train_objective"]
-    assert len(obj) == m.n_epochs_ and not np.isfinite(obj[-1]) and np.all(np.isfinite(obj[:-1]))
-    assert np.all(np.isfinite(m.coef_))  # the last finite parameters are kept
+    start = m._objective().value(np.zeros(3), 0.0, X, y)  # objective at the zero start
+    limit = DIVERGENCE_FACTOR * max(start, 1.0)
+    assert len(obj) == m.n_epochs_ and obj[-1] > limit and np.all(obj[:-1] <= limit)
+    assert np.all(np.isfinite(m.coef_))  # the parameters before the blow-up are kept
+    assert m.objective(X, y) == pytest.approx(obj[-2]) if len(obj) > 1 else True
+
+
+def test_non_finite_objective_stops_training():
+    X, y = np.array([[1.0], [2.0], [3.0]]), np.array([1.0, 2.0, 3.0])
+    m = LinearRegression(lr=1e300, epochs=50).fit(X, y)  # overflows at once
+    assert m.diverged_ and m.n_epochs_ == 1 and not np.isfinite(m.history_["train_objective"][0])
+    assert np.all(m.coef_ == 0) and m.intercept_ == 0  # the zero start is what is kept
 
 
 def test_constant_feature_is_harmless():

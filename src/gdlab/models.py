@@ -16,6 +16,11 @@ from gdlab import metrics
 from gdlab.losses import LinearObjective, LogisticLoss, SquaredLoss, sigmoid
 from gdlab.optimizers import OPTIMIZERS, make_optimizer
 
+#: a run has diverged once its objective is non-finite or this many times its starting
+#: value (at least 1): a stable step size never climbs that far on these convex objectives,
+#: while an unstable one grows geometrically and would take hundreds of epochs to overflow.
+DIVERGENCE_FACTOR = 1e6
+
 
 class _GradientDescentModel:
     """The training loop shared by both models.
@@ -26,8 +31,9 @@ class _GradientDescentModel:
     recorded in ``history_["train_objective"]`` (and, when validation data are given,
     ``val_loss`` and the model's validation metric). Training stops early when the
     objective improves by less than ``tol`` (``converged_``), or when it is no longer
-    finite (``diverged_``: the history keeps that last value, the coefficients keep the
-    last finite parameters, and nothing is raised so that a sweep can go on).
+    finite or has blown up past ``DIVERGENCE_FACTOR`` times its start (``diverged_``: the
+    history keeps that last value, the coefficients keep the parameters of the epoch
+    before, and nothing is raised so that a sweep can go on).
     """
 
     _val_metric_name: str  # e.g. "accuracy"; history column is "val_" + this
@@ -123,10 +129,14 @@ class _GradientDescentModel:
             return value, np.append(gw, gb)
 
         self.diverged_ = self.converged_ = False
-        last_finite = theta
+        last_good = theta
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            value, grad = gradient(theta, X, y) if full_batch else (None, None)
+            if full_batch:
+                value, grad = gradient(theta, X, y)
+            else:
+                value = objective.value(theta[:-1], theta[-1], X, y)
             prev = value
+            blow_up = DIVERGENCE_FACTOR * max(value, 1.0)
             for epoch in range(1, self.epochs + 1):
                 if full_batch:
                     # The objective at the new parameters comes with the next gradient,
@@ -146,17 +156,17 @@ class _GradientDescentModel:
                     z_val = X_val @ theta[:-1] + theta[-1]
                     history["val_loss"].append(objective.mean_loss(z_val, y_val))
                     history["val_" + self._val_metric_name].append(self._val_metric(y_val, z_val))
-                if not np.isfinite(value):
+                if not value <= blow_up:  # also true for NaN
                     self.diverged_ = True
                     break
-                last_finite = theta
-                if self.tol is not None and prev is not None and 0 <= prev - value < self.tol:
+                last_good = theta
+                if self.tol is not None and 0 <= prev - value < self.tol:
                     self.converged_ = True
                     break
                 prev = value
 
-        self.coef_ = last_finite[:-1].copy()
-        self.intercept_ = float(last_finite[-1])
+        self.coef_ = last_good[:-1].copy()
+        self.intercept_ = float(last_good[-1])
         self.n_epochs_ = len(history["epoch"])
         self.n_features_in_ = d
         self.history_ = {k: np.asarray(v, dtype=np.float64 if k != "epoch" else np.int64)

@@ -1,0 +1,115 @@
+"""From a config to jobs: grid expansion, run names, run keys, derived seeds, code version.
+
+Everything here is deterministic and depends only on values, never on dict order or
+scheduling, so the same config always yields the same jobs, names, keys and seeds.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import itertools
+from pathlib import Path
+
+from gdlab.io import canonical_json
+from gdlab.models import MODEL_TASKS
+
+#: hyperparameters a run always has, with the value used when the grid does not list them
+DEFAULT_HYPERPARAMETERS = {
+    "lr": 0.1, "epochs": 100, "l2": 0.0, "batch_size": None, "optimizer": "gd",
+    "tol": None, "fit_intercept": True,
+}
+_FLOAT_KEYS = ("lr", "l2", "tol")
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def stable_hash(obj, length: int = 16) -> str:
+    """Hex digest of the canonical JSON of ``obj`` (key order and int/float subtypes ignored)."""
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
+
+
+def derive_seed(global_seed: int, *parts) -> int:
+    """A seed for one job, from the global seed and the job's identity (not its order)."""
+    return int(stable_hash([int(global_seed), *parts], 16), 16) % (2**32)
+
+
+def normalize_hyperparameters(hp: dict) -> dict:
+    """Fill defaults and give every value one type (``lr: 1`` and ``lr: 1.0`` are one run)."""
+    out = {**DEFAULT_HYPERPARAMETERS, **hp}
+    for key in _FLOAT_KEYS:
+        if out[key] is not None:
+            out[key] = float(out[key])
+    out["epochs"] = int(out["epochs"])
+    if out["batch_size"] is not None:
+        out["batch_size"] = int(out["batch_size"])
+    return out
+
+
+def expand_grid(grid: dict[str, list]) -> list[dict]:
+    """Every combination of the grid's values, in a fixed order (keys sorted, values as listed)."""
+    keys = sorted(grid)
+    return [normalize_hyperparameters(dict(zip(keys, combo, strict=True)))
+            for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def format_value(value) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value
+    return repr(value)  # round-trips floats exactly: distinct values, distinct names
+
+
+def run_name(hp: dict, grid_keys) -> str:
+    """Human-readable, injective path of a run: ``lr~0.1/l2~0.0/optimizer~gd``.
+
+    Only the keys the grid lists appear (sorted), so names stay short; a value that the
+    grid does not vary is still in the run's spec and key.
+    """
+    return "/".join(f"{k}~{format_value(hp[k])}" for k in sorted(grid_keys))
+
+
+def sweeps(config: dict) -> list[tuple[str, str]]:
+    """(dataset, model) pairs: each model sweeps every dataset of its task."""
+    return [(ds, model) for model in sorted(config["models"])
+            for ds in sorted(config["datasets"])
+            if config["datasets"][ds]["task"] == MODEL_TASKS[model]]
+
+
+def module_files(*modules: str) -> list[Path]:
+    """The source files of the given gdlab modules and every gdlab module they import."""
+    seen: dict[str, Path] = {}
+    todo = list(modules)
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        path = PACKAGE_DIR / (mod.split(".", 1)[1].replace(".", "/") + ".py"
+                              if "." in mod else "__init__.py")
+        seen[mod] = path
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gdlab"):
+                if node.module == "gdlab":
+                    todo += [f"gdlab.{a.name}" for a in node.names
+                             if (PACKAGE_DIR / f"{a.name}.py").exists()]
+                todo.append(node.module)
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.startswith("gdlab.")]
+    return sorted(set(seen.values()))
+
+
+def code_version(*modules: str) -> str:
+    """Hash of the source of ``modules`` and what they import from gdlab.
+
+    Snakemake tracks a rule's script, not the library the script imports; passing this
+    as a param makes an edit of the library rerun exactly the jobs whose code it changed.
+    """
+    h = hashlib.sha256()
+    for path in module_files(*modules):
+        # The syntax tree, not the bytes: editing a comment or blank line reruns nothing.
+        tree = ast.dump(ast.parse(path.read_text(encoding="utf-8")))
+        h.update(path.name.encode() + b"\0" + tree.encode() + b"\0")
+    return h.hexdigest()[:16]

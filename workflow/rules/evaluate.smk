@@ -1,0 +1,57 @@
+rule baseline:
+    input:
+        "data/{dataset}/split.npz",
+    output:
+        "results/{dataset}/{model}/baseline.json",
+    params:
+        spec=lambda w: canonical_json({
+            "l2": sorted({hp["hyperparameters"]["l2"] for hp in RUNS[(w.dataset, w.model)].values()}),
+            "code": G.code_version("gdlab.baseline"),
+        }),
+    log:
+        "logs/baseline/{dataset}/{model}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/baseline.py"
+
+
+rule summarize:
+    input:
+        metrics=sweep_files("metrics.json"),
+        baseline="results/{dataset}/{model}/baseline.json",
+    output:
+        summary="results/{dataset}/{model}/summary.csv",
+        best="results/{dataset}/{model}/best.json",
+    params:
+        spec=lambda w: canonical_json({
+            "dataset": w.dataset, "model": w.model,
+            "metric": config["selection"][config["datasets"][w.dataset]["task"]],
+            "code": G.code_version("gdlab.summary"),
+        }),
+    log:
+        "logs/summarize/{dataset}/{model}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/summarize.py"
+
+
+rule overview:
+    input:
+        best=[f"results/{d}/{m}/best.json" for d, m in SWEEPS],
+        summaries=[f"results/{d}/{m}/summary.csv" for d, m in SWEEPS],
+    output:
+        report(
+            "results/summary.csv",
+            caption="../report/overview.rst",
+            category="Overview",
+        ),
+    params:
+        spec=canonical_json({"code": G.code_version("gdlab.summary")}),
+    log:
+        "logs/overview.log",
+    conda:
+        ENV
+    script:
+        "../scripts/overview.py"

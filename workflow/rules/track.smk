@@ -1,0 +1,3 @@
+rule placeholder_track:
+    output: "never_track"
+    shell: "true"

@@ -1,0 +1,13 @@
+"""baseline: scikit-learn's solution of the same problem, for every l2 in the sweep."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
+
+import json  # noqa: E402
+
+from gdlab.baseline import baseline  # noqa: E402
+from gdlab.data import load_split  # noqa: E402
+from gdlab.io import write_json  # noqa: E402
+
+spec = json.loads(snakemake.params.spec)
+write_json(snakemake.output[0], baseline(load_split(snakemake.input[0]), spec["l2"]))
