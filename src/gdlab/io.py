@@ -12,11 +12,16 @@ import json
 import math
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -29,14 +34,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
+def write_bytes(path: str | os.PathLike, payload: bytes) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(payload)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
 
 
 def finite_or_none(value: Any) -> Any:
@@ -67,14 +77,30 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.load(f)
 
 
+_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """The bytes of an uncompressed ``.npz`` that depend on nothing but the arrays.
+
+    ``np.savez`` stamps each zip member with the current time; this writes the same
+    format with a fixed timestamp so identical data give identical files. Object arrays
+    are refused, so loading never needs pickle.
+    """
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, value in arrays.items():
+            arr = np.asarray(value, order="C")
+            if arr.dtype.hasobject:
+                raise TypeError(f"array {name!r} has dtype object; refusing to pickle it")
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE_TIME)
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, arr, allow_pickle=False)
+    return buffer.getvalue()
+
+
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """Save arrays uncompressed; object arrays are refused so loading never needs pickle."""
-    for name, arr in arrays.items():
-        if np.asarray(arr).dtype == object:
-            raise TypeError(f"array {name!r} has dtype object; refusing to pickle it")
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+    write_bytes(path, npz_bytes(arrays))
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
