@@ -7,7 +7,8 @@ Both models minimise the same shape of objective over weights :math:`w` and inte
 
 The intercept is not penalised. Its gradient is, with :math:`r_i = \partial \ell / \partial z_i`,
 
-.. math::  \nabla_w J = \frac{1}{n} X^\top r + \lambda w, \qquad \partial_b J = \frac{1}{n} \sum_i r_i
+.. math::  \nabla_w J = \tfrac{1}{n} X^\top r + \lambda w, \qquad
+           \partial_b J = \tfrac{1}{n} \textstyle\sum_i r_i
 
 With this scaling scikit-learn is an exact oracle: ``Ridge(alpha=n*l2)`` for the squared
 loss and ``LogisticRegression(C=1/(n*l2))`` for the logistic loss.

@@ -5,7 +5,8 @@ parameters. With learning rate :math:`\eta`:
 
 - ``gd``:       :math:`\theta \leftarrow \theta - \eta g`
 - ``momentum``: :math:`v \leftarrow \beta v + g,\ \theta \leftarrow \theta - \eta v` (heavy ball)
-- ``adam``:     :math:`m \leftarrow \beta_1 m + (1-\beta_1) g,\ s \leftarrow \beta_2 s + (1-\beta_2) g^2,\
+- ``adam``:     :math:`m \leftarrow \beta_1 m + (1-\beta_1) g,\
+  s \leftarrow \beta_2 s + (1-\beta_2) g^2,\
   \theta \leftarrow \theta - \eta \hat m / (\sqrt{\hat s} + \epsilon)` with bias-corrected
   :math:`\hat m = m / (1-\beta_1^t)`, :math:`\hat s = s / (1-\beta_2^t)`.
 """
