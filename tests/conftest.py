@@ -1,0 +1,100 @@
+"""Shared fixtures: a copy of the project in a temporary directory, run as a user would."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: a small experiment: one sweep per model, a handful of runs, one diverging point each
+TINY_CONFIG = {
+    "experiment": "gdlab-test",
+    "seed": 7,
+    "mlflow": {"tracking_uri": "sqlite:///mlflow.db", "register_models": True},
+    "datasets": {
+        "line": {"task": "regression", "source": "synthetic", "generator": "linear",
+                 "n_samples": 60, "n_features": 1, "noise": 0.3},
+        "moons": {"task": "classification", "source": "synthetic", "generator": "moons",
+                  "n_samples": 80, "n_features": 2, "noise": 0.2},
+    },
+    "split": {"test_size": 0.25, "val_size": 0.25, "stratify": True, "standardize": True},
+    "models": {
+        "linear_regression": {"grid": {"lr": [0.1, 3.0], "l2": [0.0, 0.1], "epochs": [15]}},
+        "logistic_regression": {"grid": {"lr": [0.5, 200.0], "l2": [0.0, 0.1],
+                                         "epochs": [15]}},
+    },
+    "selection": {"classification": "log_loss", "regression": "mse"},
+}
+
+
+def tiny_config() -> dict:
+    return copy.deepcopy(TINY_CONFIG)
+
+
+class Project:
+    """A copy of the workflow and library with its own config, results and MLflow store."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        for name in ("Snakefile", "environment.yml", "workflow", "src"):
+            src = REPO / name
+            if src.is_dir():
+                shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(src, root / name)
+        (root / "config").mkdir()
+        shutil.copy2(REPO / "config" / "schema.yaml", root / "config" / "schema.yaml")
+
+    def write_config(self, config: dict) -> None:
+        with open(self.root / "config" / "config.yaml", "w", encoding="utf-8") as f:
+            yaml.safe_dump(config, f, sort_keys=False)
+
+    def snakemake(self, *args: str, check: bool = True, env: dict | None = None,
+                  timeout: float = 600) -> subprocess.CompletedProcess:
+        full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+        full_env.update(env or {})
+        proc = subprocess.run(
+            [sys.executable, "-m", "snakemake", *args], cwd=self.root, env=full_env,
+            capture_output=True, text=True, timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"snakemake {' '.join(args)} exited {proc.returncode}\n"
+                f"--- stdout ---\n{proc.stdout[-5000:]}\n--- stderr ---\n{proc.stderr[-5000:]}"
+            )
+        return proc
+
+    def jobs_to_run(self, *args: str) -> dict[str, int]:
+        """Rule name -> job count of a dry run (what the next real run would do)."""
+        out = self.snakemake("-n", "--quiet", "rules", *args).stdout
+        counts = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("job", "total"):
+                counts[parts[0]] = int(parts[1])
+        return counts
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    proj = Project(tmp_path / "project")
+    proj.write_config(tiny_config())
+    return proj
+
+
+@pytest.fixture(scope="session")
+def finished_project(tmp_path_factory) -> Project:
+    """The tiny experiment, run once to the end and shared by read-only tests."""
+    proj = Project(tmp_path_factory.mktemp("finished") / "project")
+    proj.write_config(tiny_config())
+    proj.snakemake("--cores", "2")
+    return proj
