@@ -45,7 +45,7 @@ class Project:
     def __init__(self, root: Path):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        for name in ("Snakefile", "environment.yml", "workflow", "src"):
+        for name in ("Snakefile", "environment.yml", "profiles", "workflow", "src"):
             src = REPO / name
             if src.is_dir():
                 shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))

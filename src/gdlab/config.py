@@ -9,11 +9,6 @@ from typing import Any
 
 from gdlab.models import MODEL_TASKS
 
-#: direction of each selection metric: True when larger is better
-HIGHER_IS_BETTER = {
-    "accuracy": True, "f1": True, "roc_auc": True, "precision": True, "recall": True,
-    "r2": True, "log_loss": False, "mse": False, "rmse": False, "mae": False,
-}
 DEFAULT_SELECTION = {"classification": "log_loss", "regression": "mse"}
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 

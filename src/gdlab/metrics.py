@@ -30,6 +30,12 @@ __all__ = [
     "roc_curve",
 ]
 
+#: direction of each metric: True when larger is better (used to pick a sweep's best run)
+HIGHER_IS_BETTER = {
+    "accuracy": True, "f1": True, "roc_auc": True, "precision": True, "recall": True,
+    "r2": True, "log_loss": False, "mse": False, "rmse": False, "mae": False,
+}
+
 
 def _validate(y_true, other, other_name: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Return ``y_true`` and ``other`` as 1-D float64 arrays, or raise ``ValueError``.

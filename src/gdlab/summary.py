@@ -10,8 +10,7 @@ import csv
 import io
 import math
 
-from gdlab.config import HIGHER_IS_BETTER
-from gdlab.grid import DEFAULT_HYPERPARAMETERS
+from gdlab.metrics import HIGHER_IS_BETTER
 
 PARTS = ("train", "val", "test")
 
@@ -56,7 +55,7 @@ def sweep_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dic
         ref = baseline["by_l2"][repr(float(r["hyperparameters"]["l2"]))]
         row = {"dataset": r["dataset"], "model": r["model"], "run_name": r["run_name"],
                "run_key": r["run_key"]}
-        row.update({k: r["hyperparameters"][k] for k in DEFAULT_HYPERPARAMETERS})
+        row.update(r["hyperparameters"])
         final = r["final_objective"]
         row.update({
             "seed": r["seed"], "n_epochs": r["n_epochs"], "diverged": r["diverged"],

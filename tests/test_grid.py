@@ -1,0 +1,71 @@
+"""Grid expansion, run names, keys, seeds and the library's code version."""
+
+import shutil
+
+import pytest
+
+from gdlab import grid as G
+
+
+def test_expand_grid_is_the_full_product_with_normalised_values():
+    runs = G.expand_grid({"lr": [1, 0.5], "l2": [0], "batch_size": [None, 8]})
+    assert len(runs) == 4
+    assert all(isinstance(r["lr"], float) and isinstance(r["l2"], float) for r in runs)
+    assert {(r["lr"], r["batch_size"]) for r in runs} == {(1.0, None), (1.0, 8), (0.5, None),
+                                                          (0.5, 8)}
+    assert runs[0]["epochs"] == G.DEFAULT_HYPERPARAMETERS["epochs"]  # defaults filled
+
+
+def test_run_names_are_readable_and_injective():
+    grid = {"lr": [0.1, 0.10000000000000002, 1e-05], "optimizer": ["gd"], "batch_size": [None]}
+    names = [G.run_name(hp, grid) for hp in G.expand_grid(grid)]
+    assert names[0] == "batch_size~none/lr~0.1/optimizer~gd"
+    assert len(set(names)) == 3  # floats that differ in the last bit keep distinct names
+    assert "lr~1e-05" in names[2]
+
+
+def test_stable_hash_ignores_key_order_and_int_float_spelling():
+    assert G.stable_hash({"a": 1, "b": [1, 2]}) == G.stable_hash({"b": [1, 2], "a": 1})
+    assert G.stable_hash({"a": 1}) != G.stable_hash({"a": 2})
+    # swapped values of two keys must not collide (Snakemake's own params check misses this)
+    assert G.stable_hash({"lr": 0.1, "l2": 0.01}) != G.stable_hash({"lr": 0.01, "l2": 0.1})
+
+
+def test_derived_seeds_depend_on_identity_not_order():
+    a = G.derive_seed(42, "moons", "logistic_regression", {"lr": 0.1})
+    assert a == G.derive_seed(42, "moons", "logistic_regression", {"lr": 0.1})
+    assert a != G.derive_seed(43, "moons", "logistic_regression", {"lr": 0.1})
+    assert a != G.derive_seed(42, "moons", "logistic_regression", {"lr": 0.2})
+    assert 0 <= a < 2**32
+
+
+def test_sweeps_pair_each_model_with_datasets_of_its_task():
+    config = {"datasets": {"a": {"task": "regression"}, "b": {"task": "classification"},
+                           "c": {"task": "classification"}},
+              "models": {"linear_regression": {}, "logistic_regression": {}}}
+    assert G.sweeps(config) == [("a", "linear_regression"), ("b", "logistic_regression"),
+                                ("c", "logistic_regression")]
+
+
+@pytest.fixture
+def package_copy(tmp_path, monkeypatch):
+    pkg = tmp_path / "gdlab"
+    shutil.copytree(G.PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(G, "PACKAGE_DIR", pkg)
+    return pkg
+
+
+def test_code_version_follows_imports_and_ignores_comments(package_copy):
+    files = {p.name for p in G.module_files("gdlab.train")}
+    assert {"train.py", "models.py", "losses.py", "optimizers.py", "metrics.py", "data.py",
+            "io.py"} <= files
+    assert "summary.py" not in files
+    train, summary = G.code_version("gdlab.train"), G.code_version("gdlab.summary")
+
+    losses = package_copy / "losses.py"
+    losses.write_text(losses.read_text() + "\n# a comment changes nothing\n")
+    assert G.code_version("gdlab.train") == train
+
+    losses.write_text(losses.read_text().replace("0.5 * (z - y) ** 2", "0.5 * (y - z) ** 2"))
+    assert G.code_version("gdlab.train") != train  # training code changed
+    assert G.code_version("gdlab.summary") == summary  # summary does not import losses
