@@ -54,6 +54,14 @@ class Project:
         (root / "config").mkdir()
         shutil.copy2(REPO / "config" / "schema.yaml", root / "config" / "schema.yaml")
 
+    @classmethod
+    def clone(cls, other: Project, root: Path) -> Project:
+        """A copy of ``other`` with everything it has run (files keep their mtimes)."""
+        shutil.copytree(other.root, root, symlinks=True)
+        proj = cls.__new__(cls)
+        proj.root = root
+        return proj
+
     def write_config(self, config: dict) -> None:
         with open(self.root / "config" / "config.yaml", "w", encoding="utf-8") as f:
             yaml.safe_dump(config, f, sort_keys=False)
@@ -82,6 +90,21 @@ class Project:
             if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("job", "total"):
                 counts[parts[0]] = int(parts[1])
         return counts
+
+
+    def planned_jobs(self, *args: str) -> list[tuple[str, dict[str, str]]]:
+        """(rule, wildcards) of every job a dry run plans, e.g. ("train", {"dataset": ...})."""
+        out = self.snakemake("-n", *args).stdout
+        jobs = []
+        for line in out.splitlines():
+            line = line.strip()
+            if line.startswith(("rule ", "localrule ")) and line.endswith(":"):
+                jobs.append((line.split()[1].rstrip(":"), {}))
+            elif line.startswith("wildcards:") and jobs:
+                for item in line.removeprefix("wildcards:").split(","):
+                    key, _, value = item.strip().partition("=")
+                    jobs[-1][1][key] = value
+        return jobs
 
 
 @pytest.fixture

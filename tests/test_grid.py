@@ -52,7 +52,9 @@ def package_copy(tmp_path, monkeypatch):
     pkg = tmp_path / "gdlab"
     shutil.copytree(G.PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(G, "PACKAGE_DIR", pkg)
-    return pkg
+    G.code_version.cache_clear()
+    yield pkg
+    G.code_version.cache_clear()
 
 
 def test_code_version_follows_imports_and_ignores_comments(package_copy):
@@ -64,8 +66,10 @@ def test_code_version_follows_imports_and_ignores_comments(package_copy):
 
     losses = package_copy / "losses.py"
     losses.write_text(losses.read_text() + "\n# a comment changes nothing\n")
+    G.code_version.cache_clear()
     assert G.code_version("gdlab.train") == train
 
     losses.write_text(losses.read_text().replace("0.5 * (z - y) ** 2", "0.5 * (y - z) ** 2"))
+    G.code_version.cache_clear()
     assert G.code_version("gdlab.train") != train  # training code changed
     assert G.code_version("gdlab.summary") == summary  # summary does not import losses

@@ -7,6 +7,7 @@ scheduling, so the same config always yields the same jobs, names, keys and seed
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import itertools
 from pathlib import Path
@@ -101,6 +102,7 @@ def module_files(*modules: str) -> list[Path]:
     return sorted(set(seen.values()))
 
 
+@functools.lru_cache(maxsize=None)  # one Snakemake invocation asks once per job
 def code_version(*modules: str) -> str:
     """Hash of the source of ``modules`` and what they import from gdlab.
 

@@ -1,0 +1,160 @@
+"""Reruns on config and code changes, byte-identical reproducibility, surviving kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Project, tiny_config
+
+pytestmark = pytest.mark.workflow
+
+REPRODUCIBLE = ("metrics.json", "history.csv", "summary.csv")
+
+
+def outputs(root: Path) -> dict[str, bytes]:
+    """Relative path -> bytes of every file that must be reproducible."""
+    return {str(p.relative_to(root)): p.read_bytes()
+            for p in sorted((root / "results").rglob("*")) if p.name in REPRODUCIBLE}
+
+
+def sweeps_touched(jobs) -> set[tuple[str, str]]:
+    return {(w.get("dataset"), w.get("model")) for _, w in jobs if "model" in w}
+
+
+@pytest.fixture
+def ran(tmp_path, finished_project) -> Project:
+    """A private copy of the finished tiny experiment, free to change."""
+    proj = Project.clone(finished_project, tmp_path / "ran")
+    assert proj.planned_jobs() == []
+    return proj
+
+
+def test_adding_a_grid_value_runs_only_the_new_points_and_that_sweeps_aggregates(ran):
+    config = tiny_config()
+    config["models"]["linear_regression"]["grid"]["lr"].append(0.3)
+    ran.write_config(config)
+    jobs = ran.planned_jobs()
+    rules = sorted(rule for rule, _ in jobs)
+    trains = [w["run"] for rule, w in jobs if rule == "train"]
+    assert sorted(trains) == ["epochs~15/l2~0.0/lr~0.3", "epochs~15/l2~0.1/lr~0.3"]
+    assert "make_dataset" not in rules and "split" not in rules and "baseline" not in rules
+    assert rules.count("summarize") == 1
+    assert sweeps_touched(jobs) == {("line", "linear_regression")}
+
+
+def test_dataset_change_reruns_that_datasets_chain_only(ran):
+    config = tiny_config()
+    config["datasets"]["line"]["noise"] = 0.5
+    ran.write_config(config)
+    jobs = ran.planned_jobs()
+    assert {w["dataset"] for _, w in jobs if "dataset" in w} == {"line"}
+    rules = [rule for rule, _ in jobs]
+    assert rules.count("make_dataset") == 1 and rules.count("split") == 1
+    assert rules.count("train") == 4  # every run of that dataset's sweep
+
+
+def test_swapped_values_are_seen(ran):
+    # Snakemake compares params as an unnamed set of values; one canonical spec per job
+    # makes swapping two values a change.
+    config = tiny_config()
+    config["split"]["test_size"], config["split"]["val_size"] = 0.25, 0.3
+    ran.write_config(config)
+    before = {rule for rule, _ in ran.planned_jobs()}
+    assert "split" in before  # 0.25/0.25 -> 0.25/0.3 is a change, of course
+    ran.snakemake("--cores", "2")
+    config["split"]["test_size"], config["split"]["val_size"] = 0.3, 0.25
+    ran.write_config(config)
+    assert [r for r, _ in ran.planned_jobs()].count("split") == 2
+
+
+def test_library_edits_rerun_exactly_the_jobs_that_use_the_code(ran):
+    losses = ran.root / "src" / "gdlab" / "losses.py"
+    original = losses.read_text()
+    losses.write_text(original + "\n# a comment is not a code change\n")
+    (ran.root / "README.md").write_text("# notes\n")
+    assert ran.planned_jobs() == []
+
+    losses.write_text(original + "\n\ndef unused_helper():\n    return None\n")
+    jobs = ran.planned_jobs()
+    rules = [rule for rule, _ in jobs]
+    assert rules.count("train") == 8  # every training imports gdlab.losses
+    assert "make_dataset" not in rules and "split" not in rules  # gdlab.data does not
+    losses.write_text(original)
+    assert ran.planned_jobs() == []
+
+    summary = ran.root / "src" / "gdlab" / "summary.py"
+    summary.write_text(summary.read_text() + "\n\nUNUSED = 1\n")
+    rules = [rule for rule, _ in ran.planned_jobs()]
+    assert "train" not in rules and rules.count("summarize") == 2
+
+
+def test_cores_do_not_change_a_single_byte(tmp_path, finished_project):
+    other = Project(tmp_path / "cores4")
+    other.write_config(tiny_config())
+    other.snakemake("--cores", "4")
+    a, b = outputs(finished_project.root), outputs(other.root)
+    assert len(a) > 8 and a.keys() == b.keys()
+    assert [k for k in a if a[k] != b[k]] == []
+
+
+def test_a_broken_dataset_does_not_stop_the_others_with_keep_going(project):
+    config = tiny_config()
+    (project.root / "broken.csv").write_text("x,y\n" + "".join(
+        f"{i},{i % 2}\n" for i in range(5)) + "oops,1\n" + "".join(
+        f"{i},{i % 2}\n" for i in range(10)))
+    config["datasets"]["broken"] = {"task": "classification", "source": "csv",
+                                    "path": "broken.csv", "target": "y"}
+    project.write_config(config)
+    targets = ["results/line/linear_regression/best.json",
+               "results/moons/logistic_regression/best.json", "data/broken/split.npz"]
+    proc = project.snakemake("--cores", "2", "--keep-going", *targets, check=False)
+    assert proc.returncode != 0
+    assert "broken.csv" in proc.stdout + proc.stderr
+    for dataset, model in (("line", "linear_regression"), ("moons", "logistic_regression")):
+        assert (project.root / f"results/{dataset}/{model}/best.json").exists()
+    assert not (project.root / "results/broken").exists()
+
+
+def _mlflow_runs(root: Path) -> list[tuple[str, str, str]]:
+    """(run_key, status, lifecycle) of every run in the project's SQLite store."""
+    with sqlite3.connect(root / "mlflow.db") as db:
+        return db.execute(
+            "SELECT t.value, r.status, r.lifecycle_stage FROM runs r "
+            "LEFT JOIN tags t ON t.run_uuid = r.run_uuid AND t.key = 'run_key'"
+        ).fetchall()
+
+
+@pytest.mark.parametrize("when", ["training", "tracking"])
+def test_kill_9_then_rerun_equals_a_clean_run(project, finished_project, when):
+    root = project.root
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "2"], cwd=root,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"})
+    marker = {"training": lambda: len(list((root / "results").rglob("metrics.json"))) >= 3,
+              "tracking": lambda: any((root / "results").glob("*/*/mlflow.json"))
+              or (root / "results/mlflow").exists() and (root / "mlflow.db").exists()}[when]
+    deadline = time.monotonic() + 300
+    try:
+        while not marker() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # snakemake and every job it started
+        proc.wait()
+
+    project.snakemake("--cores", "4")  # the default profile passes --rerun-incomplete
+    assert project.planned_jobs() == []
+    assert outputs(root) == outputs(finished_project.root)
+
+    n_runs = sum(1 for _ in root.glob("results/*/*/runs/**/metrics.json"))
+    live = [(k, s) for k, s, stage in _mlflow_runs(root) if stage == "active"]
+    assert all(status == "FINISHED" for _, status in live)
+    keys = [k for k, _ in live if k is not None]
+    assert len(keys) == len(set(keys)) == n_runs  # every grid point exactly once
