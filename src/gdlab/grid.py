@@ -102,7 +102,7 @@ def module_files(*modules: str) -> list[Path]:
     return sorted(set(seen.values()))
 
 
-@functools.lru_cache(maxsize=None)  # one Snakemake invocation asks once per job
+@functools.cache  # one Snakemake invocation asks once per job
 def code_version(*modules: str) -> str:
     """Hash of the source of ``modules`` and what they import from gdlab.
 
