@@ -18,10 +18,43 @@ class ConfigError(ValueError):
 
 
 def _key(path) -> str:
+    """A config path as a user writes it: ``("models", "m", "grid", "lr", 0)`` ->
+    ``models.m.grid.lr[0]``."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "<top level>"
+
+
+def _schema_problems(err) -> list[tuple[tuple, str, bool]]:
+    """``(path, message, precise)`` for each problem one jsonschema error stands for.
+
+    jsonschema's own messages need help in three places. An unknown key and a badly
+    named one (``datasets: {"a/b": ...}``) are reported on the mapping that holds them;
+    here on the key itself (with the allowed keys). A ``oneOf`` failure (a dataset that
+    matches none of the forms its ``source`` allows) lists every form's complaints, or
+    dumps the whole schema. For ``oneOf`` the branch the user meant is the one whose ``const``
+    discriminator (``source: csv``) holds: its complaints are the real ones. When no
+    branch is meant (``source`` missing or unknown) another error already says so, and
+    the caller drops the vague ``oneOf`` one (``precise`` is False).
+    """
+    path = tuple(err.absolute_path)
+    if err.validator == "oneOf":
+        branches: dict[int, list] = {}
+        for sub in err.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        meant = [subs for subs in branches.values()
+                 if not any(sub.validator == "const" for sub in subs)]
+        if len(meant) == 1:
+            return [p for sub in meant[0] for p in _schema_problems(sub)]
+        return [(path, "matches none of the allowed forms", False)]
+    if err.validator == "additionalProperties" and err.validator_value is False:
+        allowed = list(err.schema.get("properties", {}))
+        return [(path + (k,), f"unknown key; allowed keys here: {', '.join(allowed)}", True)
+                for k in err.instance if k not in allowed]
+    if "propertyNames" in err.relative_schema_path:
+        return [(path + (err.instance,), f"invalid name: {err.message}", True)]
+    return [(path, err.message, True)]
 
 
 def _coerce_numbers(value: Any, schemas: list, defs: dict) -> Any:
@@ -56,20 +89,20 @@ def load_schema(path: str | os.PathLike) -> dict:
 def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".") -> dict:
     """Check ``config`` against the JSON schema and the rules a schema cannot say.
 
-    Returns the config with defaults filled in; raises :class:`ConfigError` naming each
-    offending key. Nothing is written.
+    Coerces numbers written as strings (YAML's ``1e-3``) and fills defaults *in place*
+    (the Snakefile relies on this) and returns the config; raises :class:`ConfigError`
+    naming each offending key. Nothing is written.
     """
     import jsonschema
 
     config = _coerce_numbers(config, [schema], schema.get("$defs", {}))
     validator = jsonschema.Draft202012Validator(schema)
-    problems = []
-    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
-        # oneOf failures are vague; report the best-matching branch's complaint instead
-        leaf = jsonschema.exceptions.best_match(err.context) if err.context else err
-        where = _key(list(err.path) + [p for p in leaf.path if p not in err.path][:0])
-        where = _key(leaf.absolute_path) if err.context else where
-        problems.append(f"{where}: {leaf.message}")
+    found = [p for err in validator.iter_errors(config) for p in _schema_problems(err)]
+    explained = [path for path, _, precise in found if precise]
+    problems = sorted({  # a vague complaint only where no precise one covers its key
+        f"{_key(path)}: {msg}" for path, msg, precise in found
+        if precise or not any(p[:len(path)] == path for p in explained)
+    })
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 

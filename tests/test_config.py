@@ -1,0 +1,299 @@
+"""The config is checked against config/schema.yaml before any job runs; messages name the key."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+from conftest import REPO, tiny_config
+
+from gdlab.config import ConfigError, load_schema, validate_config
+
+SCHEMA = load_schema(REPO / "config" / "schema.yaml")
+
+
+def problems(config: dict, base_dir=REPO) -> list[str]:
+    """The lines of the ConfigError that ``config`` must raise, one per problem."""
+    with pytest.raises(ConfigError) as info:
+        validate_config(config, SCHEMA, base_dir=base_dir)
+    head, *lines = str(info.value).splitlines()
+    assert head == "invalid config:"
+    return [line.strip() for line in lines]
+
+
+def assert_names(config: dict, key: str, *fragments: str) -> list[str]:
+    """``config`` is rejected with a problem line that starts with ``key:``."""
+    found = problems(config)
+    hits = [line for line in found if line.startswith(f"{key}: ")]
+    assert hits, f"no problem names {key!r}; got {found}"
+    for fragment in fragments:
+        assert any(fragment in line for line in hits), (fragment, hits)
+    return found
+
+
+def grid(config: dict, model: str = "linear_regression") -> dict:
+    return config["models"][model]["grid"]
+
+
+# ------------------------------------------------------------------------------------------
+# Valid configs
+# ------------------------------------------------------------------------------------------
+
+
+def test_the_shipped_default_config_is_valid():
+    with open(REPO / "config" / "config.yaml", encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    validate_config(config, SCHEMA, base_dir=REPO)
+
+
+def test_defaults_are_filled_in_place():
+    config = tiny_config()
+    del config["split"]["stratify"], config["split"]["standardize"], config["mlflow"]
+    config["selection"] = {}
+    out = validate_config(config, SCHEMA)
+    # the Snakefile ignores the return value: the config it passed in must carry the defaults
+    assert out is config
+    assert config["split"]["stratify"] is True and config["split"]["standardize"] is True
+    assert config["mlflow"] == {"register_models": True}
+    assert config["selection"] == {"classification": "log_loss", "regression": "mse"}
+
+
+def test_yaml_1e_minus_3_is_read_as_the_number_where_the_schema_wants_one():
+    text = """
+    experiment: 1e3
+    lr: [1e-3, 2.5E-1, .5]
+    test_size: 2e-1
+    """
+    raw = yaml.safe_load(text)
+    assert raw["lr"][0] == "1e-3" and raw["test_size"] == "2e-1"  # PyYAML's YAML 1.1 reading
+    config = tiny_config()
+    config["experiment"] = raw["experiment"]
+    grid(config)["lr"] = raw["lr"]
+    config["split"]["test_size"] = raw["test_size"]
+    validate_config(config, SCHEMA)
+    assert grid(config)["lr"] == [0.001, 0.25, 0.5]
+    assert all(type(v) is float for v in grid(config)["lr"])
+    assert config["split"]["test_size"] == 0.2
+    assert config["experiment"] == "1e3"  # a string where the schema wants a string
+
+
+@pytest.mark.parametrize("value", ["abc", "1e-3x", "", "1e", "nan", "inf", "0x10"])
+def test_a_string_that_is_not_a_number_is_rejected_where_a_number_belongs(value):
+    config = tiny_config()
+    grid(config)["lr"] = [0.1, value]
+    assert_names(config, "models.linear_regression.grid.lr[1]", "is not of type 'number'")
+
+
+def test_1e3_is_not_an_integer():
+    config = tiny_config()
+    grid(config)["epochs"] = ["1e3"]
+    assert_names(config, "models.linear_regression.grid.epochs[0]", "'integer'")
+
+
+def test_1e_minus_3_and_0_001_are_the_same_grid_value():
+    config = tiny_config()
+    grid(config)["lr"] = ["1e-3", 0.001]
+    assert_names(config, "models.linear_regression.grid.lr", "repeated value")
+
+
+# ------------------------------------------------------------------------------------------
+# Invalid configs: one problem each, named by its key
+# ------------------------------------------------------------------------------------------
+
+
+def _set(path, value):
+    """A mutation that sets config[path[0]][path[1]]... = value."""
+    def mutate(config):
+        node = config
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+    return mutate
+
+
+def _delete(*path):
+    def mutate(config):
+        node = config
+        for part in path[:-1]:
+            node = node[part]
+        del node[path[-1]]
+    return mutate
+
+
+def _add_dataset(name, spec):
+    return _set(("datasets", name), spec)
+
+
+def _only_regression(config):
+    del config["datasets"]["moons"]
+
+
+CSV = {"task": "classification", "source": "csv", "path": "pyproject.toml", "target": "y"}
+
+INVALID = {
+    "unknown top-level key": (
+        _set(("epochs",), 10), "epochs", ["unknown key", "experiment"]),
+    "unknown key inside a dataset": (
+        _set(("datasets", "line", "colour"), "red"), "datasets.line.colour",
+        ["unknown key", "n_samples"]),
+    "negative lr": (
+        _set(("models", "linear_regression", "grid", "lr"), [0.1, -0.1]),
+        "models.linear_regression.grid.lr[1]", ["-0.1", "minimum of 0"]),
+    "zero lr": (
+        _set(("models", "logistic_regression", "grid", "lr"), [0]),
+        "models.logistic_regression.grid.lr[0]", ["minimum of 0"]),
+    "empty grid list": (
+        _set(("models", "linear_regression", "grid", "l2"), []),
+        "models.linear_regression.grid.l2", ["non-empty"]),
+    "grid without lr": (
+        _delete("models", "linear_regression", "grid", "lr"),
+        "models.linear_regression.grid", ["'lr' is a required property"]),
+    "unknown grid key": (
+        _set(("models", "linear_regression", "grid", "momentum"), [0.9]),
+        "models.linear_regression.grid.momentum", ["unknown key"]),
+    "unknown optimizer": (
+        _set(("models", "linear_regression", "grid", "optimizer"), ["sgd"]),
+        "models.linear_regression.grid.optimizer[0]", ["'sgd'"]),
+    "test_size 1": (_set(("split", "test_size"), 1), "split.test_size", ["maximum of 1"]),
+    "test_size 1.5": (_set(("split", "test_size"), 1.5), "split.test_size", ["maximum of 1"]),
+    "val_size 0": (_set(("split", "val_size"), 0), "split.val_size", ["minimum of 0"]),
+    "test_size + val_size = 1": (
+        _set(("split", "val_size"), 0.75), "split", ["test_size + val_size must be < 1"]),
+    "model that fits no dataset": (
+        _only_regression, "models.logistic_regression", ["classification"]),
+    "string for lr": (
+        _set(("models", "linear_regression", "grid", "lr"), ["abc"]),
+        "models.linear_regression.grid.lr[0]", ["'abc'", "number"]),
+    "dataset name with a slash": (
+        _add_dataset("a/b", {"task": "regression", "source": "sklearn", "name": "diabetes"}),
+        "datasets.a/b", ["invalid name", "[A-Za-z0-9_-]"]),
+    "dataset name with a space": (
+        _add_dataset("my data", {"task": "regression", "source": "sklearn", "name": "diabetes"}),
+        "datasets.my data", ["invalid name"]),
+    "unknown model": (
+        _set(("models", "svm"), {"grid": {"lr": [0.1], "epochs": [1]}}),
+        "models.svm", ["invalid name", "linear_regression"]),
+    "generator of the wrong task": (
+        _set(("datasets", "line", "generator"), "blobs"), "datasets.line.generator",
+        ["'blobs' makes classification data, not regression"]),
+    "2-D generator with 3 features": (
+        _set(("datasets", "moons", "n_features"), 3), "datasets.moons.n_features", ["2-D"]),
+    "sklearn dataset of the wrong task": (
+        _add_dataset("diab", {"task": "classification", "source": "sklearn",
+                              "name": "diabetes"}),
+        "datasets.diab.name", ["regression"]),
+    "missing csv file": (
+        _add_dataset("mine", {**CSV, "path": "no/such.csv"}), "datasets.mine.path",
+        ["no such file 'no/such.csv'"]),
+    "unknown selection metric": (
+        _set(("selection", "regression"), "accuracy"), "selection.regression", ["'accuracy'"]),
+    "negative seed": (_set(("seed",), -1), "seed", ["minimum of 0"]),
+    "missing experiment": (_delete("experiment"), "<top level>", ["'experiment'"]),
+    "no datasets": (_set(("datasets",), {}), "datasets", ["non-empty"]),
+    # oneOf (a dataset's form depends on its source): the message must come from that form
+    "synthetic: n_samples a string": (
+        _set(("datasets", "line", "n_samples"), "many"), "datasets.line.n_samples",
+        ["'many' is not of type 'integer'"]),
+    "synthetic: negative noise": (
+        _set(("datasets", "line", "noise"), -0.1), "datasets.line.noise", ["minimum of 0"]),
+    "synthetic: missing n_features": (
+        _delete("datasets", "line", "n_features"), "datasets.line",
+        ["'n_features' is a required property"]),
+    "synthetic: unknown generator": (
+        _set(("datasets", "line", "generator"), "spiral"), "datasets.line.generator",
+        ["'spiral'"]),
+    "sklearn: unknown name": (
+        _add_dataset("x", {"task": "regression", "source": "sklearn", "name": "mnist"}),
+        "datasets.x.name", ["'mnist' is not one of"]),
+    "sklearn: a synthetic key": (
+        _add_dataset("x", {"task": "regression", "source": "sklearn", "name": "diabetes",
+                           "noise": 0.1}),
+        "datasets.x.noise", ["unknown key", "name"]),
+    "csv: missing target": (
+        _add_dataset("x", {k: v for k, v in CSV.items() if k != "target"}), "datasets.x",
+        ["'target' is a required property"]),
+    "csv: empty path": (
+        _add_dataset("x", {**CSV, "path": ""}), "datasets.x.path", ["non-empty"]),
+    "unknown source": (
+        _set(("datasets", "line", "source"), "web"), "datasets.line.source", ["'web'"]),
+    "missing source": (
+        _delete("datasets", "line", "source"), "datasets.line",
+        ["'source' is a required property"]),
+    "unknown task": (
+        _set(("datasets", "line", "task"), "clustering"), "datasets.line.task",
+        ["'clustering'"]),
+    "dataset not a mapping": (
+        _set(("datasets", "line"), 5), "datasets.line", ["not of type 'object'"]),
+}
+
+
+@pytest.mark.parametrize("mutate, key, fragments", INVALID.values(), ids=INVALID.keys())
+def test_an_invalid_config_is_rejected_naming_the_key(mutate, key, fragments):
+    config = tiny_config()
+    mutate(config)
+    found = assert_names(config, key, *fragments)
+    # one mistake, one message: no noise from the schema's other branches
+    assert len(found) == 1, found
+
+
+def test_dataset_messages_come_from_the_form_its_source_selects():
+    config = tiny_config()
+    config["datasets"]["x"] = {k: v for k, v in CSV.items() if k != "target"}
+    config["datasets"]["line"]["noise"] = "loud"
+    found = problems(config)
+    assert found == [
+        "datasets.line.noise: 'loud' is not of type 'number'",
+        "datasets.x: 'target' is a required property",
+    ]
+    text = "\n".join(found)
+    # nothing about the forms the user did not choose, and no dumped schema
+    for noise in ("generator", "'name'", "valid under", "oneOf", "{"):
+        assert noise not in text
+
+
+def test_every_problem_is_reported_at_once():
+    config = tiny_config()
+    config["bogus"] = 1
+    grid(config)["lr"] = [-1.0]
+    config["datasets"]["line"]["noise"] = -1
+    config["split"]["test_size"] = 2
+    keys = [line.split(": ", 1)[0] for line in problems(config)]
+    assert keys == ["bogus", "datasets.line.noise", "models.linear_regression.grid.lr[0]",
+                    "split.test_size"]
+
+
+def test_rejecting_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = tiny_config()
+    grid(config)["lr"] = [-1.0]
+    problems(config, base_dir=tmp_path)
+    assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------------------------------
+# Through Snakemake: rejected before any job, nothing left behind
+# ------------------------------------------------------------------------------------------
+
+GENERATED = ("data", "results", "logs", "mlflow.db", "mlruns", "report.html")
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("args, mutate, key", [
+    (["-n"], _set(("models", "linear_regression", "grid", "lr"), [0.1, -3.0]),
+     "models.linear_regression.grid.lr[1]"),
+    (["--cores", "1"], _set(("datasets", "moons", "colour"), "red"), "datasets.moons.colour"),
+], ids=["dry-run", "run"])
+def test_snakemake_rejects_an_invalid_config_before_any_job(project, args, mutate, key):
+    config = tiny_config()
+    mutate(config)
+    project.write_config(config)
+    proc = project.snakemake(*args, check=False)
+    assert proc.returncode != 0
+    # a real run reports on stderr; Snakemake prints a dry run's whole output on stdout
+    shown = proc.stderr if "-n" not in args else proc.stdout + proc.stderr
+    assert f"{key}: " in shown, shown[-3000:]
+    assert "invalid config" in shown
+    assert "Job stats" not in shown and "localrule" not in shown
+    left = [name for name in GENERATED if (project.root / name).exists()]
+    assert left == [], f"an invalid config left {left} behind"
