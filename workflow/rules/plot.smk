@@ -1,3 +1,58 @@
-rule placeholder_plot:
-    output: "never_plot"
-    shell: "true"
+# One plot job per sweep: importing Matplotlib costs about a second, so a single process
+# draws the sweep's three figures and the two figures of every run (logic: gdlab.plots).
+# In the report, figures are grouped by dataset (category) and model (subcategory); the
+# per-run figures get their own subcategory "<model>: runs", one row per run, with a toggle
+# between the learning curve and the model figure.
+rule plot:
+    input:
+        split="data/{dataset}/split.npz",
+        summary="results/{dataset}/{model}/summary.csv",
+        best="results/{dataset}/{model}/best.json",
+        baseline="results/{dataset}/{model}/baseline.json",
+        history=sweep_files("history.csv"),
+        model=sweep_files("model.npz"),
+        metrics=sweep_files("metrics.json"),
+    output:
+        heatmap=report(
+            "results/{dataset}/{model}/plots/heatmap.png",
+            caption="../report/heatmap.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "1. validation metric over the grid"},
+        ),
+        learning_curves=report(
+            "results/{dataset}/{model}/plots/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "2. learning curves of every run"},
+        ),
+        convergence=report(
+            "results/{dataset}/{model}/plots/convergence.png",
+            caption="../report/convergence.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "3. convergence to scikit-learn's optimum"},
+        ),
+        # runs/<run name>/{learning_curve,model}.png; run names contain slashes, and
+        # {run} in the pattern matches them (Snakemake globs it with ".+").
+        runs=report(
+            directory("results/{dataset}/{model}/plots/runs"),
+            patterns=["{run}/{figure}.png"],
+            caption="../report/run_figures.rst",
+            category="{dataset}",
+            subcategory="{model}: runs",
+            labels={"run": "{run}", "figure": "{figure}"},
+        ),
+    params:
+        # code of the figures and the run names: an edit of gdlab.plots reruns only plots
+        spec=lambda w: canonical_json({
+            "code": G.code_version("gdlab.plots"),
+            "runs": sorted(sweep_runs(w)),
+        }),
+    log:
+        "logs/plot/{dataset}/{model}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/plot.py"

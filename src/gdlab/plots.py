@@ -1,0 +1,899 @@
+"""Figures of runs and sweeps: learning curves, what a model learned, heatmaps, convergence.
+
+This is the library side of the ``plot`` pipeline step: one process draws every figure
+of a sweep (importing Matplotlib costs about a second, drawing a figure tens of
+milliseconds). It uses Matplotlib's object API on the Agg canvas directly, never
+``pyplot``: no display is needed, no global figure registry grows, and no backend
+setting of the user's can interfere.
+
+Every figure is byte-for-byte reproducible: Matplotlib's built-in defaults plus
+:data:`STYLE` (the user's ``matplotlibrc`` is ignored), a fixed DPI, and PNG metadata
+without the Matplotlib version or a timestamp.
+
+Per run (``runs/<run name>/``):
+
+* ``learning_curve.png``: training objective and validation loss per epoch, the
+  divergence point marked.
+* ``model.png``: what the model learned. 1-D regression: the data and the fitted line
+  against the closed-form solution; 2-D classification: probability map, contours and
+  decision boundary over the points; more features: predicted against actual
+  (regression) or ROC curve and confusion matrix (classification), on the test part.
+
+Per sweep: ``heatmap.png`` (validation selection metric over the grid),
+``learning_curves.png`` (all runs, coloured by learning rate) and ``convergence.png``
+(objective minus scikit-learn's optimum per epoch).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import itertools
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib import colors as mcolors
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
+
+from gdlab import metrics as M
+from gdlab.data import Split, load_split
+from gdlab.grid import DEFAULT_HYPERPARAMETERS
+from gdlab.io import read_json, write_bytes
+from gdlab.losses import sigmoid
+from gdlab.models import LinearRegression
+from gdlab.train import read_history
+
+__all__ = [
+    "DPI",
+    "RUN_FIGURES",
+    "Run",
+    "STYLE",
+    "convergence_figure",
+    "heatmap_figure",
+    "learning_curve_figure",
+    "learning_curves_figure",
+    "load_run",
+    "model_figure",
+    "plot_sweep",
+    "plot_sweep_files",
+    "read_summary",
+    "render_png",
+]
+
+#: resolution of every PNG (pixels per inch)
+DPI = 90
+#: file names of the per-run figures inside ``runs/<run name>/``
+RUN_FIGURES = ("learning_curve.png", "model.png")
+#: the gap to scikit-learn's optimum is drawn down to this floor (it can be 0 or below)
+GAP_FLOOR = 1e-16
+
+#: rcParams on top of Matplotlib's built-in defaults
+STYLE = {
+    "font.size": 9.0,
+    "axes.titlesize": 10.0,
+    "axes.labelsize": 9.0,
+    "legend.fontsize": 8.0,
+    "legend.framealpha": 0.85,
+    "xtick.labelsize": 8.0,
+    "ytick.labelsize": 8.0,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": float(DPI),
+    "savefig.dpi": float(DPI),
+    "image.interpolation": "nearest",
+}
+
+_DIVERGED_COLOR = "#d62728"
+_TRAIN_COLOR, _TEST_COLOR = "#1f77b4", "#ff7f0e"
+_CLASS_COLORS = ("#2166ac", "#b2182b")
+_LINESTYLES = ("-", "--", ":", "-.")
+# plasma without its palest yellow, which vanishes on white
+_LR_CMAP = mcolors.ListedColormap(mpl.colormaps["plasma"](np.linspace(0.0, 0.85, 256)),
+                                  name="plasma_trunc")
+
+
+# --------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One finished run, as its files describe it.
+
+    ``coef`` and ``intercept`` act on the split's (already standardised) features.
+    """
+
+    name: str
+    hyperparameters: dict
+    history: dict[str, np.ndarray]
+    coef: np.ndarray
+    intercept: float
+    diverged: bool = False
+    dataset: str = ""
+    model: str = ""
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def lr(self) -> float:
+        return float(self.hyperparameters.get("lr", DEFAULT_HYPERPARAMETERS["lr"]))
+
+    @property
+    def l2(self) -> float:
+        return float(self.hyperparameters.get("l2") or 0.0)
+
+    @property
+    def fit_intercept(self) -> bool:
+        return bool(self.hyperparameters.get("fit_intercept", True))
+
+
+def load_run(history_path, model_path, metrics_path) -> Run:
+    """Read a run's ``history.csv``, ``model.npz`` and ``metrics.json``."""
+    from gdlab.io import load_npz
+
+    info = read_json(metrics_path)
+    weights = load_npz(model_path)
+    return Run(
+        name=info["run_name"], hyperparameters=info["hyperparameters"],
+        history=read_history(history_path),
+        coef=np.asarray(weights["coef"], dtype=np.float64).ravel(),
+        intercept=float(weights["intercept"]), diverged=bool(info.get("diverged", False)),
+        dataset=info.get("dataset", ""), model=info.get("model", ""),
+        metrics=info.get("metrics", {}),
+    )
+
+
+def read_summary(path) -> list[dict[str, str]]:
+    """The rows of a sweep's ``summary.csv`` (values stay strings)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# --------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------
+
+
+def _styled(func: Callable) -> Callable:
+    """Run ``func`` under Matplotlib's defaults plus :data:`STYLE`, whatever the user's rc."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with mpl.rc_context():
+            mpl.rcdefaults()
+            mpl.rcParams.update(STYLE)
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _new_figure(width: float, height: float, constrained: bool = True) -> Figure:
+    """A figure on an Agg canvas.
+
+    Sweep figures use constrained layout (their size depends on the grid); per-run figures,
+    drawn dozens of times per sweep, have fixed margins (see :func:`_margins`) instead:
+    constrained layout costs an extra layout pass, about 40% of the time of a small figure.
+    """
+    fig = Figure(figsize=(width, height), dpi=DPI,
+                 layout="constrained" if constrained else "none")
+    FigureCanvasAgg(fig)
+    if constrained:
+        fig.get_layout_engine().set(h_pad=0.06, w_pad=0.06)
+    return fig
+
+
+def _run_figure(fig: Figure | None, width: float, height: float) -> Figure:
+    """``fig`` emptied for reuse (one figure object serves every run of a sweep), or a new one."""
+    if fig is None or tuple(fig.get_size_inches()) != (width, height):
+        return _new_figure(width, height, constrained=False)
+    fig.clear()
+    return fig
+
+
+def _margins(fig: Figure, left: float = 0.8, right: float = 0.2, bottom: float = 0.55,
+             top: float = 0.62, wspace: float | None = None) -> None:
+    """Fixed margins, in inches (room for tick labels, axis labels and a two-line title)."""
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
+                        wspace=wspace)
+
+
+@_styled
+def render_png(fig: Figure) -> bytes:
+    """The PNG bytes of ``fig``; no timestamp or version in them, so they are reproducible."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None},
+                facecolor="white")
+    return buf.getvalue()
+
+
+def _save(fig: Figure, path) -> None:
+    write_bytes(path, render_png(fig))
+
+
+# --------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------
+
+
+def _finite(a) -> np.ndarray:
+    """A float copy of ``a`` with non-finite values replaced by NaN (Matplotlib skips them)."""
+    a = np.array(a, dtype=np.float64)
+    a[~np.isfinite(a)] = np.nan
+    return a
+
+
+def _wants_log(values, ratio: float = 20.0) -> bool:
+    """Log scale when every finite value is positive and they span more than ``ratio``."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return bool(v.size) and bool(np.all(v > 0)) and v.max() / v.min() >= ratio
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return "none" if v is None else str(v)
+
+
+def _run_title(run: Run) -> str:
+    where = " / ".join(p for p in (run.dataset, run.model) if p)
+    return f"{where}\n{run.name}" if where else run.name
+
+
+def _note(ax, text: str, y: float = 0.5, color: str = "0.2") -> None:
+    ax.text(0.5, y, text, transform=ax.transAxes, ha="center", va="center", fontsize=8,
+            color=color, bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9},
+            zorder=10)
+
+
+def _decision(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return X @ coef + intercept
+
+
+def _weights_finite(run: Run) -> bool:
+    return bool(np.all(np.isfinite(run.coef)) and math.isfinite(run.intercept))
+
+
+# --------------------------------------------------------------------------------------
+# Per run: learning curve
+# --------------------------------------------------------------------------------------
+
+
+@_styled
+def learning_curve_figure(run: Run, optimum: float | None = None,
+                          fig: Figure | None = None) -> Figure:
+    """Training objective and validation loss per epoch of one run.
+
+    ``optimum`` (scikit-learn's objective for the run's ``l2``) is drawn as a reference
+    line. A diverged run's last epoch (where its objective blew up or stopped being
+    finite) is marked.
+    """
+    fig = _run_figure(fig, 6.0, 3.8)
+    _margins(fig)
+    ax = fig.add_subplot()
+    h = run.history
+    epochs = np.asarray(h["epoch"])
+    series = [("training objective", h["train_objective"], "C0")]
+    if "val_loss" in h:
+        series.append(("validation loss", h["val_loss"], "C1"))
+    marker = "o" if epochs.size <= 30 else None
+    shown = []
+    for label, values, color in series:
+        y = _finite(values)
+        shown.append(y)
+        ax.plot(epochs, y, color=color, lw=1.6, marker=marker, ms=3, label=label)
+    if optimum is not None and math.isfinite(optimum):
+        ax.axhline(optimum, color="0.25", ls=":", lw=1.2,
+                   label=f"scikit-learn optimum ({optimum:.4g})")
+        shown.append(np.array([optimum]))
+    values = np.concatenate(shown) if shown else np.array([])
+    if _wants_log(values):
+        ax.set_yscale("log")
+    if run.diverged and epochs.size:
+        last = int(epochs[-1])
+        ax.axvline(last, color=_DIVERGED_COLOR, ls="--", lw=1.2,
+                   label=f"diverged at epoch {last}")
+        final = np.asarray(h["train_objective"], dtype=np.float64)[-1]
+        if math.isfinite(final):
+            ax.plot([last], [final], "X", color=_DIVERGED_COLOR, ms=9, zorder=5)
+        else:
+            _note(ax, f"objective not finite at epoch {last}", y=0.9, color=_DIVERGED_COLOR)
+    if not np.any(np.isfinite(values)):
+        _note(ax, "no finite values to draw")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss" + (" (log scale)" if ax.get_yscale() == "log" else ""))
+    ax.set_title(f"Learning curve: {_run_title(run)}")
+    ax.legend(loc="best")
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Per run: what the model learned
+# --------------------------------------------------------------------------------------
+
+
+def _closed_form(split: Split, l2: float, fit_intercept: bool) -> tuple[np.ndarray, float]:
+    model = LinearRegression(solver="closed_form", l2=l2, fit_intercept=fit_intercept)
+    model.fit(split.X_train, split.y_train)
+    return model.coef_, float(model.intercept_)
+
+
+def _reference(split: Split, run: Run, baseline: dict | None, cache: dict | None):
+    """(coef, intercept, label) of the exact solution for the run's l2, or None."""
+    key = (run.l2, run.fit_intercept)
+    if cache is not None and key in cache:
+        return cache[key]
+    ref = None
+    if split.task == "regression":
+        coef, b = _closed_form(split, run.l2, run.fit_intercept)
+        ref = (coef, b, "closed form (exact)")
+    elif baseline is not None:
+        entry = baseline.get("by_l2", {}).get(repr(run.l2))
+        if entry is not None:
+            ref = (np.asarray(entry["coef"], dtype=np.float64), float(entry["intercept"]),
+                   "scikit-learn")
+    if cache is not None:
+        cache[key] = ref
+    return ref
+
+
+def _padded(lo: float, hi: float, frac: float = 0.08) -> tuple[float, float]:
+    span = hi - lo if hi > lo else max(abs(hi), 1.0)
+    return lo - frac * span, hi + frac * span
+
+
+def _regression_1d(fig: Figure, split: Split, run: Run, ref) -> None:
+    _margins(fig)
+    ax = fig.add_subplot()
+    m, s = float(split.x_mean[0]), float(split.x_scale[0])
+    name = split.feature_names[0]
+    for X, y, color, mk, label in ((split.X_train, split.y_train, _TRAIN_COLOR, "o", "train"),
+                                   (split.X_test, split.y_test, _TEST_COLOR, "^", "test")):
+        ax.scatter(X[:, 0] * s + m, y, s=14, c=color, marker=mk, alpha=0.65, lw=0,
+                   label=f"{label} data ({len(y)})")
+    xs = np.concatenate([split.X_train[:, 0], split.X_test[:, 0]])
+    grid = np.linspace(xs.min(), xs.max(), 2)
+    ys = np.concatenate([split.y_train, split.y_test])
+    ylim = _padded(float(ys.min()), float(ys.max()))
+
+    def slope_text(coef, b):  # in the units of the raw feature
+        return f"y = {coef / s:.3g}·x {'+' if b - coef * m / s >= 0 else '−'} " \
+               f"{abs(b - coef * m / s):.3g}"
+
+    if ref is not None:
+        coef, b, label = ref
+        ax.plot(grid * s + m, grid * coef[0] + b, color="0.1", ls="--", lw=1.6,
+                label=f"{label}: {slope_text(coef[0], b)}", zorder=4)
+    if _weights_finite(run):
+        with np.errstate(all="ignore"):
+            line = grid * run.coef[0] + run.intercept
+        ax.plot(grid * s + m, line, color=_DIVERGED_COLOR if run.diverged else "C2", lw=2.2,
+                alpha=0.9, label=f"gradient descent: {slope_text(run.coef[0], run.intercept)}",
+                zorder=3)
+        if run.diverged or not (ylim[0] <= line.min() and line.max() <= ylim[1]):
+            _note(ax, "gradient-descent line leaves the chart"
+                  + (" (run diverged)" if run.diverged else ""), y=0.06,
+                  color=_DIVERGED_COLOR)
+    else:
+        _note(ax, "gradient-descent weights are not finite (run diverged): no line",
+              y=0.06, color=_DIVERGED_COLOR)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel(name)
+    ax.set_ylabel("target y")
+    ax.set_title(f"Fitted line: {_run_title(run)}")
+    ax.legend(loc="upper left")
+
+
+def _regression_nd(fig: Figure, split: Split, run: Run, ref) -> None:
+    _margins(fig)
+    ax = fig.add_subplot()
+    y = split.y_test
+    lo, hi = _padded(float(y.min()), float(y.max()))
+    if ref is not None:
+        pred_ref = _decision(split.X_test, ref[0], ref[1])
+        r2_ref = M.r2(y, pred_ref)
+        ax.scatter(y, pred_ref, s=16, marker="x", c="0.45", lw=0.9,
+                   label=f"{ref[2]} (R² = {r2_ref:.3f})", zorder=2)
+        lo, hi = min(lo, float(pred_ref.min())), max(hi, float(pred_ref.max()))
+    ax.plot([lo, hi], [lo, hi], color="0.1", ls=":", lw=1.0, label="perfect prediction")
+    pred = _decision(split.X_test, run.coef, run.intercept)
+    ok = np.isfinite(pred)
+    if ok.any():
+        r2 = M.r2(y[ok], pred[ok]) if ok.all() else float("nan")
+        ax.scatter(y[ok], pred[ok], s=14, c=_DIVERGED_COLOR if run.diverged else "C0",
+                   alpha=0.7, lw=0, label=f"gradient descent (R² = {r2:.3g})", zorder=3)
+    off = int(np.sum(~ok | (pred < lo) | (pred > hi)))
+    if off:
+        _note(ax, f"{off} of {y.size} predictions off the chart"
+              + (" (run diverged)" if run.diverged else ""), y=0.9, color=_DIVERGED_COLOR)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("actual y (test)")
+    ax.set_ylabel("predicted y")
+    ax.set_title(f"Predicted vs actual, test part: {_run_title(run)}")
+    ax.legend(loc="lower right")
+
+
+def _class_names(split: Split) -> tuple[str, str]:
+    classes = split.classes or (0, 1)
+    return str(classes[0]), str(classes[1])
+
+
+def _classification_2d(fig: Figure, split: Split, run: Run, ref) -> None:
+    _margins(fig, right=0.85, bottom=0.95)
+    ax = fig.add_subplot()
+    m, s = split.x_mean, split.x_scale
+    X = np.vstack([split.X_train, split.X_test])
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.08 * np.where(hi > lo, hi - lo, 1.0)
+    gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 160)
+    gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 160)
+    xx, yy = np.meshgrid(gx, gy)
+    G = np.column_stack([xx.ravel(), yy.ravel()])
+    extent = (gx[0] * s[0] + m[0], gx[-1] * s[0] + m[0], gy[0] * s[1] + m[1],
+              gy[-1] * s[1] + m[1])
+    rx, ry = xx * s[0] + m[0], yy * s[1] + m[1]
+    handles = []
+    z = _decision(G, run.coef, run.intercept).reshape(xx.shape)
+    if np.all(np.isfinite(z)):
+        p = sigmoid(z)
+        im = ax.imshow(p, extent=extent, origin="lower", cmap="RdBu_r", vmin=0.0, vmax=1.0,
+                       alpha=0.45, aspect="auto", zorder=0)
+        fig.colorbar(im, ax=ax, label="P(class " + _class_names(split)[1] + ") by the model",
+                     fraction=0.05, pad=0.03)
+        levels = [v for v in (0.1, 0.25, 0.75, 0.9) if p.min() < v < p.max()]
+        if levels:
+            cs = ax.contour(rx, ry, p, levels=levels, colors="0.3", linewidths=0.7,
+                            linestyles="-", zorder=1)
+            ax.clabel(cs, fmt="%.2g", fontsize=7)
+        if p.min() < 0.5 < p.max():
+            ax.contour(rx, ry, p, levels=[0.5], colors="k", linewidths=2.0, zorder=2)
+            handles.append(Line2D([], [], color="k", lw=2.0,
+                                  label="decision boundary (P = 0.5)"))
+        else:
+            _note(ax, "the model predicts one class everywhere in view", y=0.06)
+    else:
+        _note(ax, "weights not finite (run diverged): no probability map", y=0.06,
+              color=_DIVERGED_COLOR)
+    if ref is not None:
+        zr = _decision(G, ref[0], ref[1]).reshape(xx.shape)
+        if np.isfinite(zr).all() and zr.min() < 0 < zr.max():
+            ax.contour(rx, ry, zr, levels=[0.0], colors="#1a9850", linewidths=1.6,
+                       linestyles="--", zorder=2)
+            handles.append(Line2D([], [], color="#1a9850", lw=1.6, ls="--",
+                                  label=f"{ref[2]} boundary"))
+    names = _class_names(split)
+    for Xp, yp, mk, part in ((split.X_train, split.y_train, "o", "train"),
+                             (split.X_test, split.y_test, "^", "test")):
+        for k in (0, 1):
+            pts = Xp[yp == k] * s + m
+            ax.scatter(pts[:, 0], pts[:, 1], s=16, marker=mk, c=_CLASS_COLORS[k],
+                       edgecolors="k", linewidths=0.35, zorder=3)
+            handles.append(Line2D([], [], ls="", marker=mk, color=_CLASS_COLORS[k], ms=5,
+                                  label=f"class {names[k]}, {part}"))
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_xlabel(split.feature_names[0])
+    ax.set_ylabel(split.feature_names[1])
+    ax.grid(False)
+    ax.set_title(f"Decision boundary: {_run_title(run)}")
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=3,
+               fontsize=7.5, frameon=False)
+
+
+def _classification_nd(fig: Figure, split: Split, run: Run, ref) -> None:
+    _margins(fig, left=0.7, right=0.3, bottom=0.55, top=0.85, wspace=0.35)
+    ax_roc, ax_cm = fig.subplots(1, 2, width_ratios=[1.15, 1.0])
+    y = split.y_test
+    z = _decision(split.X_test, run.coef, run.intercept)
+    both = 0 < int(y.sum()) < y.size
+    ax_roc.plot([0, 1], [0, 1], color="0.6", ls=":", lw=1.0, label="chance (AUC = 0.5)")
+    if ref is not None and both:
+        zr = _decision(split.X_test, ref[0], ref[1])
+        if np.isfinite(zr).all():
+            fpr, tpr, _ = M.roc_curve(y, zr)
+            ax_roc.plot(fpr, tpr, color="0.25", ls="--", lw=1.4,
+                        label=f"{ref[2]} (AUC = {M.roc_auc(y, zr):.3f})")
+    finite = bool(np.all(~np.isnan(z)))
+    if finite and both:
+        score = np.clip(z, -1e300, 1e300)  # ±inf keeps its order
+        fpr, tpr, _ = M.roc_curve(y, score)
+        ax_roc.plot(fpr, tpr, color=_DIVERGED_COLOR if run.diverged else "C0", lw=2.0,
+                    label=f"gradient descent (AUC = {M.roc_auc(y, score):.3f})")
+    elif not both:
+        _note(ax_roc, "the test part holds one class: no ROC curve")
+    else:
+        _note(ax_roc, "scores not finite (run diverged)", color=_DIVERGED_COLOR)
+    if finite and not _weights_finite(run):
+        _note(ax_roc, "weights not finite (run diverged):\nscores are ±inf, ties abound",
+              y=0.35, color=_DIVERGED_COLOR)
+    ax_roc.set_xlim(-0.02, 1.02)
+    ax_roc.set_ylim(-0.02, 1.02)
+    ax_roc.set_aspect("equal")
+    ax_roc.set_xlabel("false-positive rate")
+    ax_roc.set_ylabel("true-positive rate")
+    ax_roc.set_title("ROC curve (test part)")
+    ax_roc.legend(loc="lower right")
+
+    names = _class_names(split)
+    ax_cm.grid(False)
+    if finite:
+        cm = M.confusion_matrix(y, (z > 0).astype(np.float64))
+        ax_cm.imshow(cm, cmap="Blues", vmin=0, vmax=max(int(cm.max()), 1))
+        for (i, j), v in np.ndenumerate(cm):
+            ax_cm.text(j, i, str(v), ha="center", va="center", fontsize=12,
+                       color="white" if v > 0.6 * cm.max() else "black")
+        acc = float(np.trace(cm)) / max(int(cm.sum()), 1)
+        ax_cm.set_title(f"Confusion matrix (test, threshold 0.5)\naccuracy {acc:.3f}")
+    else:
+        ax_cm.set_title("Confusion matrix (test)")
+        _note(ax_cm, "predictions not finite", color=_DIVERGED_COLOR)
+    ax_cm.set_xticks([0, 1], [f"{names[0]}", f"{names[1]}"])
+    ax_cm.set_yticks([0, 1], [f"{names[0]}", f"{names[1]}"])
+    ax_cm.set_xlabel("predicted class")
+    ax_cm.set_ylabel("actual class")
+    ax_cm.spines[["top", "right"]].set_visible(True)
+    fig.suptitle(f"Classifier quality: {_run_title(run)}")
+
+
+@_styled
+def model_figure(split: Split, run: Run, baseline: dict | None = None,
+                 fig: Figure | None = None, cache: dict | None = None) -> Figure:
+    """What the run's model learned, drawn in the way that fits its task and dimension.
+
+    The reference is the exact solution for the run's ``l2``: the closed form for
+    regression, scikit-learn's (from ``baseline``, a ``baseline.json`` record) for
+    classification. ``cache`` (a dict) reuses references across runs of one sweep.
+    """
+    d = split.n_features
+    if split.task == "regression":
+        draw, size = (_regression_1d, (6.0, 4.2)) if d == 1 else (_regression_nd, (5.4, 5.2))
+    else:
+        draw, size = ((_classification_2d, (6.4, 5.8)) if d == 2
+                      else (_classification_nd, (9.0, 4.6)))
+    fig = _run_figure(fig, *size)
+    draw(fig, split, run, _reference(split, run, baseline, cache))
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Per sweep
+# --------------------------------------------------------------------------------------
+
+
+def _parse(v: str):
+    """A summary.csv cell as a number when it is one (for sorting and formatting)."""
+    if v in ("", "none"):
+        return None
+    if v in ("true", "false"):
+        return v == "true"
+    try:
+        f = float(v)
+    except ValueError:
+        return v
+    return int(f) if f.is_integer() and "." not in v and "e" not in v.lower() else f
+
+
+def _sort_key(v):
+    return (0, 0.0, "") if v is None else (1, float(v), "") if isinstance(v, int | float) \
+        else (2, 0.0, str(v))
+
+
+def grid_axes(rows: list[dict]) -> tuple[str | None, str | None, list[str]]:
+    """(x, y, facets): the varying hyperparameters, ``lr`` on x when it varies."""
+    keys = [k for k in DEFAULT_HYPERPARAMETERS if rows and k in rows[0]]
+    varying = [k for k in keys if len({r[k] for r in rows}) > 1]
+    x = "lr" if "lr" in varying else (varying[0] if varying else None)
+    rest = sorted((k for k in varying if k != x),
+                  key=lambda k: (-len({r[k] for r in rows}), k))
+    return x, (rest[0] if rest else None), rest[1:]
+
+
+def _values(rows, key) -> list:
+    if key is None:
+        return [None]
+    return sorted({_parse(r[key]) for r in rows}, key=_sort_key)
+
+
+def _metric_of(row: dict, metric: str) -> float:
+    try:
+        return float(row.get(metric) or "nan")
+    except ValueError:
+        return float("nan")
+
+
+def _text_color(rgba) -> str:
+    r, g, b = rgba[:3]
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+
+
+@_styled
+def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
+    """The validation selection metric over the grid; best run framed, diverged hatched.
+
+    ``rows`` are ``summary.csv`` rows, ``best`` the sweep's ``best.json``.
+    """
+    metric = best.get("selection_metric") or "val_loss"
+    name = metric.removeprefix("val_")
+    higher = M.HIGHER_IS_BETTER.get(name, False)
+    xk, yk, fk = grid_axes(rows)
+    xs, ys = _values(rows, xk), _values(rows, yk)
+    facets = list(itertools.product(*(_values(rows, k) for k in fk))) or [()]
+    cell = {}
+    for r in rows:
+        key = (tuple(_parse(r[k]) for k in fk), _parse(r[yk]) if yk else None,
+               _parse(r[xk]) if xk else None)
+        cell[key] = r
+    ok = [_metric_of(r, metric) for r in rows if r.get("diverged") != "true"]
+    ok = np.array([v for v in ok if math.isfinite(v)])
+    if ok.size == 0:
+        norm = mcolors.Normalize(0.0, 1.0)
+    elif _wants_log(ok, ratio=10.0):
+        norm = mcolors.LogNorm(ok.min(), ok.max())
+    else:
+        lo, hi = float(ok.min()), float(ok.max())
+        norm = mcolors.Normalize(lo, hi if hi > lo else lo + 1e-12)
+    cmap = mpl.colormaps["viridis" if higher else "viridis_r"]
+
+    ncols = min(len(facets), 2)
+    nrows = math.ceil(len(facets) / ncols)
+    width = max(4.8, 1.0 + ncols * (0.85 * len(xs) + 1.0) + 1.2)
+    height = 1.5 + nrows * (0.55 * len(ys) + 0.9)
+    fig = _new_figure(width, height)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    best_name = best.get("run_name")
+    for ax, facet in zip(axes, facets, strict=False):
+        ax.grid(False)
+        data = np.full((len(ys), len(xs)), np.nan)
+        for i, yv in enumerate(ys):
+            for j, xv in enumerate(xs):
+                r = cell.get((facet, yv, xv))
+                if r is None:
+                    ax.text(j, i, "no run", ha="center", va="center", fontsize=7, color="0.4")
+                    continue
+                v = _metric_of(r, metric)
+                if r.get("diverged") == "true":
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fc="0.82", ec="0.55",
+                                           hatch="///", lw=0.0))
+                    ax.text(j, i, "diverged", ha="center", va="center", fontsize=7,
+                            color="0.1", bbox={"fc": "0.82", "ec": "none", "pad": 0.8})
+                elif not math.isfinite(v):
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fc="0.9", lw=0.0))
+                    ax.text(j, i, "n/a", ha="center", va="center", fontsize=7)
+                else:
+                    data[i, j] = v
+                    ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7.5,
+                            color=_text_color(cmap(norm(v))))
+                if best_name is not None and r.get("run_name") == best_name:
+                    ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False,
+                                           ec="#e41a1c", lw=2.5, zorder=5))
+        ax.imshow(np.ma.masked_invalid(data), cmap=cmap, norm=norm, aspect="auto",
+                  zorder=0)
+        ax.set_xticks(range(len(xs)), [_fmt(v) for v in xs])
+        ax.set_yticks(range(len(ys)), [_fmt(v) for v in ys])
+        ax.set_xlim(-0.5, len(xs) - 0.5)
+        ax.set_ylim(len(ys) - 0.5, -0.5)
+        ax.set_xlabel("learning rate (lr)" if xk == "lr" else (xk or ""))
+        ax.set_ylabel(yk or "")
+        if fk:
+            ax.set_title(", ".join(f"{k} = {_fmt(v)}" for k, v in zip(fk, facet, strict=True)),
+                         fontsize=9)
+    for ax in axes[len(facets):]:
+        ax.set_visible(False)
+    sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+    fig.colorbar(sm, ax=axes[: len(facets)].tolist(), shrink=0.9,
+                 label=f"{metric} ({'higher' if higher else 'lower'} is better)")
+    handles = [Patch(fc="none", ec="#e41a1c", lw=2.5, label="best run (chosen on validation)"),
+               Patch(fc="0.82", ec="0.55", hatch="///", label="diverged")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+    fig.suptitle(f"{metric} over the grid" + (f": {title}" if title else ""))
+    return fig
+
+
+def _style_keys(runs: list[Run]) -> list[str]:
+    """Hyperparameters other than lr that vary across ``runs`` (they pick the line style)."""
+    keys = [k for k in DEFAULT_HYPERPARAMETERS if k != "lr"]
+    return [k for k in keys
+            if len({_fmt(r.hyperparameters.get(k)) for r in runs}) > 1]
+
+
+def _lr_scale(runs: list[Run]):
+    lrs = np.array(sorted({r.lr for r in runs if r.lr > 0}) or [0.1])
+    lo, hi = lrs.min(), lrs.max()
+    if hi <= lo:
+        lo, hi = lo / 3.0, hi * 3.0
+    return mpl.cm.ScalarMappable(norm=mcolors.LogNorm(lo, hi), cmap=_LR_CMAP), lrs
+
+
+def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
+             floor: float | None = None) -> None:
+    """Draw ``series(run)`` of every run on each axis in ``axes``: colour = lr,
+    line style = the other varying hyperparameters; the y range follows the runs that did
+    not diverge, and a diverged run is marked with × where it left."""
+    sm, lrs = _lr_scale(runs)
+    style_keys = _style_keys(runs)
+    combos = sorted({tuple(_fmt(r.hyperparameters.get(k)) for k in style_keys) for r in runs})
+    styles = {c: _LINESTYLES[i % len(_LINESTYLES)] for i, c in enumerate(combos)}
+    for ax, get in zip(axes, series, strict=True):
+        finite_ok, finite_all = [], []
+        curves = []
+        for r in sorted(runs, key=lambda r: (r.lr, r.name)):
+            y = get(r)
+            if y is None:
+                continue
+            y = _finite(y)
+            if floor is not None:
+                y = np.where(np.isnan(y), np.nan, np.maximum(y, floor))
+            curves.append((r, y))
+            finite_all.append(y[np.isfinite(y)])
+            if not r.diverged:
+                finite_ok.append(y[np.isfinite(y)])
+        for r, y in curves:
+            combo = tuple(_fmt(r.hyperparameters.get(k)) for k in style_keys)
+            ax.plot(r.history["epoch"], y, color=sm.to_rgba(r.lr), ls=styles[combo],
+                    lw=1.3, alpha=0.9)
+        ref = np.concatenate(finite_ok) if finite_ok and any(a.size for a in finite_ok) \
+            else (np.concatenate(finite_all) if finite_all else np.array([]))
+        if ref.size:
+            log = _wants_log(ref) or floor is not None
+            if log:
+                ax.set_yscale("log")
+                lo = max(ref.min(), floor or 0.0) if floor is not None else ref.min()
+                ax.set_ylim(lo / (3.0 if floor is not None else 1.5), ref.max() * 4.0)
+            else:
+                lo, hi = _padded(float(ref.min()), float(ref.max()))
+                ax.set_ylim(lo, hi)
+        top = ax.get_ylim()[1]
+        for r, y in curves:
+            if r.diverged and r.history["epoch"].size:
+                last = float(r.history["epoch"][-1])
+                if np.isfinite(y[-1]) and y[-1] < top:
+                    ax.plot([last], [y[-1]], "x", color=_DIVERGED_COLOR, ms=7, mew=2.0,
+                            zorder=6)
+                else:  # off the chart: mark it just inside the top edge
+                    ax.plot([last], [0.97], "x", color=_DIVERGED_COLOR, ms=7, mew=2.0,
+                            zorder=6, transform=ax.get_xaxis_transform())
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+    cb = fig.colorbar(sm, ax=list(axes), shrink=0.9, pad=0.02)
+    cb.set_label("learning rate (lr, log scale)")
+    cb.set_ticks(lrs, labels=[f"{v:g}" for v in lrs])
+    cb.minorticks_off()
+    handles = []
+    if style_keys and len(combos) > 1:
+        handles += [Line2D([], [], color="0.2", ls=styles[c], lw=1.3,
+                           label=", ".join(f"{k}={v}" for k, v in zip(style_keys, c,
+                                                                        strict=True)))
+                    for c in combos]
+    if any(r.diverged for r in runs):
+        handles.append(Line2D([], [], ls="", marker="x", color=_DIVERGED_COLOR, ms=7, mew=2.0,
+                              label="diverged (× at its last epoch; at the top if off the chart)"))
+    if handles:
+        wide = fig.get_size_inches()[0] >= 9.0
+        fig.legend(handles=handles, loc="outside lower center",
+                   ncols=min(len(handles), 3 if wide else 2), frameon=False)
+
+
+@_styled
+def learning_curves_figure(runs: list[Run], title: str = "") -> Figure:
+    """Training objective and validation loss of every run, coloured by learning rate."""
+    has_val = any("val_loss" in r.history for r in runs)
+    fig = _new_figure(10.0 if has_val else 6.5, 4.6)
+    axes = fig.subplots(1, 2 if has_val else 1, squeeze=False).ravel()
+    getters = [lambda r: r.history["train_objective"]]
+    if has_val:
+        getters.append(lambda r: r.history.get("val_loss"))
+    _overlay(list(axes), fig, runs, getters)
+    axes[0].set_ylabel("training objective")
+    axes[0].set_title("Training objective (mean loss + L2 penalty)")
+    if has_val:
+        axes[1].set_ylabel("validation loss")
+        axes[1].set_title("Validation loss")
+    fig.suptitle("Learning curves of every run" + (f": {title}" if title else ""))
+    return fig
+
+
+def _optimum(baseline: dict, l2: float) -> float | None:
+    entry = baseline.get("by_l2", {}).get(repr(float(l2)))
+    return None if entry is None else float(entry["objective"])
+
+
+@_styled
+def convergence_figure(runs: list[Run], baseline: dict, title: str = "") -> Figure:
+    """Training objective minus scikit-learn's optimum (for the run's l2), per epoch."""
+    fig = _new_figure(7.5, 4.8)
+    ax = fig.add_subplot()
+
+    def gap(r: Run):
+        opt = _optimum(baseline, r.l2)
+        if opt is None:
+            return None
+        with np.errstate(all="ignore"):
+            return np.asarray(r.history["train_objective"], dtype=np.float64) - opt
+
+    _overlay([ax], fig, runs, [gap], floor=GAP_FLOOR)
+    if ax.get_ylim()[0] <= GAP_FLOOR:  # some run got there: show where "there" is
+        ax.axhline(GAP_FLOOR, color="0.3", ls=":", lw=1.0)
+        ax.annotate(f"floor {GAP_FLOOR:g}: gap ≤ floor (scikit-learn's optimum reached)",
+                    (0.01, GAP_FLOOR), xycoords=("axes fraction", "data"),
+                    xytext=(0, 3), textcoords="offset points", fontsize=7, color="0.3")
+    ax.set_ylabel("objective − scikit-learn optimum (log scale)")
+    ax.set_title("Convergence to scikit-learn's optimum" + (f": {title}" if title else ""))
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# A whole sweep
+# --------------------------------------------------------------------------------------
+
+
+def run_figure_path(runs_dir, run_name: str, figure: str) -> Path:
+    """``runs/<run name>/<figure>``: the run name's slashes become directories."""
+    return Path(runs_dir, *run_name.split("/"), figure)
+
+
+def plot_sweep(split: Split, runs: list[Run], rows: list[dict], best: dict, baseline: dict,
+               heatmap, learning_curves, convergence, runs_dir,
+               log: Callable[[str], None] | None = None) -> dict[str, float]:
+    """Write every figure of one sweep; returns seconds spent per kind of figure."""
+    log = log or (lambda _msg: None)
+    title = " / ".join(p for p in (best.get("dataset", ""), best.get("model", "")) if p)
+    times = {}
+
+    t = time.perf_counter()
+    _save(heatmap_figure(rows, best, title), heatmap)
+    _save(learning_curves_figure(runs, title), learning_curves)
+    _save(convergence_figure(runs, baseline, title), convergence)
+    times["sweep figures"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    curve_fig = model_fig = None
+    cache: dict = {}
+    for run in sorted(runs, key=lambda r: r.name):
+        curve_fig = learning_curve_figure(run, _optimum(baseline, run.l2), fig=curve_fig)
+        _save(curve_fig, run_figure_path(runs_dir, run.name, RUN_FIGURES[0]))
+        model_fig = model_figure(split, run, baseline, fig=model_fig, cache=cache)
+        _save(model_fig, run_figure_path(runs_dir, run.name, RUN_FIGURES[1]))
+    times["run figures"] = time.perf_counter() - t
+    log(f"{len(runs)} runs: " + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
+    return times
+
+
+def plot_sweep_files(split, summary, best, baseline,
+                     run_files: Iterable[tuple[str, str, str]],
+                     heatmap, learning_curves, convergence, runs_dir,
+                     expected_runs: Iterable[str] | None = None,
+                     log: Callable[[str], None] | None = None) -> dict[str, float]:
+    """:func:`plot_sweep` from files; ``run_files`` holds each run's
+    (history.csv, model.npz, metrics.json), and ``expected_runs`` (optional) the run names
+    they must describe."""
+    run_files = [tuple(files) for files in run_files]
+    for files in run_files:
+        if len({Path(f).parent for f in files}) != 1:
+            raise ValueError(f"files of one run come from different directories: {files}")
+    runs = [load_run(*files) for files in run_files]
+    if expected_runs is not None:
+        names, expected = sorted(r.name for r in runs), sorted(expected_runs)
+        if names != expected:
+            raise ValueError(f"the run files describe runs {names}, expected {expected}")
+    Path(runs_dir).mkdir(parents=True, exist_ok=True)
+    return plot_sweep(load_split(split), runs, read_summary(summary), read_json(best),
+                      read_json(baseline), heatmap, learning_curves, convergence, runs_dir,
+                      log=log)

@@ -1,0 +1,280 @@
+"""gdlab.plots: every figure of a sweep, for each task and dimension; reproducible bytes;
+diverged runs; and the pipeline's plot step and HTML report on the tiny config."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import TINY_CONFIG
+from matplotlib.image import imread
+
+from gdlab import plots
+from gdlab import summary as S
+from gdlab.baseline import baseline
+from gdlab.data import load_split, make_synthetic, save_split, split_dataset
+from gdlab.grid import expand_grid, run_name, stable_hash
+from gdlab.io import read_json, write_json, write_text
+from gdlab.train import run as train_run
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SWEEP_FIGURES = ("heatmap.png", "learning_curves.png", "convergence.png")
+
+#: case -> (generator, n_features, model, grid); every grid has a diverging point
+CASES = {
+    "regression_1d": ("linear", 1, "linear_regression",
+                      {"lr": [0.1, 3.0], "l2": [0.0, 0.1], "epochs": [12]}),
+    "regression_nd": ("linear", 4, "linear_regression",
+                      {"lr": [0.1, 3.0], "l2": [0.0, 0.1], "epochs": [12]}),
+    "classification_2d": ("moons", 2, "logistic_regression",
+                          {"lr": [0.5, 200.0], "l2": [0.0, 0.1], "epochs": [12]}),
+    "classification_nd": ("blobs", 5, "logistic_regression",
+                          {"lr": [0.5, 200.0], "l2": [0.0, 0.1], "epochs": [12]}),
+}
+SELECTION = {"linear_regression": "mse", "logistic_regression": "log_loss"}
+
+
+def assert_png(data: bytes, what: str = "figure", min_px: int = 250) -> np.ndarray:
+    """``data`` is a PNG of plausible size that shows something (not one flat colour)."""
+    assert data[:8] == PNG_SIGNATURE, f"{what} is not a PNG"
+    img = imread(io.BytesIO(data))
+    h, w = img.shape[:2]
+    assert min_px <= w <= 3000 and min_px <= h <= 3000, f"{what}: odd size {w}x{h}"
+    rgb = img[..., :3]
+    assert float(rgb.std()) > 0.02, f"{what} is (nearly) one flat colour"
+    # a white page with a little drawing on it: not mostly dark, not empty
+    assert 0.3 < float(rgb.mean()) < 0.995, f"{what}: mean brightness {rgb.mean():.3f}"
+    return img
+
+
+def assert_png_file(path: Path, min_px: int = 250) -> None:
+    assert path.is_file() and path.stat().st_size > 2000, f"missing or tiny: {path}"
+    assert_png(path.read_bytes(), str(path), min_px)
+
+
+# --------------------------------------------------------------------------------------
+# A sweep built with gdlab itself, in a temporary directory (no Snakemake)
+# --------------------------------------------------------------------------------------
+
+
+def build_sweep(root: Path, case: str) -> dict:
+    """Data, split, runs, baseline and summary of a small sweep, as the pipeline writes them."""
+    generator, d, model, grid = CASES[case]
+    ds = make_synthetic(generator, n_samples=80, n_features=d, noise=0.3, seed=3)
+    split = split_dataset(ds, test_size=0.25, val_size=0.25, seed=4, stratify=True,
+                          standardize=True)
+    split_path = root / "split.npz"
+    save_split(split_path, split)
+    runs, run_files = [], []
+    for hp in expand_grid(grid):
+        name = run_name(hp, grid)
+        spec = {"dataset": case, "model": model, "task": split.task, "run_name": name,
+                "hyperparameters": hp, "seed": 5, "data_key": "test", "code_version": "test",
+                "run_key": stable_hash([case, name])}
+        out = root / "runs" / name
+        runs.append(train_run(spec, split_path, out))
+        run_files.append(tuple(str(out / f) for f in ("history.csv", "model.npz",
+                                                       "metrics.json")))
+    assert any(r["diverged"] for r in runs), "the sweep needs a diverging grid point"
+    base = baseline(split, grid["l2"])
+    metric = SELECTION[model]
+    best = S.select_best(runs, metric)
+    write_json(root / "baseline.json", base)
+    write_text(root / "summary.csv", S.to_csv(S.sweep_table(runs, base, best)))
+    write_json(root / "best.json", S.best_record(best, base, metric, case, model))
+    return {"split": str(split_path), "summary": str(root / "summary.csv"),
+            "best": str(root / "best.json"), "baseline": str(root / "baseline.json"),
+            "run_files": run_files, "names": [r["run_name"] for r in runs]}
+
+
+def plot_into(inputs: dict, out: Path) -> dict[str, Path]:
+    paths = {"heatmap": out / "heatmap.png", "learning_curves": out / "learning_curves.png",
+             "convergence": out / "convergence.png", "runs_dir": out / "runs"}
+    plots.plot_sweep_files(inputs["split"], inputs["summary"], inputs["best"],
+                           inputs["baseline"], inputs["run_files"], **paths,
+                           expected_runs=inputs["names"])
+    return paths
+
+
+def all_pngs(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.png"))}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def plotted(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp(request.param)
+    inputs = build_sweep(root / "sweep", request.param)
+    return request.param, inputs, root / "plots", plot_into(inputs, root / "plots")
+
+
+def test_every_figure_is_a_real_png(plotted):
+    case, inputs, out, _ = plotted
+    for name in SWEEP_FIGURES:
+        assert_png_file(out / name)
+    for name in inputs["names"]:
+        for fig in plots.RUN_FIGURES:
+            assert_png_file(out / "runs" / name / fig)
+    expected = len(SWEEP_FIGURES) + len(plots.RUN_FIGURES) * len(inputs["names"])
+    assert len(all_pngs(out)) == expected, "stray or missing PNG files"
+
+
+def test_model_figure_fits_the_case(plotted):
+    """The per-run model figure takes the form its task and dimension call for."""
+    case, inputs, _, _ = plotted
+    split = load_split(inputs["split"])
+    run = plots.load_run(*inputs["run_files"][0])
+    fig = plots.model_figure(split, run, read_json(inputs["baseline"]))
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    titles = " ".join(ax.get_title() for ax in fig.axes) + fig.get_suptitle()
+    labels = [lab for ax in axes for lab in ax.get_legend_handles_labels()[1]]
+    if case == "regression_1d":
+        assert len(axes) == 1 and "Fitted line" in titles
+        assert any(lab.startswith("closed form") for lab in labels)
+        assert any(lab.startswith("gradient descent") for lab in labels)
+    elif case == "regression_nd":
+        assert len(axes) == 1 and "Predicted vs actual" in titles
+        assert axes[0].get_xlabel() == "actual y (test)"
+    elif case == "classification_2d":
+        assert "Decision boundary" in titles
+        assert len(fig.axes) == 2  # the map and its colour bar
+        assert axes[0].images and axes[0].get_xlabel() == split.feature_names[0]
+        legend = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+        assert "decision boundary (P = 0.5)" in legend
+    else:
+        assert len(axes) == 2 and "ROC curve" in axes[0].get_title()
+        assert "Confusion matrix" in axes[1].get_title()
+        counts = sorted(int(t.get_text()) for t in axes[1].texts)
+        assert sum(counts) == split.y_test.size
+    assert_png(plots.render_png(fig), f"{case} model figure")
+
+
+def test_same_inputs_give_identical_bytes(plotted, tmp_path):
+    """Plotting again (another process state, another directory) gives the same bytes,
+    and one run drawn on its own equals that run drawn in the middle of its sweep."""
+    case, inputs, out, _ = plotted
+    first = all_pngs(out)
+    plot_into(inputs, tmp_path / "again")
+    assert all_pngs(tmp_path / "again") == first
+    split, base = load_split(inputs["split"]), read_json(inputs["baseline"])
+    run = plots.load_run(*inputs["run_files"][-1])
+    alone = plots.render_png(plots.model_figure(split, run, base))
+    assert alone == first[f"runs/{run.name}/model.png"]
+    opt = base["by_l2"][repr(run.l2)]["objective"]
+    assert plots.render_png(plots.learning_curve_figure(run, opt)) == \
+        first[f"runs/{run.name}/learning_curve.png"]
+
+
+def test_diverged_runs_are_marked(plotted):
+    case, inputs, _, _ = plotted
+    runs = [plots.load_run(*f) for f in inputs["run_files"]]
+    diverged = [r for r in runs if r.diverged]
+    assert diverged
+    for run in diverged:
+        fig = plots.learning_curve_figure(run)
+        legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert f"diverged at epoch {int(run.history['epoch'][-1])}" in legend
+    heat = plots.heatmap_figure(plots.read_summary(inputs["summary"]),
+                                read_json(inputs["best"]))
+    cells = [t.get_text() for ax in heat.axes for t in ax.texts]
+    assert cells.count("diverged") == len(diverged)
+    best_frames = [p for ax in heat.axes for p in ax.patches
+                   if p.get_edgecolor()[:3] == pytest.approx((0.894, 0.102, 0.110), abs=0.01)]
+    assert len(best_frames) == 1, "exactly one cell is framed as the best run"
+
+
+def test_weights_that_are_not_finite_still_plot():
+    """A run whose weights overflowed draws what it can and says what it cannot."""
+    history = {"epoch": np.arange(1, 5), "train_objective": np.array([0.7, 50.0, 4e9, np.inf]),
+               "val_loss": np.array([0.7, 80.0, np.nan, np.inf])}
+    rng = np.random.default_rng(0)
+    for task, d in (("regression", 1), ("regression", 3), ("classification", 2),
+                    ("classification", 4)):
+        ds = make_synthetic("linear" if task == "regression" else
+                            ("moons" if d == 2 else "blobs"), 40, d, 0.3, 1)
+        split = split_dataset(ds, 0.25, 0.25, seed=2, stratify=True, standardize=True)
+        coef = rng.standard_normal(d)
+        coef[0] = np.inf if d > 1 else np.nan
+        run = plots.Run(name="lr~9.0", hyperparameters={"lr": 9.0, "l2": 0.0},
+                        history=history, coef=coef, intercept=1e308, diverged=True)
+        fig = plots.model_figure(split, run, None)
+        notes = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+        assert "not finite" in notes or "off the chart" in notes, (task, d, notes)
+        assert_png(plots.render_png(fig), f"{task} {d}-D, infinite weights")
+    lc = plots.learning_curve_figure(run, optimum=0.3)
+    assert lc.axes[0].get_yscale() == "log"
+    assert_png(plots.render_png(lc), "learning curve ending in inf")
+
+
+def _rows(grid: dict, diverged=()) -> list[dict]:
+    rows = []
+    for i, hp in enumerate(expand_grid(grid)):
+        name = run_name(hp, grid)
+        row = {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+               for k, v in hp.items()}
+        row.update(run_name=name, diverged="true" if name in diverged else "false",
+                   val_mse=repr(0.5 + 0.1 * i))
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("grid, x, y, facets", [
+    ({"lr": [0.01, 0.1, 1.0]}, "lr", None, 1),                       # one varying axis
+    ({"l2": [0.0, 0.1, 1.0]}, "l2", None, 1),                        # lr not varied
+    ({"lr": [0.1]}, None, None, 1),                                  # a single run
+    ({"lr": [0.1, 1.0], "l2": [0.0, 0.1, 1.0], "optimizer": ["gd", "momentum"],
+      "batch_size": [8, 16]}, "lr", "l2", 4),                        # 2 x 2 panels
+])
+def test_heatmap_handles_any_grid(grid, x, y, facets):
+    rows = _rows(grid, diverged={run_name(expand_grid(grid)[-1], grid)})
+    best = {"selection_metric": "val_mse", "run_name": rows[0]["run_name"]}
+    assert plots.grid_axes(rows)[:2] == (x, y)
+    fig = plots.heatmap_figure(rows, best, "test")
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+    assert len(panels) == facets
+    texts = [t.get_text() for ax in panels for t in ax.texts]
+    assert texts.count("diverged") == 1 and len(texts) == len(rows)
+    assert_png(plots.render_png(fig), f"heatmap of {sorted(grid)}", min_px=200)
+
+
+# --------------------------------------------------------------------------------------
+# The pipeline: the plot step and the report
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.workflow
+def test_pipeline_plots_every_run_and_reports_them(finished_project, tmp_path):
+    root = finished_project.root
+    figures = []
+    for model, spec in TINY_CONFIG["models"].items():
+        task = "regression" if model == "linear_regression" else "classification"
+        for dataset in (d for d, c in TINY_CONFIG["datasets"].items() if c["task"] == task):
+            out = root / "results" / dataset / model / "plots"
+            figures += [out / name for name in SWEEP_FIGURES]
+            grid = spec["grid"]
+            for hp in expand_grid(grid):
+                figures += [out / "runs" / run_name(hp, grid) / f for f in plots.RUN_FIGURES]
+            log = (root / "logs" / "plot" / dataset / f"{model}.log").read_text()
+            assert re.search(r"plot job: [\d.]+ s in all", log), log
+    for path in figures:
+        assert_png_file(path)
+
+    report = tmp_path / "report.html"
+    finished_project.snakemake("--report", str(report))
+    html = report.read_text(encoding="utf-8")
+    # every figure is embedded, byte for byte, under its own path, with its caption
+    assert html.count("data:image/png") == len(figures)
+    for path in figures:
+        rel = str(path.relative_to(root))
+        assert f'"{rel}": {{"name": "{path.name}"' in html, rel
+        assert base64.b64encode(path.read_bytes()).decode() in html, rel
+    for caption in ("Validation metric over the grid", "Learning curves of every run",
+                    "Convergence to scikit-learn", "What the model learned",
+                    "Learning curve</strong> of run"):
+        assert caption in html, caption
+    run = next(iter(expand_grid(TINY_CONFIG["models"]["linear_regression"]["grid"])))
+    name = run_name(run, TINY_CONFIG["models"]["linear_regression"]["grid"])
+    assert f'"labels": {{"run": "{name}", "figure": "learning_curve"}}' in html
