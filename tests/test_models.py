@@ -274,3 +274,13 @@ def test_logistic_rejects_non_binary_labels_and_unfitted_use():
         m.predict(np.ones((1, 3)))
     with pytest.raises(ValueError, match="X_val has 1 features but X has 2"):
         LogisticRegression(epochs=1).fit(np.ones((2, 2)), [0, 1], np.ones((2, 1)), [0, 1])
+
+
+@pytest.mark.parametrize("loss_cls", LOSSES)
+def test_fused_loss_and_derivative_equal_the_plain_formulas(loss_cls):
+    rng = np.random.default_rng(11)
+    z = np.concatenate([rng.normal(scale=30, size=2000), [0.0, -0.0, 700.0, -700.0, 1e4, -1e4]])
+    y = rng.integers(0, 2, size=z.size).astype(float)
+    loss, r = loss_cls().pointwise_and_derivative(z, y)
+    np.testing.assert_allclose(loss, loss_cls().pointwise(z, y), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(r, loss_cls().dpointwise(z, y), rtol=1e-15, atol=0)

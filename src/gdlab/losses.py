@@ -36,6 +36,13 @@ class LinearObjective:
     def dpointwise(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def pointwise_and_derivative(self, z: np.ndarray, y: np.ndarray):
+        """``(pointwise(z, y), dpointwise(z, y))``; subclasses may share work between them.
+
+        Overrides must return exactly (bit for bit) what the two methods return.
+        """
+        return self.pointwise(z, y), self.dpointwise(z, y)
+
     # -- the objective -------------------------------------------------------------------
     def mean_loss(self, z: np.ndarray, y: np.ndarray) -> float:
         """Unpenalised mean loss (what validation reports)."""
@@ -50,9 +57,10 @@ class LinearObjective:
     ) -> tuple[float, np.ndarray, float]:
         """Return ``(J, dJ/dw, dJ/db)``; ``dJ/db`` is 0 when the intercept is not fitted."""
         n = X.shape[0]
-        z = X @ w + b
-        value = self.mean_loss(z, y) + 0.5 * self.l2 * float(w @ w)
-        r = self.dpointwise(z, y)
+        z = X @ w
+        z += b
+        loss, r = self.pointwise_and_derivative(z, y)
+        value = float(np.mean(loss)) + 0.5 * self.l2 * float(w @ w)
         # r @ X streams X row-major once; it is faster here than X.T @ r.
         grad_w = (r @ X) / n + self.l2 * w
         grad_b = float(r.mean()) if self.fit_intercept else 0.0
@@ -73,6 +81,10 @@ class SquaredLoss(LinearObjective):
     def dpointwise(self, z, y):
         return z - y
 
+    def pointwise_and_derivative(self, z, y):
+        r = z - y
+        return 0.5 * r**2, r
+
 
 class LogisticLoss(LinearObjective):
     r"""Binary cross-entropy on the logit, labels :math:`y \in \{0, 1\}`:
@@ -90,6 +102,22 @@ class LogisticLoss(LinearObjective):
 
     def dpointwise(self, z, y):
         return sigmoid(z) - y
+
+    def pointwise_and_derivative(self, z, y):
+        # NumPy evaluates logaddexp(0, t) as max(t, 0) + log1p(exp(-|t|)), so the loss
+        # logaddexp(0, z) and sigmoid's logaddexp(0, -z) share log1p(exp(-|z|)). Computing
+        # it once halves the transcendental work of an epoch and is bit-identical to
+        # pointwise() and dpointwise() (checked on 12M values incl. 0, -0, +-inf, nan).
+        soft = np.logaddexp(0.0, -np.abs(z))
+        loss = np.maximum(z, 0.0)
+        loss += soft
+        loss -= y * z
+        r = np.maximum(-z, 0.0)
+        r += soft
+        np.negative(r, out=r)
+        np.exp(r, out=r)
+        r -= y
+        return loss, r
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
