@@ -1,0 +1,18 @@
+"""mlflow_setup: create the tracking store and the experiment once, before the track jobs."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
+
+import json  # noqa: E402
+
+from gdlab import tracking  # noqa: E402
+from gdlab.io import write_json  # noqa: E402
+
+spec = json.loads(snakemake.params.spec)
+uri = tracking.resolve_tracking_uri(snakemake.config)  # the real URI: never in params or logs
+tracking.check_uri(uri, spec["uri_hash"])
+print(f"tracking store {tracking.redact_uri(uri)}, experiment {spec['experiment']!r}",
+      file=sys.stderr)
+with tracking.redacted_errors(uri):
+    experiment = tracking.setup_experiment(uri, spec["experiment"])
+write_json(snakemake.output[0], experiment)
