@@ -139,8 +139,9 @@ def test_kill_9_then_rerun_equals_a_clean_run(project, finished_project, when):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"})
     marker = {"training": lambda: len(list((root / "results").rglob("metrics.json"))) >= 3,
-              "tracking": lambda: any((root / "results").glob("*/*/mlflow.json"))
-              or (root / "results/mlflow").exists() and (root / "mlflow.db").exists()}[when]
+              # a track job has imported mlflow and is writing runs
+              "tracking": lambda: any("import mlflow" in p.read_text()
+                                      for p in root.glob("logs/track/*/*.log"))}[when]
     deadline = time.monotonic() + 300
     try:
         while not marker() and proc.poll() is None and time.monotonic() < deadline:

@@ -7,13 +7,19 @@ from pathlib import Path
 # The gdlab library of this checkout, for this process and for every job it starts.
 _SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, _SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (_SRC, os.environ.get("PYTHONPATH")) if p
+# (set, not required: so no `envvars:` directive)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
 )
 
 from gdlab import grid as G
 from gdlab.config import ConfigError, load_schema, validate_config
 from gdlab.io import canonical_json
+from gdlab.recovery import remove_stale_locks
+
+if remove_stale_locks():
+    print("gdlab: removed the lock of a killed Snakemake run "
+          "(no Snakemake process works in this directory)", file=sys.stderr)
 
 try:
     validate_config(config, load_schema(Path(workflow.basedir) / "config" / "schema.yaml"))
@@ -110,5 +116,7 @@ def all_outputs():
         out += [
             f"results/{dataset}/{model}/summary.csv",
             f"results/{dataset}/{model}/best.json",
+            f"results/{dataset}/{model}/plots/heatmap.png",
+            f"results/{dataset}/{model}/mlflow.json",
         ]
     return out

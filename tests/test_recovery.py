@@ -1,0 +1,42 @@
+"""Stale Snakemake locks are removed only when no Snakemake process works in the directory."""
+
+import subprocess
+import sys
+
+from gdlab.recovery import live_snakemake_here, remove_stale_locks
+
+
+def make_locks(tmp_path):
+    locks = tmp_path / ".snakemake" / "locks"
+    locks.mkdir(parents=True)
+    for name in ("0.input.lock", "0.output.lock"):
+        (locks / name).write_text("results/x\n")
+    return locks
+
+
+def test_a_lock_nobody_holds_is_removed(tmp_path):
+    locks = make_locks(tmp_path)
+    assert live_snakemake_here(tmp_path) is False
+    removed = remove_stale_locks(tmp_path)
+    assert sorted(p.name for p in removed) == ["0.input.lock", "0.output.lock"]
+    assert list(locks.iterdir()) == []
+
+
+def test_a_lock_is_kept_while_a_snakemake_process_works_there(tmp_path):
+    locks = make_locks(tmp_path)
+    # a stand-in for a running Snakemake job: its command line names snakemake
+    script = tmp_path / ".snakemake" / "tmp.snakemake_job.py"
+    script.write_text("import time\ntime.sleep(30)\n")
+    job = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path)
+    try:
+        assert live_snakemake_here(tmp_path) is True
+        assert remove_stale_locks(tmp_path) == []
+        assert len(list(locks.iterdir())) == 2
+    finally:
+        job.kill()
+        job.wait()
+    assert len(remove_stale_locks(tmp_path)) == 2
+
+
+def test_no_locks_no_work(tmp_path):
+    assert remove_stale_locks(tmp_path) == []
