@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
-import platform
 import sys
 import time
 import warnings
@@ -49,6 +48,9 @@ except ImportError:  # pragma: no cover
 
 from gdlab.losses import LogisticLoss, SquaredLoss, sigmoid
 from gdlab.models import LinearRegression, LogisticRegression
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine_info  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -119,48 +121,7 @@ def t_str(t: float) -> str:
     return f"{1e3 * t:.1f} ms" if t < 1 else f"{t:.3f} s"
 
 
-# -- machine ----------------------------------------------------------------------------
-def machine_info() -> dict:
-    info = {"python": platform.python_version(), "numpy": np.__version__,
-            "platform": platform.platform()}
-    try:
-        import sklearn
-        info["sklearn"] = sklearn.__version__
-    except ImportError:
-        pass
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info["cpu"] = cpu
-    info["cores"] = f"{os.cpu_count()} logical"
-    if hasattr(os, "sched_getaffinity"):
-        info["cores"] += f", {len(os.sched_getaffinity(0))} usable"
-    try:
-        cfg = np.show_config(mode="dicts")
-        blas = cfg["Build Dependencies"]["blas"]
-        info["numpy BLAS (build)"] = f"{blas.get('name')} {blas.get('version')}"
-    except Exception:  # noqa: BLE001 - best effort
-        pass
-    try:
-        from threadpoolctl import threadpool_info
-        pools = [f"{p.get('internal_api')} {p.get('version')} arch={p.get('architecture')} "
-                 f"threads={p.get('num_threads')} ({p.get('user_api')}, "
-                 f"{Path(p.get('filepath', '')).name})" for p in threadpool_info()]
-        info["threadpools (threadpoolctl)"] = "; ".join(pools) or "none"
-    except ImportError:
-        info["threadpools (threadpoolctl)"] = "threadpoolctl not installed"
-    keys = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-            "MKL_NUM_THREADS", "OPENBLAS_VERBOSE")
-    env = {k: os.environ[k] for k in sorted(os.environ)
-           if k in keys or "BLAS" in k or k.startswith(("OMP_", "MKL_", "GOTO"))}
-    info["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE", "(not set)")
-    info["BLAS/OpenMP env"] = ", ".join(f"{k}={v}" for k, v in env.items()) or "(none)"
-    return info
+# -- machine: benchmarks/_machine.py (shared by every script) --------------------------
 
 
 # -- 1. floor ---------------------------------------------------------------------------

@@ -80,6 +80,25 @@ def sweeps(config: dict) -> list[tuple[str, str]]:
             if config["datasets"][ds]["task"] == MODEL_TASKS[model]]
 
 
+@functools.lru_cache(maxsize=256)
+def _parse(source: str) -> tuple[tuple[tuple[str | None, tuple[str, ...]], ...], str]:
+    """The gdlab imports and the syntax-tree dump of one module's source, parsed once.
+
+    Several code versions share most files (models, losses, io...); keyed by the source
+    text, each file is parsed once per process, and an edited file is parsed again.
+    Imports are ``(module, names)`` of ``from module import names`` and ``(None, names)``
+    of ``import names``.
+    """
+    tree = ast.parse(source)
+    imports = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gdlab"):
+            imports.append((node.module, tuple(a.name for a in node.names)))
+        elif isinstance(node, ast.Import):
+            imports.append((None, tuple(a.name for a in node.names)))
+    return tuple(imports), ast.dump(tree)
+
+
 def module_files(*modules: str) -> list[Path]:
     """The source files of the given gdlab modules and every gdlab module they import."""
     seen: dict[str, Path] = {}
@@ -91,14 +110,14 @@ def module_files(*modules: str) -> list[Path]:
         path = PACKAGE_DIR / (mod.split(".", 1)[1].replace(".", "/") + ".py"
                               if "." in mod else "__init__.py")
         seen[mod] = path
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gdlab"):
-                if node.module == "gdlab":
-                    todo += [f"gdlab.{a.name}" for a in node.names
-                             if (PACKAGE_DIR / f"{a.name}.py").exists()]
-                todo.append(node.module)
-            elif isinstance(node, ast.Import):
-                todo += [a.name for a in node.names if a.name.startswith("gdlab.")]
+        for module, names in _parse(path.read_text(encoding="utf-8"))[0]:
+            if module is not None:
+                if module == "gdlab":
+                    todo += [f"gdlab.{name}" for name in names
+                             if (PACKAGE_DIR / f"{name}.py").exists()]
+                todo.append(module)
+            else:
+                todo += [name for name in names if name.startswith("gdlab.")]
     return sorted(set(seen.values()))
 
 
@@ -112,6 +131,6 @@ def code_version(*modules: str) -> str:
     h = hashlib.sha256()
     for path in module_files(*modules):
         # The syntax tree, not the bytes: editing a comment or blank line reruns nothing.
-        tree = ast.dump(ast.parse(path.read_text(encoding="utf-8")))
+        tree = _parse(path.read_text(encoding="utf-8"))[1]
         h.update(path.name.encode() + b"\0" + tree.encode() + b"\0")
     return h.hexdigest()[:16]
