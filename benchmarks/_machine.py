@@ -1,0 +1,175 @@
+"""Shared by the benchmark scripts: machine details, load checks, tables, RESULTS.md.
+
+One home for the code every script needs, so that each RESULTS.md section carries the
+same machine description. Import it as ``from _machine import ...`` (the scripts run as
+``python benchmarks/<name>.py``, which puts this folder on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+
+
+def machine_info() -> dict:
+    """Python, NumPy, scikit-learn, CPU, cores, BLAS build and thread pools, BLAS env."""
+    import numpy as np
+
+    info = {"python": platform.python_version(), "numpy": np.__version__,
+            "platform": platform.platform()}
+    try:
+        import sklearn
+        info["sklearn"] = sklearn.__version__
+    except ImportError:
+        pass
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info["cpu"] = cpu
+    info["cores"] = f"{os.cpu_count()} logical"
+    if hasattr(os, "sched_getaffinity"):
+        info["cores"] += f", {len(os.sched_getaffinity(0))} usable"
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = cfg["Build Dependencies"]["blas"]
+        info["numpy BLAS (build)"] = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+        pools = [f"{p.get('internal_api')} {p.get('version')} arch={p.get('architecture')} "
+                 f"threads={p.get('num_threads')} ({p.get('user_api')}, "
+                 f"{Path(p.get('filepath', '')).name})" for p in threadpool_info()]
+        info["threadpools (threadpoolctl)"] = "; ".join(pools) or "none"
+    except ImportError:
+        info["threadpools (threadpoolctl)"] = "threadpoolctl not installed"
+    keys = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS", "OPENBLAS_VERBOSE")
+    env = {k: os.environ[k] for k in sorted(os.environ)
+           if k in keys or "BLAS" in k or k.startswith(("OMP_", "MKL_", "GOTO"))}
+    info["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE", "(not set)")
+    info["BLAS/OpenMP env"] = ", ".join(f"{k}={v}" for k, v in env.items()) or "(none)"
+    return info
+
+
+def workflow_info() -> dict:
+    """Versions of the pipeline's tools (Snakemake, MLflow), without importing MLflow."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("snakemake", "mlflow", "jsonschema"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def load_average() -> str | None:
+    if not hasattr(os, "getloadavg"):
+        return None
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+class Machine:
+    """Machine details, with the load average at start and (``finish()``) at end."""
+
+    def __init__(self, extra: dict | None = None):
+        self.info = {**machine_info(), **workflow_info(), **(extra or {})}
+        self.load0 = os.getloadavg() if hasattr(os, "getloadavg") else None
+        if self.load0:
+            self.info["load average at start (1/5/15 min)"] = load_average()
+
+    def print(self) -> None:
+        print("== machine ==")
+        for k, v in self.info.items():
+            print(f"  {k}: {v}")
+
+    def finish(self) -> None:
+        if not self.load0:
+            return
+        load1 = os.getloadavg()
+        self.info["load average at end (1/5/15 min)"] = load_average()
+        if max(self.load0[0], load1[0]) > 0.75 * (os.cpu_count() or 1):
+            print(f"\nWARNING: the machine was busy (1-min load {self.load0[0]:.2f} -> "
+                  f"{load1[0]:.2f} on {os.cpu_count()} cores). Ratios are side by side, "
+                  "absolute times are not trustworthy.")
+            self.info["warning"] = "machine busy during the run (see load averages)"
+
+
+# -- numbers ----------------------------------------------------------------------------
+def median(xs) -> float:
+    return float(statistics.median(xs))
+
+
+def t_str(t: float) -> str:
+    if t != t:  # NaN
+        return "n/a"
+    return f"{1e3 * t:.1f} ms" if t < 1 else f"{t:.2f} s"
+
+
+def size_str(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def timed(fn, *args, **kw):
+    t0 = time.perf_counter()
+    out = fn(*args, **kw)
+    return time.perf_counter() - t0, out
+
+
+# -- output -----------------------------------------------------------------------------
+def print_table(rows: list[tuple], heads: dict[str, str] | None = None) -> None:
+    """Rows ``(section, quantity, value, note)``, grouped by section."""
+    if not rows:
+        return
+    w1 = max(len(r[1]) for r in rows)
+    w2 = max(len(r[2]) for r in rows)
+    last = None
+    for sec, q, v, note in rows:
+        if sec != last:
+            print(f"-- {(heads or {}).get(sec, sec)}")
+            last = sec
+        print(f"  {q:<{w1}}  {v:>{w2}}  {note}")
+
+
+def append_results(script: str, rows: list[tuple], machine: Machine, *, argv=None,
+                   quick: bool = False, preamble: str = "", results: Path = RESULTS) -> None:
+    """Append a dated section (command, machine, table) to RESULTS.md, as train_speed.py does."""
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    args = sys.argv[1:] if argv is None else argv
+    out = [f"\n## {script}, {stamp}{' (--quick)' if quick else ''}\n",
+           f"Command: `python benchmarks/{script} {' '.join(args)}`".rstrip() + "\n"]
+    if preamble:
+        out.append(preamble.rstrip() + "\n")
+    out += [f"- {k}: {v}" for k, v in machine.info.items()]
+    out.append("")
+    out.append("| section | quantity | median | note |")
+    out.append("|---|---|---|---|")
+    for sec, q, v, note in rows:
+        out.append(f"| {sec} | {q} | {v} | {note} |")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    new = not results.exists()
+    with open(results, "a", encoding="utf-8") as f:
+        if new:
+            f.write("# Benchmark results\n\nAppended by the scripts in this folder; "
+                    "see README.md.\n")
+        f.write("\n".join(out) + "\n")
+    print(f"\nappended to {results}")

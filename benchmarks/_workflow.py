@@ -1,0 +1,352 @@
+"""Shared by the workflow benchmarks: copies of the project, timed Snakemake runs, job tables.
+
+A *copy* is what ``tests/conftest.py``'s ``Project`` makes: Snakefile, environment.yml,
+profiles, workflow, src and config/schema.yaml in a fresh directory, plus a config. Every
+benchmark runs Snakemake in such a copy (never in the checkout), so it starts from nothing
+and leaves the checkout alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+def default_config() -> dict:
+    with open(REPO / "config" / "config.yaml", encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def make_copy(root: Path, config: dict | None = None) -> Path:
+    """A fresh copy of the workflow and library (no data/, results/, mlflow.db, .snakemake/)."""
+    root = Path(root)
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    for name in ("Snakefile", "environment.yml", "profiles", "workflow", "src"):
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, root / name)
+    (root / "config").mkdir()
+    shutil.copy2(REPO / "config" / "schema.yaml", root / "config" / "schema.yaml")
+    write_config(root, default_config() if config is None else config)
+    return root
+
+
+def write_config(root: Path, config: dict) -> None:
+    with open(Path(root) / "config" / "config.yaml", "w", encoding="utf-8") as f:
+        yaml.safe_dump(copy.deepcopy(config), f, sort_keys=False)
+
+
+def clean_env() -> dict:
+    return {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+
+
+class TreeMemory(threading.Thread):
+    """Peak summed RSS of a process and all its descendants, sampled every ``interval`` s."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak = 0
+        self._halt = threading.Event()
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        out = []
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    out += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+        return out
+
+    @staticmethod
+    def _rss(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            return 0
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            todo, total = [self.pid], 0
+            while todo:
+                p = todo.pop()
+                total += self._rss(p)
+                todo += self._children(p)
+            self.peak = max(self.peak, total)
+            self._halt.wait(self.interval)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join()
+        return self.peak
+
+
+def run(cmd: list[str], cwd: Path, *, memory: bool = False, check: bool = True,
+        timeout: float = 3600) -> dict:
+    """Run ``cmd`` in ``cwd``; wall time, output, and (``memory``) peak RSS of its tree."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=clean_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    mem = TreeMemory(proc.pid) if memory else None
+    if mem:
+        mem.start()
+    out, err = proc.communicate(timeout=timeout)
+    wall = time.perf_counter() - t0
+    peak = mem.stop() if mem else None
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} in {cwd} exited {proc.returncode}\n"
+                           f"--- stdout ---\n{out[-3000:]}\n--- stderr ---\n{err[-5000:]}")
+    return {"wall": wall, "rc": proc.returncode, "stdout": out, "stderr": err, "peak_rss": peak}
+
+
+def snakemake(root: Path, *args: str, **kw) -> dict:
+    return run([PYTHON, "-m", "snakemake", *args], root, **kw)
+
+
+def job_stats(stderr: str) -> dict[str, int]:
+    """Rule -> job count from the "Job stats" table Snakemake prints before running."""
+    counts, inside = {}, False
+    for line in stderr.splitlines():
+        if line.startswith("Job stats:"):
+            inside = True
+            continue
+        if inside:
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                if parts[0] == "total":
+                    break
+                counts[parts[0]] = int(parts[1])
+    return counts
+
+
+# -- what ran: Snakemake's metadata (.snakemake/metadata: one record per output) ---------
+def jobs_from_metadata(root: Path, since: float = 0.0) -> list[dict]:
+    """One dict per job (rule, outputs, inputs, start, end) from Snakemake's records.
+
+    Snakemake stores, for each output file, the job's rule, inputs and start/end times;
+    the outputs of one job share them. ``since``: only jobs that started after it.
+    """
+    groups: dict[tuple, dict] = {}
+    base = Path(root) / ".snakemake" / "metadata"
+    for f in (p for p in base.rglob("*") if p.is_file()):
+        try:
+            rec = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        if rec.get("incomplete") or rec.get("starttime") is None:
+            continue
+        if rec["starttime"] < since:
+            continue
+        # a long name is split into directories "@part/@part/last" (persistence/file.py)
+        b64 = "".join(part.lstrip("@") for part in f.relative_to(base).parts)
+        out = base64.urlsafe_b64decode(b64).decode()
+        # one job = one log file (every gdlab rule has its own), else same rule+inputs+start
+        key = (rec["rule"], tuple(rec.get("log") or ()) or (rec["starttime"],
+                                                            tuple(rec.get("input", []))))
+        job = groups.setdefault(key, {"rule": rec["rule"], "start": rec["starttime"],
+                                      "end": rec["endtime"], "inputs": rec.get("input", []),
+                                      "outputs": []})
+        job["outputs"].append(out)
+        job["start"] = min(job["start"], rec["starttime"])
+        job["end"] = max(job["end"], rec["endtime"])
+    return sorted(groups.values(), key=lambda j: j["start"])
+
+
+def rule_breakdown(jobs: list[dict]) -> dict[str, dict]:
+    """Per rule: job count, summed and median job time, and when the rule was busy."""
+    t0 = min(j["start"] for j in jobs)
+    by = defaultdict(list)
+    for j in jobs:
+        by[j["rule"]].append(j)
+    out = {}
+    for rule, js in by.items():
+        d = sorted(j["end"] - j["start"] for j in js)
+        out[rule] = {"jobs": len(js), "sum": sum(d), "median": d[len(d) // 2], "max": d[-1],
+                     "first_start": min(j["start"] for j in js) - t0,
+                     "last_end": max(j["end"] for j in js) - t0}
+    return dict(sorted(out.items(), key=lambda kv: kv[1]["first_start"]))
+
+
+def critical_path(jobs: list[dict]) -> list[dict]:
+    """The chain of jobs that decided the end: from the last job to finish, step back to
+    the input-producing job that finished last (``wait`` is the gap before the job started:
+    time it sat ready but waited for a free core, plus the scheduler's own latency)."""
+    producer = {}
+    for j in jobs:
+        for o in j["outputs"]:
+            producer[o] = j
+    t0 = min(j["start"] for j in jobs)
+    job = max(jobs, key=lambda j: j["end"])
+    chain = []
+    while job is not None:
+        preds = [producer[i] for i in job["inputs"] if i in producer]
+        # inputs under a directory output (plots/runs/...) map to the directory
+        for i in job["inputs"]:
+            if i not in producer:
+                preds += [p for o, p in producer.items() if i.startswith(o.rstrip("/") + "/")]
+        prev = max(preds, key=lambda p: p["end"]) if preds else None
+        chain.append({"rule": job["rule"], "output": job["outputs"][0],
+                      "start": job["start"] - t0, "duration": job["end"] - job["start"],
+                      "wait": job["start"] - (prev["end"] if prev else t0)})
+        job = prev
+    return chain[::-1]
+
+
+def dir_size(path: Path) -> int:
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+# -- Snakemake's own floor: the same DAG with empty jobs ---------------------------------
+FLOOR_SNAKEFILE = r'''
+# Generated by benchmarks/_workflow.py: gdlab's DAG shape (rules, jobs, wildcards, files
+# per job, one log per job) with empty jobs. No params, no config validation, no gdlab.
+import json
+SWEEPS = json.load(open("sweeps.json"))   # {"dataset/model": [run names]}
+RUNS = {tuple(k.split("/")): v for k, v in SWEEPS.items()}
+DATASETS = sorted({d for d, _ in RUNS})
+RUN_FILES = ["model.npz", "history.csv", "metrics.json", "timing.json"]
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_-]+",
+    model=r"[A-Za-z0-9_-]+",
+    run=r"[^/]+~[^/]+(/[^/]+~[^/]+)*",
+
+def sweep_files(name):
+    return lambda w: [f"results/{w.dataset}/{w.model}/runs/{r}/{name}"
+                      for r in RUNS[(w.dataset, w.model)]]
+
+rule all:
+    input:
+        "results/summary.csv",
+        [f"results/{d}/{m}/{f}" for d, m in RUNS
+         for f in ("summary.csv", "best.json", "plots/heatmap.png", "mlflow.json")],
+    default_target: True
+
+rule make_dataset:
+    output: "data/{dataset}/full.npz"
+    log: "logs/make_dataset/{dataset}.log"
+    shell: "touch {output} {log}"
+
+rule split:
+    input: "data/{dataset}/full.npz"
+    output: "data/{dataset}/split.npz"
+    log: "logs/split/{dataset}.log"
+    shell: "touch {output} {log}"
+
+rule train:
+    input: "data/{dataset}/split.npz"
+    output: [f"results/{{dataset}}/{{model}}/runs/{{run}}/{n}" for n in RUN_FILES]
+    log: "logs/train/{dataset}/{model}/{run}.log"
+    shell: "touch {output} {log}"
+
+rule baseline:
+    input: "data/{dataset}/split.npz"
+    output: "results/{dataset}/{model}/baseline.json"
+    log: "logs/baseline/{dataset}/{model}.log"
+    shell: "touch {output} {log}"
+
+rule summarize:
+    input:
+        metrics=sweep_files("metrics.json"),
+        baseline="results/{dataset}/{model}/baseline.json",
+    output:
+        summary="results/{dataset}/{model}/summary.csv",
+        best="results/{dataset}/{model}/best.json",
+    log: "logs/summarize/{dataset}/{model}.log"
+    shell: "touch {output} {log}"
+
+rule overview:
+    input:
+        best=[f"results/{d}/{m}/best.json" for d, m in RUNS],
+        summaries=[f"results/{d}/{m}/summary.csv" for d, m in RUNS],
+    output: "results/summary.csv"
+    log: "logs/overview.log"
+    shell: "touch {output} {log}"
+
+rule plot:
+    input:
+        split="data/{dataset}/split.npz",
+        summary="results/{dataset}/{model}/summary.csv",
+        best="results/{dataset}/{model}/best.json",
+        baseline="results/{dataset}/{model}/baseline.json",
+        history=sweep_files("history.csv"),
+        model=sweep_files("model.npz"),
+        metrics=sweep_files("metrics.json"),
+    output:
+        heatmap="results/{dataset}/{model}/plots/heatmap.png",
+        learning_curves="results/{dataset}/{model}/plots/learning_curves.png",
+        convergence="results/{dataset}/{model}/plots/convergence.png",
+        runs=directory("results/{dataset}/{model}/plots/runs"),
+    log: "logs/plot/{dataset}/{model}.log"
+    shell:
+        "mkdir -p {output.runs} && "
+        "touch {output.heatmap} {output.learning_curves} {output.convergence} {log}"
+
+rule mlflow_setup:
+    output: "results/mlflow/experiment.json"
+    log: "logs/mlflow_setup.log"
+    shell: "touch {output} {log}"
+
+rule track:
+    input:
+        experiment="results/mlflow/experiment.json",
+        split="data/{dataset}/split.npz",
+        summary="results/{dataset}/{model}/summary.csv",
+        best="results/{dataset}/{model}/best.json",
+        baseline="results/{dataset}/{model}/baseline.json",
+        metrics=sweep_files("metrics.json"),
+        history=sweep_files("history.csv"),
+        model=sweep_files("model.npz"),
+        timing=sweep_files("timing.json"),
+        plots=expand("results/{{dataset}}/{{model}}/plots/{name}",
+                     name=["heatmap.png", "learning_curves.png", "convergence.png"]),
+        run_plots="results/{dataset}/{model}/plots/runs",
+    output: "results/{dataset}/{model}/mlflow.json"
+    log: "logs/track/{dataset}/{model}.log"
+    shell: "touch {output} {log}"
+'''
+
+
+def make_floor(root: Path, config: dict) -> Path:
+    """A project with gdlab's DAG shape for ``config`` and empty ``touch`` jobs."""
+    sys.path.insert(0, str(REPO / "src"))
+    from gdlab import grid as G
+
+    root = Path(root)
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    sweeps = {f"{d}/{m}": [G.run_name(hp, config["models"][m]["grid"])
+                           for hp in G.expand_grid(config["models"][m]["grid"])]
+              for d, m in G.sweeps(config)}
+    (root / "sweeps.json").write_text(json.dumps(sweeps))
+    (root / "Snakefile").write_text(FLOOR_SNAKEFILE)
+    return root

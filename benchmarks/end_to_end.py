@@ -1,0 +1,221 @@
+#!/usr/bin/env python
+"""The default experiment end to end: gdlab's pipeline against the loop a user would write.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/end_to_end.py             # 3 repeats, about 10 minutes
+    .venv/bin/python benchmarks/end_to_end.py --quick     # 1 repeat, --cores 2 only
+
+Every repeat, interleaved (round-robin) so that a busy machine hits every side alike:
+
+1. **from nothing**: a fresh copy of the project (no data/, results/, mlflow.db,
+   .snakemake/; see benchmarks/_workflow.py) and ``snakemake --cores 2`` (and
+   ``--cores 4``), against ``benchmarks/naive_loop.py`` run in another fresh copy
+   (same datasets and grid; scikit-learn SGD in a for-loop; one MLflow run per grid
+   point in a fresh SQLite store). Target: gdlab / loop <= 0.75.
+   gdlab's wall time is broken down by rule from Snakemake's own records
+   (``.snakemake/metadata``: start and end of every job), with the critical path: the
+   chain of jobs, from the last one to finish back through the input that finished last.
+2. **no-op rerun**: ``snakemake --cores 2`` again with nothing to do, against the same
+   in a generated project with gdlab's DAG shape and empty ``touch`` jobs (Snakemake's
+   own floor). Target <= 1.2x.
+3. **incremental rerun**: one learning rate added to one model's grid (via the config);
+   wall time and the jobs that ran.
+
+Prints a table and appends it, with the machine's details, to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import shutil
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _workflow as W  # noqa: E402
+from _machine import Machine, append_results, median, print_table, size_str, t_str  # noqa: E402
+
+LOOP = Path(__file__).resolve().parent / "naive_loop.py"
+
+
+def mlflow_counts(db: Path) -> dict:
+    """Runs, params, metric rows (every step), registered models in an MLflow SQLite store."""
+    if not db.exists():
+        return {}
+    con = sqlite3.connect(db)
+    try:
+        out = {}
+        for table in ("runs", "params", "metrics", "registered_models", "model_versions"):
+            try:
+                out[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
+            except sqlite3.Error:
+                out[table] = 0
+        return out
+    finally:
+        con.close()
+
+
+def fmt_counts(c: dict) -> str:
+    return (f"{c.get('runs', 0)} runs, {c.get('params', 0)} params, "
+            f"{c.get('metrics', 0)} metric values, {c.get('registered_models', 0)} registered "
+            f"models ({c.get('model_versions', 0)} versions)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="1 repeat, --cores 2 only, fewer no-op repeats")
+    ap.add_argument("--repeats", type=int, help="repeats of the from-nothing runs (default 3)")
+    ap.add_argument("--noop-repeats", type=int, help="repeats of the no-op reruns (default 7)")
+    ap.add_argument("--cores", type=int, nargs="+", help="--cores values (default 2 4)")
+    ap.add_argument("--workdir", type=Path, help="where the copies go (default: a temp dir)")
+    ap.add_argument("--keep", action="store_true", help="keep the copies")
+    ap.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
+    ap.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+    a = ap.parse_args(argv)
+    reps = a.repeats or (1 if a.quick else 3)
+    noop_reps = a.noop_repeats or (3 if a.quick else 7)
+    cores = a.cores or ([2] if a.quick else [2, 4])
+    work = Path(a.workdir or tempfile.mkdtemp(prefix="gdlab-e2e-"))
+    work.mkdir(parents=True, exist_ok=True)
+    machine = Machine()
+    machine.print()
+    config = W.default_config()
+    rows = []
+
+    # -- 1. from nothing, interleaved ---------------------------------------------------
+    walls = {f"gdlab --cores {c}": [] for c in cores}
+    walls["naive loop"] = []
+    breakdowns, last = [], {}
+    for rep in range(reps):
+        for c in cores:
+            root = W.make_copy(work / f"gdlab-c{c}-r{rep}", config)
+            r = W.snakemake(root, "--cores", str(c))
+            walls[f"gdlab --cores {c}"].append(r["wall"])
+            if c == cores[0]:
+                jobs = W.jobs_from_metadata(root)
+                breakdowns.append(W.rule_breakdown(jobs))
+                last = {"root": root, "jobs": jobs, "stats": W.job_stats(r["stderr"])}
+            print(f"repeat {rep + 1}/{reps}: gdlab --cores {c}: {r['wall']:.2f} s")
+            if c != cores[0] and not a.keep:
+                shutil.rmtree(root)
+            if c == cores[0]:  # the loop right after the first gdlab run: side by side
+                lroot = W.make_copy(work / f"loop-r{rep}", config)
+                lr = W.run([W.PYTHON, str(LOOP)], lroot)
+                walls["naive loop"].append(lr["wall"])
+                loop_counts = mlflow_counts(lroot / "mlflow-loop.db")
+                loop_db = (lroot / "mlflow-loop.db").stat().st_size
+                print(f"repeat {rep + 1}/{reps}: naive loop: {lr['wall']:.2f} s "
+                      f"({lr['stdout'].strip()})")
+                if not a.keep:
+                    shutil.rmtree(lroot)
+        if rep < reps - 1 and not a.keep:
+            shutil.rmtree(work / f"gdlab-c{cores[0]}-r{rep}")
+
+    t_loop = median(walls["naive loop"])
+    for name, ts in walls.items():
+        note = f"{len(ts)} repeats: " + ", ".join(f"{t:.1f}" for t in ts)
+        if name != "naive loop":
+            ratio = median(ts) / t_loop
+            note += (f"; **{ratio:.2f}x the loop** (target <= 0.75: "
+                     f"{'met' if ratio <= 0.75 else 'MISSED'})")
+        rows.append(("from nothing", name, t_str(median(ts)), note))
+    root = last["root"]
+    g_counts = mlflow_counts(root / "mlflow.db")
+    rows.append(("from nothing", "gdlab logs", fmt_counts(g_counts),
+                 f"per-epoch curves, figures and model as artifacts; mlflow.db "
+                 f"{size_str((root / 'mlflow.db').stat().st_size)}, artifacts "
+                 f"{size_str(W.dir_size(root / 'mlruns'))}, results/ "
+                 f"{size_str(W.dir_size(root / 'results'))}"))
+    rows.append(("from nothing", "loop logs", fmt_counts(loop_counts),
+                 f"params + final metrics only; mlflow-loop.db {size_str(loop_db)}; "
+                 "momentum/adam points fitted as plain SGD"))
+    rows.append(("from nothing", "gdlab jobs", str(sum(last["stats"].values())),
+                 ", ".join(f"{k} {v}" for k, v in last["stats"].items())))
+
+    # per rule: medians over repeats of the summed job time and of the busy window
+    for rule in breakdowns[-1]:
+        per = [b[rule] for b in breakdowns if rule in b]
+        rows.append((f"by rule (--cores {cores[0]})", rule,
+                     t_str(median([p["sum"] for p in per])),
+                     f"{per[-1]['jobs']} jobs, median job "
+                     f"{t_str(median([p['median'] for p in per]))}, "
+                     f"max {t_str(median([p['max'] for p in per]))}; busy from "
+                     f"{median([p['first_start'] for p in per]):.1f} s to "
+                     f"{median([p['last_end'] for p in per]):.1f} s"))
+    total_job = median([sum(p["sum"] for p in b.values()) for b in breakdowns])
+    rows.append((f"by rule (--cores {cores[0]})", "all jobs (sum)", t_str(total_job),
+                 f"/ {cores[0]} cores = {t_str(total_job / cores[0])}: the wall time can't be "
+                 "less (every core busy all along)"))
+    for step in W.critical_path(last["jobs"]):
+        rows.append(("critical path (last repeat)", f"{step['rule']}: {step['output']}",
+                     t_str(step["duration"]),
+                     f"started at {step['start']:.1f} s after waiting {step['wait']:.2f} s"))
+
+    # -- 2. no-op rerun against Snakemake's floor ----------------------------------------
+    floor = W.make_floor(work / "floor", config)
+    W.snakemake(floor, "--cores", "2")
+    noop = {"gdlab": [], "floor": []}
+    for _ in range(noop_reps):
+        r = W.snakemake(root, "--cores", "2")
+        assert "Nothing to be done" in r["stdout"] + r["stderr"], r["stderr"][-2000:]
+        noop["gdlab"].append(r["wall"])
+        noop["floor"].append(W.snakemake(floor, "--cores", "2")["wall"])
+    ratio = median(noop["gdlab"]) / median(noop["floor"])
+    rows.append(("no-op rerun", "gdlab snakemake --cores 2, nothing to do",
+                 t_str(median(noop["gdlab"])),
+                 f"{noop_reps} repeats; **{ratio:.2f}x the floor** (target <= 1.2: "
+                 f"{'met' if ratio <= 1.2 else 'MISSED'})"))
+    rows.append(("no-op rerun", "floor: same DAG shape, touch jobs, no params/validation",
+                 t_str(median(noop["floor"])), f"{noop_reps} repeats, interleaved"))
+
+    # -- 3. incremental rerun: one more learning rate ------------------------------------
+    model = "logistic_regression"
+    new_lr = 0.3
+    inc_cfg = copy.deepcopy(config)
+    inc_cfg["models"][model]["grid"]["lr"] = sorted(inc_cfg["models"][model]["grid"]["lr"]
+                                                    + [new_lr])
+    inc = []
+    for rep in range(reps):
+        clone = work / f"incremental-r{rep}"
+        if clone.exists():
+            shutil.rmtree(clone)
+        shutil.copytree(root, clone, symlinks=True)
+        W.write_config(clone, inc_cfg)
+        r = W.snakemake(clone, "--cores", "2")
+        inc.append(r["wall"])
+        stats = W.job_stats(r["stderr"])
+        inc_jobs = W.rule_breakdown(W.jobs_from_metadata(clone, since=_started(r)))
+        if not a.keep:
+            shutil.rmtree(clone)
+    rows.append(("incremental", f"add lr={new_lr} to {model}'s grid, --cores 2",
+                 t_str(median(inc)), f"{reps} repeats; jobs: "
+                 + ", ".join(f"{k} {v}" for k, v in stats.items())))
+    for rule, b in inc_jobs.items():
+        rows.append(("incremental", f"  {rule}", t_str(b["sum"]), f"{b['jobs']} jobs"))
+
+    machine.finish()
+    print()
+    print_table(rows)
+    if not a.no_save:
+        append_results("end_to_end.py", rows, machine, argv=argv, quick=a.quick,
+                       preamble=f"Default config (config/config.yaml); {reps} repeats from "
+                                f"nothing, {noop_reps} no-op repeats; cores {cores}.",
+                       results=a.results)
+    if not a.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _started(result: dict) -> float:
+    """Epoch time at which a run started (end of the run minus its wall time)."""
+    import time
+    return time.time() - result["wall"] - 1.0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
