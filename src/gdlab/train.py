@@ -83,6 +83,30 @@ def run(spec: dict, split_path, out_dir) -> dict:
     return result
 
 
+def main(argv=None) -> None:
+    """``python -m gdlab.train --spec JSON --split PATH --out DIR``: the train rule's job.
+
+    A ``shell:`` job rather than a ``script:`` one: Snakemake's script preamble (its own
+    imports and unpickling) measured 68 ms, a third of a train job (benchmarks/README.md).
+    """
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m gdlab.train", description=main.__doc__)
+    parser.add_argument("--spec", required=True, help="the run's spec, as JSON")
+    parser.add_argument("--split", required=True, help="the dataset's split.npz")
+    parser.add_argument("--out", required=True, help="the run directory to write")
+    args = parser.parse_args(argv)
+    result = run(json.loads(args.spec), args.split, args.out)
+    print(f"{result['run_name']}: {result['n_epochs']} epochs, diverged={result['diverged']}",
+          file=sys.stderr)
+
+
 def _fmt(v) -> str:
     v = v.item() if isinstance(v, np.generic) else v
     return str(v) if isinstance(v, int) else repr(float(v))
+
+
+if __name__ == "__main__":
+    main()

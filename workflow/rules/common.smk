@@ -7,15 +7,18 @@ from pathlib import Path
 # The gdlab library of this checkout, for this process and for every job it starts.
 _SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, _SRC)
-# (set, not required: so no `envvars:` directive)
+# `python` in shell jobs is this interpreter (under --sdm conda, the environment's, whose
+# activation comes first). Set, not required: so no `envvars:` directive.
 os.environ.update(
-    PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
+    PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p),
+    PATH=os.pathsep.join(p for p in (os.path.dirname(sys.executable), os.environ.get("PATH")) if p),
 )
 
 from gdlab import grid as G
 from gdlab.config import ConfigError, load_schema, validate_config
 from gdlab.io import canonical_json
 from gdlab.recovery import remove_stale_locks
+from gdlab.train import RUN_FILES
 
 if remove_stale_locks():
     print("gdlab: removed the lock of a killed Snakemake run "
@@ -80,7 +83,6 @@ def _build_runs():
 
 RUNS = _build_runs()
 SWEEPS = list(RUNS)
-RUN_FILES = ["model.npz", "history.csv", "metrics.json", "timing.json"]
 
 
 def run_spec(w):
