@@ -32,8 +32,6 @@ The table is printed and appended, with machine details, to benchmarks/RESULTS.m
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import os
 import sys
 import time
 import warnings
@@ -50,7 +48,7 @@ from gdlab.losses import LogisticLoss, SquaredLoss, sigmoid
 from gdlab.models import LinearRegression, LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine_info  # noqa: E402
+from _machine import Machine, append_results, print_table  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -240,15 +238,11 @@ def main(argv=None) -> int:
     E2 = a.epochs
     E1 = max(1, E2 // 3)
 
-    info = machine_info()
-    load0 = os.getloadavg() if hasattr(os, "getloadavg") else None
-    if load0:
-        info["load average at start (1/5/15 min)"] = " ".join(f"{x:.2f}" for x in load0)
-    print("== machine ==")
-    for k, v in info.items():
-        print(f"  {k}: {v}")
+    machine = Machine()
+    machine.print()
     print("  note: OPENBLAS_CORETYPE, if set, forces OpenBLAS's kernel choice "
-          f"(here: {info['OPENBLAS_CORETYPE']}); threadpoolctl's arch= shows what is used.")
+          f"(here: {machine.info['OPENBLAS_CORETYPE']}); threadpoolctl's arch= shows what is "
+          "used.")
 
     t0 = time.perf_counter()
     X, y_log, y_lin = make_problem(n, d, a.rho, a.seed)
@@ -341,49 +335,18 @@ def main(argv=None) -> int:
                              f"{k} epochs", t_str(t), f"{t / t_sk:.2f}x sklearn"))
 
     # report
-    if load0:
-        load1 = os.getloadavg()
-        info["load average at end (1/5/15 min)"] = " ".join(f"{x:.2f}" for x in load1)
-        if max(load0[0], load1[0]) > 0.75 * (os.cpu_count() or 1):
-            print(f"\nWARNING: the machine was busy (1-min load {load0[0]:.2f} -> {load1[0]:.2f} "
-                  f"on {os.cpu_count()} cores); multi-threaded BLAS suffers most from this. "
-                  "Ratios are side by side, absolute times are not trustworthy.")
-            info["warning"] = "machine busy during the run (see load averages)"
-    w1 = max(len(r[1]) for r in rows)
-    w2 = max(len(r[2]) for r in rows)
+    machine.finish()
     heads = {"floor": f"1. memory floor (read X twice), {reps} repeats",
              "epoch": f"2. GD epoch (fits interleaved with floor kernels), {freps} repeats",
              "profile": f"3. where a logistic epoch goes, {reps} repeats",
              "tto": f"4. time to objective (within {a.rtol:g} relative of sklearn), "
                     f"{freps} repeats"}
     print()
-    last = None
-    for sec, q, v, note in rows:
-        if sec != last:
-            print(f"-- {heads[sec]}")
-            last = sec
-        print(f"  {q:<{w1}}  {v:>{w2}}  {note}")
-
+    print_table(rows, heads)
     if not a.no_save:
-        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        out = [f"\n## train_speed.py, {stamp}{' (--quick)' if a.quick else ''}\n",
-               f"Command: `python benchmarks/{Path(__file__).name} "
-               f"{' '.join(sys.argv[1:] if argv is None else argv)}`".rstrip() + "\n",
-               f"Problem: n={n}, d={d}, float64, rho={a.rho}, l2={l2}, seed={a.seed}.\n"]
-        out += [f"- {k}: {v}" for k, v in info.items()]
-        out.append("")
-        out.append("| section | quantity | median | note |")
-        out.append("|---|---|---|---|")
-        for sec, q, v, note in rows:
-            out.append(f"| {sec} | {q} | {v} | {note} |")
-        a.results.parent.mkdir(parents=True, exist_ok=True)
-        new = not a.results.exists()
-        with open(a.results, "a", encoding="utf-8") as f:
-            if new:
-                f.write("# Benchmark results\n\nAppended by the scripts in this folder; "
-                        "see README.md.\n")
-            f.write("\n".join(out) + "\n")
-        print(f"\nappended to {a.results}")
+        append_results(Path(__file__).name, rows, machine, argv=argv, quick=a.quick,
+                       preamble=f"Problem: n={n}, d={d}, float64, rho={a.rho}, l2={l2}, "
+                                f"seed={a.seed}.", results=a.results)
     return 0
 
 
