@@ -278,3 +278,33 @@ def test_pipeline_plots_every_run_and_reports_them(finished_project, tmp_path):
     run = next(iter(expand_grid(TINY_CONFIG["models"]["linear_regression"]["grid"])))
     name = run_name(run, TINY_CONFIG["models"]["linear_regression"]["grid"])
     assert f'"labels": {{"run": "{name}", "figure": "learning_curve"}}' in html
+
+
+def test_the_figure_cache_copies_unchanged_runs_and_redraws_changed_ones(plotted, tmp_path):
+    case, inputs, out, _ = plotted
+    expected = all_pngs(out)  # drawn without a cache
+    cache_dir, logs = tmp_path / "cache", []
+
+    def plot(dest):
+        plots.plot_sweep_files(
+            inputs["split"], inputs["summary"], inputs["best"], inputs["baseline"],
+            inputs["run_files"], dest / "heatmap.png", dest / "learning_curves.png",
+            dest / "convergence.png", dest / "runs", cache_dir=cache_dir, code="v1",
+            log=logs.append)
+        return all_pngs(dest)
+
+    n = len(inputs["names"])
+    assert plot(tmp_path / "a") == expected and f"({n} drawn, 0 from the cache)" in logs[-1]
+    assert len(list(cache_dir.glob("*.png"))) == 2 * n
+    assert plot(tmp_path / "b") == expected and f"(0 drawn, {n} from the cache)" in logs[-1]
+
+    # a run whose files change is drawn again; the others still come from the cache
+    history = Path(inputs["run_files"][0][0])
+    original = history.read_bytes()
+    try:
+        history.write_bytes(original.replace(b"\n1,", b"\n1,1", 1))
+        plot(tmp_path / "c")
+        assert f"(1 drawn, {n - 1} from the cache)" in logs[-1]
+        assert len(list(cache_dir.glob("*.png"))) == 2 * n  # the stale entry was pruned
+    finally:
+        history.write_bytes(original)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
 import itertools
 import math
@@ -849,10 +850,57 @@ def run_figure_path(runs_dir, run_name: str, figure: str) -> Path:
     return Path(runs_dir, *run_name.split("/"), figure)
 
 
+class RunFigureCache:
+    """Per-run figures kept by the hash of everything they are drawn from.
+
+    Snakemake deletes a job's directory output before it reruns the job, so adding one
+    grid value would redraw every run's figures (most of an incremental rerun's time).
+    The figures are byte-deterministic functions of the run's files, the split, the
+    baseline and the plotting code, so a figure whose inputs hash the same is copied from
+    here instead of drawn again. One directory per sweep; entries the last job did not use
+    are removed, so it holds one sweep's figures at most.
+    """
+
+    def __init__(self, root, code: str):
+        self.root, self.code, self.used = Path(root), code, set()
+
+    def key(self, *paths) -> str:
+        h = hashlib.sha256(self.code.encode())
+        for path in paths:
+            h.update(b"\0" + Path(path).read_bytes())
+        return h.hexdigest()[:32]
+
+    def fetch(self, key: str, dests: dict[str, Path]) -> bool:
+        """Copy the cached figures ``{name: dest}`` of ``key`` into place, if all are here."""
+        cached = {name: self.root / f"{key}-{name}" for name in dests}
+        if not all(p.exists() for p in cached.values()):
+            return False
+        for name, dest in dests.items():
+            write_bytes(dest, cached[name].read_bytes())
+        self.used.update(cached.values())
+        return True
+
+    def store(self, key: str, name: str, png: bytes) -> None:
+        path = self.root / f"{key}-{name}"
+        write_bytes(path, png)
+        self.used.add(path)
+
+    def prune(self) -> None:
+        for path in self.root.glob("*.png"):
+            if path not in self.used:
+                path.unlink(missing_ok=True)
+
+
 def plot_sweep(split: Split, runs: list[Run], rows: list[dict], best: dict, baseline: dict,
                heatmap, learning_curves, convergence, runs_dir,
-               log: Callable[[str], None] | None = None) -> dict[str, float]:
-    """Write every figure of one sweep; returns seconds spent per kind of figure."""
+               log: Callable[[str], None] | None = None,
+               cache: RunFigureCache | None = None,
+               cache_keys: dict[str, str] | None = None) -> dict[str, float]:
+    """Write every figure of one sweep; returns seconds spent per kind of figure.
+
+    With a ``cache`` (and ``cache_keys``, run name -> key), a run's figures whose key is
+    cached are copied instead of drawn.
+    """
     log = log or (lambda _msg: None)
     title = " / ".join(p for p in (best.get("dataset", ""), best.get("model", "")) if p)
     times = {}
@@ -865,14 +913,26 @@ def plot_sweep(split: Split, runs: list[Run], rows: list[dict], best: dict, base
 
     t = time.perf_counter()
     curve_fig = model_fig = None
-    cache: dict = {}
+    grids: dict = {}
+    drawn = 0
     for run in sorted(runs, key=lambda r: r.name):
+        dests = {name: run_figure_path(runs_dir, run.name, name) for name in RUN_FIGURES}
+        key = cache_keys.get(run.name) if cache and cache_keys else None
+        if key and cache.fetch(key, dests):
+            continue
         curve_fig = learning_curve_figure(run, _optimum(baseline, run.l2), fig=curve_fig)
-        _save(curve_fig, run_figure_path(runs_dir, run.name, RUN_FIGURES[0]))
-        model_fig = model_figure(split, run, baseline, fig=model_fig, cache=cache)
-        _save(model_fig, run_figure_path(runs_dir, run.name, RUN_FIGURES[1]))
+        model_fig = model_figure(split, run, baseline, fig=model_fig, cache=grids)
+        for name, fig in zip(RUN_FIGURES, (curve_fig, model_fig), strict=True):
+            png = render_png(fig)
+            write_bytes(dests[name], png)
+            if key:
+                cache.store(key, name, png)
+        drawn += 1
+    if cache:
+        cache.prune()
     times["run figures"] = time.perf_counter() - t
-    log(f"{len(runs)} runs: " + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
+    log(f"{len(runs)} runs ({drawn} drawn, {len(runs) - drawn} from the cache): "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
     return times
 
 
@@ -880,10 +940,12 @@ def plot_sweep_files(split, summary, best, baseline,
                      run_files: Iterable[tuple[str, str, str]],
                      heatmap, learning_curves, convergence, runs_dir,
                      expected_runs: Iterable[str] | None = None,
-                     log: Callable[[str], None] | None = None) -> dict[str, float]:
+                     log: Callable[[str], None] | None = None,
+                     cache_dir=None, code: str = "") -> dict[str, float]:
     """:func:`plot_sweep` from files; ``run_files`` holds each run's
     (history.csv, model.npz, metrics.json), and ``expected_runs`` (optional) the run names
-    they must describe."""
+    they must describe. ``cache_dir`` (optional) keeps per-run figures for the next job,
+    keyed by their input files and ``code`` (the plotting code's version)."""
     run_files = [tuple(files) for files in run_files]
     for files in run_files:
         if len({Path(f).parent for f in files}) != 1:
@@ -894,6 +956,11 @@ def plot_sweep_files(split, summary, best, baseline,
         if names != expected:
             raise ValueError(f"the run files describe runs {names}, expected {expected}")
     Path(runs_dir).mkdir(parents=True, exist_ok=True)
+    cache = keys = None
+    if cache_dir is not None:
+        cache = RunFigureCache(cache_dir, code)
+        keys = {run.name: cache.key(*files, split, baseline)
+                for run, files in zip(runs, run_files, strict=True)}
     return plot_sweep(load_split(split), runs, read_summary(summary), read_json(best),
                       read_json(baseline), heatmap, learning_curves, convergence, runs_dir,
-                      log=log)
+                      log=log, cache=cache, cache_keys=keys)
