@@ -97,6 +97,40 @@ def test_1e_minus_3_and_0_001_are_the_same_grid_value():
     assert_names(config, "models.linear_regression.grid.lr", "repeated value")
 
 
+def test_whole_number_floats_become_ints_where_an_integer_is_wanted():
+    # JSON Schema counts 42.0 as an integer; the jobs must then receive 42, not 42.0
+    config = tiny_config()
+    config["seed"], config["split"]["seed"] = 42.0, 7.0
+    grid(config)["epochs"] = [15.0]
+    validate_config(config, SCHEMA)
+    assert type(config["seed"]) is int and type(config["split"]["seed"]) is int
+    assert grid(config)["epochs"] == [15] and type(grid(config)["epochs"][0]) is int
+    grid(config)["epochs"] = [15.5]
+    assert_names(config, "models.linear_regression.grid.epochs[0]", "'integer'")
+
+
+@pytest.mark.parametrize("values", [[1, 1.0], [0.0, -0.0]])
+def test_values_that_make_the_same_run_are_repeated_values(values):
+    config = tiny_config()
+    grid(config)["l2"] = values
+    assert_names(config, "models.linear_regression.grid.l2", "repeated value")
+
+
+def test_selection_may_be_left_out():
+    config = tiny_config()
+    del config["selection"]
+    validate_config(config, SCHEMA)
+    assert config["selection"] == {"classification": "log_loss", "regression": "mse"}
+
+
+def test_fit_intercept_is_not_a_grid_key():
+    # the scikit-learn baseline always fits an intercept; a run without one would be
+    # measured against the optimum of another problem
+    config = tiny_config()
+    grid(config)["fit_intercept"] = [False]
+    assert_names(config, "models.linear_regression.grid.fit_intercept", "unknown key")
+
+
 # ------------------------------------------------------------------------------------------
 # Invalid configs: one problem each, named by its key
 # ------------------------------------------------------------------------------------------

@@ -40,3 +40,17 @@ def test_a_lock_is_kept_while_a_snakemake_process_works_there(tmp_path):
 
 def test_no_locks_no_work(tmp_path):
     assert remove_stale_locks(tmp_path) == []
+
+
+def test_a_lock_is_kept_while_an_orphaned_gdlab_job_works_there(tmp_path):
+    # kill -9 of Snakemake alone leaves its shell jobs (python -m gdlab.train) running
+    locks = make_locks(tmp_path)
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)",
+                            "gdlab.train"], cwd=tmp_path)
+    try:
+        assert live_snakemake_here(tmp_path) is True
+        assert remove_stale_locks(tmp_path) == []
+        assert len(list(locks.iterdir())) == 2
+    finally:
+        job.kill()
+        job.wait()

@@ -300,6 +300,13 @@ def test_a_csv_dataset_runs_end_to_end(project):
     assert {(r["dataset"], r["model"]) for r in overview} == {
         ("houses", "linear_regression"), ("spam", "logistic_regression")}
 
+    # the file's content is the dataset's identity: other data, other run keys
+    csv = project.root / "houses.csv"
+    csv.write_text(csv.read_text().replace("\n0.", "\n1.", 1))
+    project.snakemake("--cores", "2", "results/houses/linear_regression/best.json")
+    assert read_json(project.root / "results/houses/linear_regression/best.json")[
+        "run_key"] != reg["run_key"]
+
 
 def _rows(n: int, label=lambda i: i % 2) -> list[str]:
     return [f"{i},{(i * 7) % 5},{label(i)}" for i in range(n)]

@@ -65,10 +65,13 @@ def _coerce_numbers(value: Any, schemas: list, defs: dict) -> Any:
     schemas = [defs[sc["$ref"].rsplit("/", 1)[-1]] if "$ref" in sc else sc
                for sc in schemas if isinstance(sc, dict)]
     schemas += [alt for sc in schemas for alt in sc.get("oneOf", [])]
+    types = {t for sc in schemas
+             for t in ([sc["type"]] if isinstance(sc.get("type"), str) else sc.get("type", []))}
     if isinstance(value, str) and _FLOAT.match(value.strip()):
-        wants_number = any("number" in ([t] if isinstance(t := sc.get("type", []), str) else t)
-                           for sc in schemas)
-        return float(value) if wants_number else value
+        return float(value) if "number" in types else value
+    if isinstance(value, float) and value.is_integer() and "integer" in types \
+            and "number" not in types:
+        return int(value)  # JSON Schema counts 42.0 as an integer; jobs need an int
     if isinstance(value, dict):
         for k, v in value.items():
             subs = [sc.get("properties", {}).get(k, sc.get("additionalProperties"))
@@ -145,7 +148,10 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
         selection.setdefault(task, metric)
     for model, spec in config["models"].items():
         for key, values in spec["grid"].items():
-            if len(set(map(repr, values))) != len(values):
+            # compare as runs see them: 1 and 1.0, 0.0 and -0.0 are one value
+            seen = [repr(v) if isinstance(v, bool | str | None) else repr(float(v) + 0.0)
+                    for v in values]
+            if len(set(seen)) != len(seen):
                 problems.append(f"models.{model}.grid.{key}: repeated value in {values}")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))

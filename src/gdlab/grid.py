@@ -30,6 +30,13 @@ def stable_hash(obj, length: int = 16) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
 
 
+@functools.cache  # a Snakemake invocation asks once per job
+def file_digest(path) -> str:
+    """sha256 of a file's bytes (a CSV dataset's identity)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def derive_seed(global_seed: int, *parts) -> int:
     """A seed for one job, from the global seed and the job's identity (not its order)."""
     return int(stable_hash([int(global_seed), *parts], 16), 16) % (2**32)
@@ -40,7 +47,7 @@ def normalize_hyperparameters(hp: dict) -> dict:
     out = {**DEFAULT_HYPERPARAMETERS, **hp}
     for key in _FLOAT_KEYS:
         if out[key] is not None:
-            out[key] = float(out[key])
+            out[key] = float(out[key]) + 0.0  # + 0.0: -0.0 and 0.0 are one value
     out["epochs"] = int(out["epochs"])
     if out["batch_size"] is not None:
         out["batch_size"] = int(out["batch_size"])

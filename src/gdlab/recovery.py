@@ -41,7 +41,9 @@ def live_snakemake_here(workdir: Path) -> bool | None:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:  # gone, or not ours to read
             continue
-        if b"snakemake" in cmdline:
+        # Snakemake itself, its script jobs (.snakemake/scripts/...), or a gdlab shell job
+        # (python -m gdlab.train) that outlived a killed Snakemake
+        if b"snakemake" in cmdline or b"gdlab." in cmdline:
             return True
     return False
 

@@ -20,7 +20,8 @@ from gdlab.io import canonical_json
 from gdlab.recovery import remove_stale_locks
 from gdlab.train import RUN_FILES
 
-if remove_stale_locks():
+# only the main process: a cluster job parses this file too, beside a live run
+if workflow.is_main_process and remove_stale_locks():
     print("gdlab: removed the lock of a killed Snakemake run "
           "(no Snakemake process works in this directory)", file=sys.stderr)
 
@@ -39,10 +40,13 @@ wildcard_constraints:
 
 
 def dataset_spec(dataset):
-    """What make_dataset depends on: the dataset's config and its seed."""
+    """What make_dataset depends on: the dataset's config and its seed (or file's bytes)."""
     ds = dict(config["datasets"][dataset])
     if ds["source"] == "synthetic":
         ds.setdefault("seed", G.derive_seed(config["seed"], "dataset", dataset))
+    elif ds["source"] == "csv":
+        # the file's content, so that run keys (and MLflow) tell different data apart
+        ds["sha256"] = G.file_digest(ds["path"])
     return {"name": dataset, **ds, "code": G.code_version("gdlab.data")}
 
 

@@ -27,7 +27,7 @@ rule summarize:
         spec=lambda w: canonical_json({
             "dataset": w.dataset, "model": w.model,
             "metric": config["selection"][config["datasets"][w.dataset]["task"]],
-            "code": G.code_version("gdlab.summary"),
+            "code": G.code_version("gdlab.summary", "gdlab.io"),
         }),
     log:
         "logs/summarize/{dataset}/{model}.log",
@@ -48,7 +48,7 @@ rule overview:
             category="Overview",
         ),
     params:
-        spec=canonical_json({"code": G.code_version("gdlab.summary")}),
+        spec=canonical_json({"code": G.code_version("gdlab.summary", "gdlab.io")}),
     log:
         "logs/overview.log",
     conda:

@@ -12,7 +12,8 @@ rule mlflow_setup:
         "results/mlflow/experiment.json",
     params:
         # another experiment or tracking server: set up again, and re-sync every sweep
-        spec=canonical_json({"experiment": config["experiment"], "uri_hash": MLFLOW_URI_HASH}),
+        spec=canonical_json({"experiment": config["experiment"], "uri_hash": MLFLOW_URI_HASH,
+                             "code": G.code_version("gdlab.tracking")}),
     log:
         "logs/mlflow_setup.log",
     conda:
