@@ -22,12 +22,10 @@ def test_a_lock_nobody_holds_is_removed(tmp_path):
     assert list(locks.iterdir()) == []
 
 
-def test_a_lock_is_kept_while_a_snakemake_process_works_there(tmp_path):
+def assert_lock_kept_while_running(tmp_path, cmd: list[str]) -> None:
+    """While ``cmd`` runs in ``tmp_path``, the locks stay; once it ends, they go."""
     locks = make_locks(tmp_path)
-    # a stand-in for a running Snakemake job: its command line names snakemake
-    script = tmp_path / ".snakemake" / "tmp.snakemake_job.py"
-    script.write_text("import time\ntime.sleep(30)\n")
-    job = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path)
+    job = subprocess.Popen(cmd, cwd=tmp_path)
     try:
         assert live_snakemake_here(tmp_path) is True
         assert remove_stale_locks(tmp_path) == []
@@ -38,19 +36,18 @@ def test_a_lock_is_kept_while_a_snakemake_process_works_there(tmp_path):
     assert len(remove_stale_locks(tmp_path)) == 2
 
 
-def test_no_locks_no_work(tmp_path):
-    assert remove_stale_locks(tmp_path) == []
+def test_a_lock_is_kept_while_a_snakemake_process_works_there(tmp_path):
+    # a stand-in for a running Snakemake job: its command line names snakemake
+    script = tmp_path / "tmp.snakemake_job.py"
+    script.write_text("import time\ntime.sleep(30)\n")
+    assert_lock_kept_while_running(tmp_path, [sys.executable, str(script)])
 
 
 def test_a_lock_is_kept_while_an_orphaned_gdlab_job_works_there(tmp_path):
     # kill -9 of Snakemake alone leaves its shell jobs (python -m gdlab.train) running
-    locks = make_locks(tmp_path)
-    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)",
-                            "gdlab.train"], cwd=tmp_path)
-    try:
-        assert live_snakemake_here(tmp_path) is True
-        assert remove_stale_locks(tmp_path) == []
-        assert len(list(locks.iterdir())) == 2
-    finally:
-        job.kill()
-        job.wait()
+    assert_lock_kept_while_running(
+        tmp_path, [sys.executable, "-c", "import time; time.sleep(30)", "gdlab.train"])
+
+
+def test_no_locks_no_work(tmp_path):
+    assert remove_stale_locks(tmp_path) == []
