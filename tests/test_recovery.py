@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from gdlab.recovery import live_snakemake_here, remove_stale_locks
 
@@ -27,6 +29,10 @@ def assert_lock_kept_while_running(tmp_path, cmd: list[str]) -> None:
     locks = make_locks(tmp_path)
     job = subprocess.Popen(cmd, cwd=tmp_path)
     try:
+        # until exec, the child's command line is still pytest's
+        cmdline, deadline = Path(f"/proc/{job.pid}/cmdline"), time.monotonic() + 10
+        while cmd[-1].encode() not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert live_snakemake_here(tmp_path) is True
         assert remove_stale_locks(tmp_path) == []
         assert len(list(locks.iterdir())) == 2
