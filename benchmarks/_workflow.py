@@ -32,19 +32,18 @@ def default_config() -> dict:
 
 
 def make_copy(root: Path, config: dict | None = None) -> Path:
-    """A fresh copy of the workflow and library (no data/, results/, mlflow.db, .snakemake/)."""
+    """A fresh copy of the workflow and library (no data/, results/, mlflow.db, .snakemake/).
+
+    The copy is the tests' own (tests/conftest.py ``Project``): one list of what a project
+    is made of.
+    """
+    sys.path.insert(0, str(REPO / "tests"))
+    from conftest import Project
+
     root = Path(root)
     if root.exists():
         shutil.rmtree(root)
-    root.mkdir(parents=True)
-    for name in ("Snakefile", "environment.yml", "profiles", "workflow", "src"):
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, root / name)
-    (root / "config").mkdir()
-    shutil.copy2(REPO / "config" / "schema.yaml", root / "config" / "schema.yaml")
+    Project(root)
     write_config(root, default_config() if config is None else config)
     return root
 
