@@ -308,12 +308,7 @@ def test_accepts_lists_bools_and_float_labels():
 
 # ---------------------------------------------------------------------------- validation
 
-ALL_PAIR_FUNCS = [
-    metrics.mse,
-    metrics.rmse,
-    metrics.mae,
-    metrics.r2,
-    metrics.regression_metrics,
+CLASSIFICATION_FUNCS = [
     metrics.accuracy,
     metrics.precision,
     metrics.recall,
@@ -323,6 +318,14 @@ ALL_PAIR_FUNCS = [
     metrics.roc_auc,
     metrics.roc_curve,
     metrics.classification_metrics,
+]
+ALL_PAIR_FUNCS = [
+    metrics.mse,
+    metrics.rmse,
+    metrics.mae,
+    metrics.r2,
+    metrics.regression_metrics,
+    *CLASSIFICATION_FUNCS,
 ]
 ids = [f.__name__ for f in ALL_PAIR_FUNCS]
 
@@ -367,17 +370,6 @@ def test_non_numeric():
         metrics.mae([1, 2], ["a", "b"])
 
 
-CLASSIFICATION_FUNCS = [
-    metrics.accuracy,
-    metrics.precision,
-    metrics.recall,
-    metrics.f1,
-    metrics.confusion_matrix,
-    metrics.log_loss,
-    metrics.roc_auc,
-    metrics.roc_curve,
-    metrics.classification_metrics,
-]
 
 
 @pytest.mark.parametrize("fn", CLASSIFICATION_FUNCS, ids=lambda f: f.__name__)
