@@ -21,7 +21,7 @@ def _cell(v) -> str:
     if isinstance(v, bool):
         return str(v).lower()
     if isinstance(v, float):
-        return repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else repr(v))
+        return repr(v)  # round-trips exactly; nan and inf read back as float("nan"/"inf")
     return str(v)
 
 
