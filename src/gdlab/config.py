@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from gdlab.grid import DEFAULT_SHARD_SIZE
 from gdlab.models import MODEL_TASKS
 
 DEFAULT_SELECTION = {"classification": "log_loss", "regression": "mse"}
@@ -110,6 +111,8 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
     config.setdefault("mlflow", {}).setdefault("register_models", True)
+    config.setdefault("train", {}).setdefault("shard_size", DEFAULT_SHARD_SIZE)
+    config.setdefault("plots", {}).setdefault("top_k", 1)
     split = config["split"]
     split.setdefault("stratify", True)
     split.setdefault("standardize", True)

@@ -141,3 +141,21 @@ def code_version(*modules: str) -> str:
         tree = _parse(path.read_text(encoding="utf-8"))[1]
         h.update(path.name.encode() + b"\0" + tree.encode() + b"\0")
     return h.hexdigest()[:16]
+
+
+#: runs per train job unless the config's ``train.shard_size`` says otherwise
+DEFAULT_SHARD_SIZE = 200
+
+
+def shard_count(n_runs: int, shard_size: int) -> int:
+    """Shards of a sweep: ``ceil(n_runs / shard_size)``, at least one."""
+    return max(1, -(-n_runs // shard_size))
+
+
+def shard_of(run_name: str, n_shards: int) -> int:
+    """The shard of a run, from its name alone (not its position in the grid).
+
+    So adding or removing a grid value changes only the shards its runs land in, as long
+    as the shard count stays the same.
+    """
+    return int(stable_hash(["shard", run_name]), 16) % n_shards

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 import io
 import itertools
 import math
@@ -51,8 +50,8 @@ from gdlab.data import Split, load_split
 from gdlab.grid import DEFAULT_HYPERPARAMETERS
 from gdlab.io import read_json, write_bytes
 from gdlab.losses import sigmoid
-from gdlab.models import LinearRegression
-from gdlab.train import read_history
+from gdlab.runfiles import read_history, run_dir
+from gdlab.summary import rank_runs
 
 __all__ = [
     "DPI",
@@ -329,29 +328,17 @@ def learning_curve_figure(run: Run, optimum: float | None = None,
 # --------------------------------------------------------------------------------------
 
 
-def _closed_form(split: Split, l2: float, fit_intercept: bool) -> tuple[np.ndarray, float]:
-    model = LinearRegression(solver="closed_form", l2=l2, fit_intercept=fit_intercept)
-    model.fit(split.X_train, split.y_train)
-    return model.coef_, float(model.intercept_)
+def _reference(split: Split, run: Run, baseline: dict | None):
+    """(coef, intercept, label) of the exact solution for the run's l2, or None.
 
-
-def _reference(split: Split, run: Run, baseline: dict | None, cache: dict | None):
-    """(coef, intercept, label) of the exact solution for the run's l2, or None."""
-    key = (run.l2, run.fit_intercept)
-    if cache is not None and key in cache:
-        return cache[key]
-    ref = None
-    if split.task == "regression":
-        coef, b = _closed_form(split, run.l2, run.fit_intercept)
-        ref = (coef, b, "closed form (exact)")
-    elif baseline is not None:
-        entry = baseline.get("by_l2", {}).get(repr(run.l2))
-        if entry is not None:
-            ref = (np.asarray(entry["coef"], dtype=np.float64), float(entry["intercept"]),
-                   "scikit-learn")
-    if cache is not None:
-        cache[key] = ref
-    return ref
+    Taken from the baseline job's numbers: no figure fits a model. For regression these
+    are scikit-learn's exact solves (``LinearRegression``, ``Ridge(solver="cholesky")``).
+    """
+    entry = None if baseline is None else baseline.get("by_l2", {}).get(repr(run.l2))
+    if entry is None:
+        return None
+    label = "closed form (exact)" if split.task == "regression" else "scikit-learn"
+    return (np.asarray(entry["coef"], dtype=np.float64), float(entry["intercept"]), label)
 
 
 def _padded(lo: float, hi: float, frac: float = 0.08) -> tuple[float, float]:
@@ -556,12 +543,12 @@ def _classification_nd(fig: Figure, split: Split, run: Run, ref) -> None:
 
 @_styled
 def model_figure(split: Split, run: Run, baseline: dict | None = None,
-                 fig: Figure | None = None, cache: dict | None = None) -> Figure:
+                 fig: Figure | None = None) -> Figure:
     """What the run's model learned, drawn in the way that fits its task and dimension.
 
     The reference is the exact solution for the run's ``l2``: the closed form for
     regression, scikit-learn's (from ``baseline``, a ``baseline.json`` record) for
-    classification. ``cache`` (a dict) reuses references across runs of one sweep.
+    classification (both from ``baseline``, a ``baseline.json`` record).
     """
     d = split.n_features
     if split.task == "regression":
@@ -570,7 +557,7 @@ def model_figure(split: Split, run: Run, baseline: dict | None = None,
         draw, size = ((_classification_2d, (6.4, 5.8)) if d == 2
                       else (_classification_nd, (9.0, 4.6)))
     fig = _run_figure(fig, *size)
-    draw(fig, split, run, _reference(split, run, baseline, cache))
+    draw(fig, split, run, _reference(split, run, baseline))
     return fig
 
 
@@ -850,56 +837,26 @@ def run_figure_path(runs_dir, run_name: str, figure: str) -> Path:
     return Path(runs_dir, *run_name.split("/"), figure)
 
 
-class RunFigureCache:
-    """Per-run figures kept by the hash of everything they are drawn from.
+def figure_runs(runs: list[Run], metric: str, top_k: int | str) -> list[Run]:
+    """The runs that get per-run figures: the ``top_k`` best on validation, or ``"all"``.
 
-    Snakemake deletes a job's directory output before it reruns the job, so adding one
-    grid value would redraw every run's figures (most of an incremental rerun's time).
-    The figures are byte-deterministic functions of the run's files, the split, the
-    baseline and the plotting code, so a figure whose inputs hash the same is copied from
-    here instead of drawn again. One directory per sweep; entries the last job did not use
-    are removed, so it holds one sweep's figures at most.
+    Ranked as the best run is chosen (:func:`gdlab.summary.rank_runs`); MLflow's chart
+    view already plots every run's curves, so by default only the best run is drawn.
     """
-
-    def __init__(self, root, code: str):
-        self.root, self.code, self.used = Path(root), code, set()
-
-    def key(self, *paths) -> str:
-        h = hashlib.sha256(self.code.encode())
-        for path in paths:
-            h.update(b"\0" + Path(path).read_bytes())
-        return h.hexdigest()[:32]
-
-    def fetch(self, key: str, dests: dict[str, Path]) -> bool:
-        """Copy the cached figures ``{name: dest}`` of ``key`` into place, if all are here."""
-        cached = {name: self.root / f"{key}-{name}" for name in dests}
-        if not all(p.exists() for p in cached.values()):
-            return False
-        for name, dest in dests.items():
-            write_bytes(dest, cached[name].read_bytes())
-        self.used.update(cached.values())
-        return True
-
-    def store(self, key: str, name: str, png: bytes) -> None:
-        path = self.root / f"{key}-{name}"
-        write_bytes(path, png)
-        self.used.add(path)
-
-    def prune(self) -> None:
-        for path in self.root.glob("*.png"):
-            if path not in self.used:
-                path.unlink(missing_ok=True)
+    if top_k == "all":
+        return sorted(runs, key=lambda r: r.name)
+    by_name = {r.name: r for r in runs}
+    ranked = rank_runs([{"run_name": r.name, "diverged": r.diverged, "metrics": r.metrics}
+                        for r in runs], metric)
+    return [by_name[r["run_name"]] for r in ranked[:int(top_k)]]
 
 
 def plot_sweep(split: Split, runs: list[Run], rows: list[dict], best: dict, baseline: dict,
-               heatmap, learning_curves, convergence, runs_dir,
-               log: Callable[[str], None] | None = None,
-               cache: RunFigureCache | None = None,
-               cache_keys: dict[str, str] | None = None) -> dict[str, float]:
+               heatmap, learning_curves, convergence, runs_dir, top_k: int | str = 1,
+               log: Callable[[str], None] | None = None) -> dict[str, float]:
     """Write every figure of one sweep; returns seconds spent per kind of figure.
 
-    With a ``cache`` (and ``cache_keys``, run name -> key), a run's figures whose key is
-    cached are copied instead of drawn.
+    The sweep figures show every run; per-run figures are drawn for :func:`figure_runs`.
     """
     log = log or (lambda _msg: None)
     title = " / ".join(p for p in (best.get("dataset", ""), best.get("model", "")) if p)
@@ -912,55 +869,33 @@ def plot_sweep(split: Split, runs: list[Run], rows: list[dict], best: dict, base
     times["sweep figures"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    Path(runs_dir).mkdir(parents=True, exist_ok=True)
+    metric = str(best.get("selection_metric", "")).removeprefix("val_")
+    chosen = figure_runs(runs, metric, top_k) if metric else []
     curve_fig = model_fig = None
-    grids: dict = {}
-    drawn = 0
-    for run in sorted(runs, key=lambda r: r.name):
-        dests = {name: run_figure_path(runs_dir, run.name, name) for name in RUN_FIGURES}
-        key = cache_keys.get(run.name) if cache and cache_keys else None
-        if key and cache.fetch(key, dests):
-            continue
+    for run in chosen:
         curve_fig = learning_curve_figure(run, _optimum(baseline, run.l2), fig=curve_fig)
-        model_fig = model_figure(split, run, baseline, fig=model_fig, cache=grids)
+        model_fig = model_figure(split, run, baseline, fig=model_fig)
         for name, fig in zip(RUN_FIGURES, (curve_fig, model_fig), strict=True):
-            png = render_png(fig)
-            write_bytes(dests[name], png)
-            if key:
-                cache.store(key, name, png)
-        drawn += 1
-    if cache:
-        cache.prune()
+            write_bytes(run_figure_path(runs_dir, run.name, name), render_png(fig))
     times["run figures"] = time.perf_counter() - t
-    log(f"{len(runs)} runs ({drawn} drawn, {len(runs) - drawn} from the cache): "
+    log(f"{len(runs)} runs, per-run figures for {len(chosen)}: "
         + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
     return times
 
 
-def plot_sweep_files(split, summary, best, baseline,
-                     run_files: Iterable[tuple[str, str, str]],
-                     heatmap, learning_curves, convergence, runs_dir,
-                     expected_runs: Iterable[str] | None = None,
-                     log: Callable[[str], None] | None = None,
-                     cache_dir=None, code: str = "") -> dict[str, float]:
-    """:func:`plot_sweep` from files; ``run_files`` holds each run's
-    (history.csv, model.npz, metrics.json), and ``expected_runs`` (optional) the run names
-    they must describe. ``cache_dir`` (optional) keeps per-run figures for the next job,
-    keyed by their input files and ``code`` (the plotting code's version)."""
-    run_files = [tuple(files) for files in run_files]
-    for files in run_files:
-        if len({Path(f).parent for f in files}) != 1:
-            raise ValueError(f"files of one run come from different directories: {files}")
-    runs = [load_run(*files) for files in run_files]
-    if expected_runs is not None:
-        names, expected = sorted(r.name for r in runs), sorted(expected_runs)
-        if names != expected:
-            raise ValueError(f"the run files describe runs {names}, expected {expected}")
-    Path(runs_dir).mkdir(parents=True, exist_ok=True)
-    cache = keys = None
-    if cache_dir is not None:
-        cache = RunFigureCache(cache_dir, code)
-        keys = {run.name: cache.key(*files, split, baseline)
-                for run, files in zip(runs, run_files, strict=True)}
+def plot_sweep_files(split, summary, best, baseline, sweep_dir, run_names: Iterable[str],
+                     heatmap, learning_curves, convergence, runs_dir, top_k: int | str = 1,
+                     log: Callable[[str], None] | None = None) -> dict[str, float]:
+    """:func:`plot_sweep` from files: the runs ``run_names`` of ``sweep_dir`` (their
+    directories as :func:`gdlab.runfiles.run_dir` places them)."""
+    runs = []
+    for name in sorted(run_names):
+        d = run_dir(sweep_dir, name)
+        run = load_run(d / "history.csv", d / "model.npz", d / "metrics.json")
+        if run.name != name:
+            raise ValueError(f"{d / 'metrics.json'} describes run {run.name!r}, not {name!r}")
+        runs.append(run)
     return plot_sweep(load_split(split), runs, read_summary(summary), read_json(best),
                       read_json(baseline), heatmap, learning_curves, convergence, runs_dir,
-                      log=log, cache=cache, cache_keys=keys)
+                      top_k=top_k, log=log)

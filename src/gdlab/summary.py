@@ -39,14 +39,21 @@ def _metric(run: dict, part: str, name: str) -> float:
     return float("nan") if v is None else float(v)
 
 
-def select_best(runs: list[dict], metric: str) -> dict | None:
-    """The run with the best finite validation ``metric``; ties go to the first run name."""
+def rank_runs(runs: list[dict], metric: str) -> list[dict]:
+    """Runs that did not diverge and have a finite validation ``metric``, best first.
+
+    Ties go to the first run name, so the order depends on results only.
+    """
     candidates = [r for r in runs
                   if not r["diverged"] and math.isfinite(_metric(r, "val", metric))]
-    if not candidates:
-        return None
     sign = -1.0 if HIGHER_IS_BETTER[metric] else 1.0
-    return min(candidates, key=lambda r: (sign * _metric(r, "val", metric), r["run_name"]))
+    return sorted(candidates, key=lambda r: (sign * _metric(r, "val", metric), r["run_name"]))
+
+
+def select_best(runs: list[dict], metric: str) -> dict | None:
+    """The first of :func:`rank_runs`, or None when no run qualifies."""
+    ranked = rank_runs(runs, metric)
+    return ranked[0] if ranked else None
 
 
 def sweep_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dict]:

@@ -1,64 +1,69 @@
-"""MLflow as a view of ``results/``: every sweep and run on record, idempotently.
+"""MLflow as a view of ``results/``: every sweep and run on record, streamed, idempotently.
 
-``results/`` is the source of truth (DESIGN.md, decision 1); this module copies a finished
-sweep into an MLflow tracking store so it can be browsed, compared and charted in the UI.
-Nothing here trains or evaluates anything.
+``results/`` is the source of truth; this module copies finished runs into an MLflow
+tracking store so they can be browsed, compared and charted in the UI. Nothing here
+trains or evaluates anything.
 
 Layout in MLflow
 ----------------
 One experiment (the config's ``experiment``) holds, per sweep (dataset x model):
 
-* a **parent run** (tag ``gdlab.role=sweep``, named ``<dataset>/<model>``): the grid as
-  params (``grid.<hyperparameter>``: the JSON list of its values), the best run's
-  hyperparameters (``best.<hyperparameter>``) and metrics (``best/<part>_<metric>``), the
-  scikit-learn baseline's metrics (``sklearn/<part>_<metric>`` for the best run's ``l2``,
-  ``sklearn_l2_<l2>/...`` for every ``l2``), tag ``best_run_id``; artifacts
-  ``summary.csv``, ``best.json``, ``baseline.json`` and the sweep's plots; and the best
-  model as an MLflow pyfunc model (see below);
+* one **parent run** (tag ``gdlab.role=sweep``, named ``<dataset>/<model>``), kept for the
+  life of the sweep. Params ``dataset`` and ``model``. Everything that changes with the
+  grid or the results is a tag or a metric, since MLflow params cannot change: tags
+  ``grid.<hyperparameter>`` (JSON list of its values), ``n_runs``, ``selection_metric``,
+  ``best.run_name``, ``best.<hyperparameter>``, ``best_run_id``, ``gdlab.sweep_key``;
+  metrics ``n_runs``, ``n_diverged``, the best run's ``best/<part>_<metric>``, the
+  scikit-learn baseline's ``sklearn/<part>_<metric>`` (at the best run's ``l2``) and
+  ``sklearn_l2_<l2>/...`` (every ``l2``); artifacts ``summary.csv``, ``best.json``,
+  ``baseline.json`` and the sweep's plots; and the best model as a pyfunc (see below).
+  While shards stream in it is ``RUNNING``; it is ``FINISHED`` once the sweep is
+  summarised and plotted (:func:`finish_sweep`).
 * a **child run** per grid point (tag ``mlflow.parentRunId``, named like its run
-  directory, ``epochs~15/l2~0.0/lr~0.1``): every hyperparameter and the seed as params;
-  each ``history.csv`` column as a step metric (step = epoch); the final
-  ``metrics.json`` metrics as ``<part>/<metric>`` (``train/``, ``val/``, ``test/``) with
-  ``n_epochs``, ``final_objective``, ``diverged`` and ``converged`` (0/1); tags
-  ``dataset``, ``model``, ``run_key``, ``config_hash`` (hash of the run's spec: the slice
-  of the config it depends on), ``git_commit`` (``git rev-parse HEAD``, else
-  ``unknown``), ``diverged``; the split as an MLflow dataset input; artifacts
-  ``history.csv``, ``metrics.json``, ``model.npz``, ``timing.json`` and the run's plots
-  (under ``plots/``). Its start and end times are the real training times
-  (``timing.json``).
+  directory, ``epochs~15/l2~0.0/lr~0.1``), logged by :func:`sync_shard` as soon as its
+  shard is trained: every hyperparameter and the seed as params; each ``history.csv``
+  column as a step metric (step = epoch); the final ``metrics.json`` metrics as
+  ``<part>/<metric>`` with ``n_epochs``, ``final_objective``, ``diverged`` and
+  ``converged`` (0/1); tags ``dataset``, ``model``, ``task``, ``run_key``,
+  ``code_version``, ``config_hash`` (hash of the run's spec), ``git_commit``,
+  ``diverged``; the split as a dataset input; artifacts ``history.csv``,
+  ``metrics.json``, ``model.npz``, ``timing.json``, and the run's figures under
+  ``plots/`` when it has any; the real training start and end times.
 
 Non-finite values: a diverged run's last epochs may hold NaN or infinity. They are logged
-as they are, so a metric history has exactly one point per trained epoch. MLflow accepts
-both (checked with 3.17 on SQLite and through a server): NaN is stored as NaN (the REST
-API returns ``"NaN"``), +-inf is clamped to +-1.797e308. A final metric that
-``metrics.json`` records as ``null`` (not finite) is logged as NaN, so every child has the
-same metric keys.
+as they are (NaN stays NaN, +-inf is clamped to +-1.797e308 by MLflow), so a metric
+history has one point per trained epoch; a final metric that is ``null`` in
+``metrics.json`` is logged as NaN.
 
-Idempotence
------------
-A child is identified by its **content key** (tag ``gdlab.content_key``): a hash of its
-``run_key``, the bytes of its run files and plots, and this module's code version. A
-parent is identified by its **sweep key** (``gdlab.sweep_key``): a hash of its children's
-content keys, ``summary.csv``, ``best.json``, ``baseline.json``, the sweep plots and the
-code. One ``search_runs`` per sweep (filter on ``tags.dataset``/``tags.model``) finds what
-is there; :func:`plan_sweep` decides, :func:`sync_sweep` carries it out:
+Identity and idempotence
+------------------------
+A child is identified by its run's **content key** (tag ``gdlab.content_key``,
+:func:`gdlab.runfiles.content_key`): what its results are, not which code made them. A
+retrained run whose results are byte-identical keeps its child (only its ``run_key``,
+``code_version`` and ``git_commit`` tags are updated). For a shard, :func:`plan_shard`
+decides and :func:`sync_shard` carries it out:
 
-* a complete child whose content key matches is kept (re-parented if its parent is
-  replaced); a grid point without one gets a new child (so does every grid point when
-  this module's code changes: the record is a function of the results and the code);
+* a complete child of the same run name and content key is kept;
+* a run without one gets a new child;
 * **superseded runs are soft-deleted** (``MlflowClient.delete_run``): a child whose
-  results changed, a child of a grid point no longer in the config, an incomplete or
-  duplicate run, an old parent. Deleted runs vanish from the UI and from searches but
-  stay in the store (``mlflow gc`` purges them; the UI can restore them), so history is
-  not destroyed and the experiment shows exactly one parent per sweep and one child
-  per grid point;
+  results changed, an incomplete or duplicate child; at the end of the sweep
+  (:func:`finish_sweep`, :func:`plan_cleanup`) also children of grid points no longer in
+  the config and extra parents. Deleted runs vanish from the UI and from searches but stay
+  in the store (``mlflow gc`` purges them; the UI can restore them);
 * a run is **complete** only if its status is ``FINISHED`` and it has the tag
-  ``gdlab.complete=true``, which is the last thing written before ``set_terminated``. A
-  crash leaves a run without it (``RUNNING`` or ``FAILED``): the next sync deletes it and
-  logs it again. The parent is completed last, after all its children exist.
+  ``gdlab.complete=true``, written last. A run a crash cut off mid-sync is marked
+  ``FAILED`` before it is soft-deleted, and logged again.
 
-Running the same results again therefore writes nothing; adding a grid value adds one
-child and replaces the parent (whose key covers the whole sweep).
+Fast path on SQL stores
+-----------------------
+Logging a child through ``MlflowClient`` costs ~0.1 s (``log_batch`` turns each of the
+~300 metric points into an ORM object and queries the latest value per key). On a
+SQL store (SQLite, PostgreSQL) with local artifacts, :func:`_write_children_sql` writes a
+whole shard's children in **one transaction** with MLflow's own table definitions
+(``mlflow.store.tracking.dbmodels``): the same rows ``create_run``, ``log_batch``,
+``log_inputs`` and ``set_terminated`` write, so a child is all there or not at all.
+Artifacts are hard-linked (copied across filesystems) into the run's artifact directory
+first. Anything else (a tracking server) goes through ``MlflowClient``.
 
 The best model
 --------------
@@ -67,24 +72,20 @@ The sweep's best run (``best.json``) is logged on the parent as a pyfunc model f
 signature and an input example of raw training features. It predicts on **raw**
 features; for classification it returns the **probability of class 1**. If
 ``mlflow.register_models`` is on, it is registered as ``gdlab-<dataset>-<model>``
-unless the latest version already comes from the same run with the same results
-(model-version tags ``run_key`` and ``gdlab.content_key``, a hash of the best run's
-content key, which covers its ``run_key``, and of the pyfunc code); so
-``models:/gdlab-<dataset>-<model>/latest`` is always the current best. A replaced parent
-reuses the logged model when the best run's content is unchanged.
+unless the latest version already comes from the same results (model-version tag
+``gdlab.content_key``), so ``models:/gdlab-<dataset>-<model>/latest`` is always the
+current best. A model with the same results is reused, not logged again.
 
 Concurrency and the store
 -------------------------
 :func:`setup_experiment` runs once, before anything fans out: it creates the database
 (SQLite runs its migrations here: four processes migrating one fresh file crash) and the
-experiment, and switches SQLite to WAL journaling (a commit costs ~5 ms instead of
-~20 ms). A new SQLite file is migrated under a temporary name and renamed into place,
-so a setup killed half-way leaves nothing MLflow cannot open. Sync jobs use the
-experiment *id* and never ``set_experiment`` (which, racing, silently puts runs in
-"Default"); they hold an exclusive lock file (:func:`store_lock`) while they write, so two
-sweeps never write the store at once. If the experiment id is gone (``mlflow.db``
-deleted), sync fails with a message: rerun the setup (``snakemake --forcerun
-mlflow_setup``), which re-syncs every sweep.
+experiment, and switches SQLite to WAL journaling. A new SQLite file is migrated under a
+temporary name and renamed into place. Track jobs use the experiment *id* and never
+``set_experiment`` (which, racing, silently puts runs in "Default"); they hold an
+exclusive lock file (:func:`store_lock`) while they write, so the parent of a sweep is
+created once and two jobs never write one sweep at once. If the SQLite file is deleted,
+:func:`store_lost` tells the workflow, which sets the store up again and re-syncs.
 
 The tracking URI may carry credentials: only :func:`uri_hash` of it goes into params,
 outputs and tags, and log messages show :func:`redact_uri` of it.
@@ -97,23 +98,26 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import numpy as np
 
 from gdlab import grid as G
 from gdlab.data import Split, load_split
 from gdlab.io import load_npz, read_json
-from gdlab.train import read_history
+from gdlab.runfiles import RUN_FILES, read_history, run_dir
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
@@ -133,7 +137,7 @@ MODEL_FILE = Path(__file__).with_name("mlflow_model.py")
 
 
 def code_version() -> str:
-    """Version of this module (and what it imports from gdlab): part of every content key."""
+    """Version of this module (and what it imports from gdlab): part of the sweep key."""
     return G.code_version("gdlab.tracking")
 
 
@@ -310,8 +314,36 @@ def git_commit(cwd: str | os.PathLike = ".") -> str:
     return commit if out.returncode == 0 and commit else "unknown"
 
 
+def store_lost(uri: str, experiment_record: str | os.PathLike) -> bool:
+    """Whether a SQLite store lacks the experiment that ``experiment_record`` says is there.
+
+    ``mlflow.db`` deleted (or replaced) by hand: the workflow then removes the record, so
+    the setup job and every track job run again and the store gets ``results/`` back.
+    Reads SQLite directly (no mlflow import: the Snakefile asks on every start). Other
+    stores are not checked (no network at planning time).
+    """
+    db = sqlite_path(uri)
+    record = Path(experiment_record)
+    if db is None or not record.is_file():
+        return False
+    if not db.is_file():
+        return True
+    try:
+        experiment = read_json(record)
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+        try:
+            row = con.execute("SELECT name, lifecycle_stage FROM experiments "
+                              "WHERE experiment_id = ?",
+                              (int(experiment["experiment_id"]),)).fetchone()
+        finally:
+            con.close()
+    except (sqlite3.Error, ValueError, KeyError):
+        return True
+    return row is None or tuple(row) != (experiment.get("experiment_name"), "active")
+
+
 # --------------------------------------------------------------------------------------
-# Reading a finished sweep from results/
+# Reading runs from results/
 # --------------------------------------------------------------------------------------
 
 
@@ -321,14 +353,14 @@ def _file_hash(path: Path) -> str:
 
 @dataclass
 class RunResult:
-    """One run directory of a sweep, and its plots."""
+    """One run directory of a sweep (as a shard manifest lists it)."""
 
     name: str
     dir: Path
     result: dict  # metrics.json
     timing: dict  # timing.json
-    plots: list[Path]
     content_key: str
+    plots: list[Path] = field(default_factory=list)
 
     @property
     def run_key(self) -> str:
@@ -336,11 +368,29 @@ class RunResult:
 
     @property
     def files(self) -> list[Path]:
-        return [self.dir / f for f in ("history.csv", "metrics.json", "model.npz",
-                                       "timing.json")]
+        return [self.dir / f for f in RUN_FILES]
 
     def history(self) -> dict[str, np.ndarray]:
         return read_history(self.dir / "history.csv")
+
+
+def load_runs(sweep_dir: str | os.PathLike, entries: dict[str, dict],
+              plots_dir: str | os.PathLike | None = None) -> list[RunResult]:
+    """The runs ``entries`` (run name -> manifest entry) of ``sweep_dir``, sorted by name.
+
+    With ``plots_dir`` (``plots/runs``), each run's figures found there are attached.
+    """
+    runs = []
+    for name in sorted(entries):
+        d = run_dir(sweep_dir, name)
+        plots = []
+        if plots_dir is not None:
+            plot_dir = Path(plots_dir, *name.split("/"))
+            plots = [p for p in (plot_dir / f for f in RUN_PLOTS) if p.is_file()]
+        runs.append(RunResult(name, d, read_json(d / "metrics.json"),
+                              read_json(d / "timing.json"), entries[name]["content_key"],
+                              plots))
+    return runs
 
 
 @dataclass
@@ -371,44 +421,25 @@ class SweepResult:
         return load_split(self.split_path)
 
 
-def run_names_from_paths(sweep_dir: str | os.PathLike, paths: Iterable) -> list[str]:
-    """Run names from paths ``<sweep_dir>/runs/<name>/<file>`` (names contain slashes)."""
-    runs = Path(sweep_dir) / "runs"
-    return [Path(p).parent.relative_to(runs).as_posix() for p in paths]
-
-
-def load_sweep(sweep_dir: str | os.PathLike, run_names: Iterable[str] | None = None,
+def load_sweep(sweep_dir: str | os.PathLike, entries: dict[str, dict],
                split_path: str | os.PathLike | None = None) -> SweepResult:
-    """Read ``results/<dataset>/<model>/`` (all runs under ``runs/`` unless names are given).
+    """Read ``results/<dataset>/<model>/`` for the runs ``entries`` (name -> manifest entry).
 
     Missing plots are skipped (the library does not require the plot step).
     """
     sweep_dir = Path(sweep_dir)
-    if run_names is None:
-        run_names = run_names_from_paths(sweep_dir, (sweep_dir / "runs").rglob("metrics.json"))
-    code = code_version()
-    runs = []
-    for name in sorted(run_names):
-        run_dir = sweep_dir / "runs" / name
-        plot_dir = sweep_dir / "plots" / "runs" / name
-        plots = [p for p in (plot_dir / f for f in RUN_PLOTS) if p.is_file()]
-        result = read_json(run_dir / "metrics.json")
-        hashed = [run_dir / f for f in ("history.csv", "metrics.json", "model.npz",
-                                         "timing.json")] + plots
-        content = G.stable_hash([code, name, result["run_key"],
-                                 {p.name: _file_hash(p) for p in hashed}], 32)
-        runs.append(RunResult(name, run_dir, result, read_json(run_dir / "timing.json"),
-                              plots, content))
+    runs = load_runs(sweep_dir, entries, sweep_dir / "plots" / "runs")
     best = read_json(sweep_dir / "best.json")
-    dataset, model = best["dataset"], best["model"]
     plots = [p for p in (sweep_dir / "plots" / f for f in SWEEP_PLOTS) if p.is_file()]
     files = [sweep_dir / f for f in ("summary.csv", "best.json", "baseline.json")]
-    sweep = SweepResult(dataset, model, sweep_dir, runs, best,
+    sweep = SweepResult(best["dataset"], best["model"], sweep_dir, runs, best,
                         read_json(sweep_dir / "baseline.json"), plots,
                         Path(split_path) if split_path else None, files=files)
     sweep.sweep_key = G.stable_hash([
-        code, model_code_version(), dataset, model, sorted(r.content_key for r in runs),
-        {p.name: _file_hash(p) for p in files + plots},
+        code_version(), model_code_version(), sweep.dataset, sweep.model,
+        sorted((r.name, r.content_key) for r in runs),
+        {p.relative_to(sweep_dir).as_posix(): _file_hash(p)
+         for p in files + plots + [q for r in runs for q in r.plots]},
     ], 32)
     return sweep
 
@@ -426,6 +457,7 @@ class Existing:
     status: str
     tags: dict
     start_time: int = 0
+    name: str = ""
 
     @property
     def role(self) -> str | None:
@@ -437,46 +469,54 @@ class Existing:
 
 
 @dataclass
-class Plan:
+class ShardPlan:
     keep: dict[str, str]  # run name -> id of the complete child that stays
     create: list[str]  # run names that need a new child
-    parent: str | None  # id of the complete parent that stays, or None: make a new one
-    delete: list[str]  # ids of superseded, incomplete or duplicate runs
+    delete: list[Existing]  # superseded, incomplete or duplicate children
 
     @property
     def writes(self) -> bool:
-        return bool(self.create or self.delete or self.parent is None)
+        return bool(self.create or self.delete)
 
 
-def plan_sweep(existing: Iterable[Existing], content_keys: dict[str, str],
-               sweep_key: str) -> Plan:
-    """Which runs to keep, create and delete so the store shows exactly this sweep.
+def _oldest_first(runs: Iterable[Existing]) -> list[Existing]:
+    return sorted(runs, key=lambda r: (r.start_time, r.run_id))
 
-    ``content_keys`` maps each run name of the sweep to its content key. Runs without a
-    gdlab role (someone else's) are left alone.
+
+def plan_shard(existing: Iterable[Existing], content_keys: dict[str, str]) -> ShardPlan:
+    """Which children to keep, create and delete so the store holds exactly these runs.
+
+    ``existing`` are the sweep's children named like a run of ``content_keys`` (run name
+    -> content key); the oldest complete child with the run's content key stays.
     """
-    ours = sorted((r for r in existing if r.role in (ROLE_SWEEP, ROLE_RUN)),
-                  key=lambda r: (r.start_time, r.run_id))
-    by_content = {key: name for name, key in content_keys.items()}
     keep: dict[str, str] = {}
-    parent = None
     delete = []
-    for r in ours:
-        if r.role == ROLE_RUN:
-            name = by_content.get(r.tags.get(CONTENT_TAG))
-            if r.complete and name is not None and name not in keep:
-                keep[name] = r.run_id
-                continue
-        elif r.complete and r.tags.get(SWEEP_KEY_TAG) == sweep_key and parent is None:
-            parent = r.run_id
-            continue
-        delete.append(r.run_id)
-    create = [name for name in content_keys if name not in keep]
-    return Plan(keep, create, parent, delete)
+    for r in _oldest_first(e for e in existing if e.role == ROLE_RUN):
+        if (r.complete and content_keys.get(r.name) == r.tags.get(CONTENT_TAG)
+                and r.name not in keep):
+            keep[r.name] = r.run_id
+        else:
+            delete.append(r)
+    return ShardPlan(keep, [n for n in sorted(content_keys) if n not in keep], delete)
+
+
+def plan_cleanup(existing: Iterable[Existing], children: dict[str, str],
+                 parent_id: str) -> list[Existing]:
+    """Runs of a sweep to delete once it is whole: every gdlab run that is neither its
+    parent nor a current child (``children``: run name -> id)."""
+    current = set(children.values()) | {parent_id}
+    return [r for r in _oldest_first(existing)
+            if r.role in (ROLE_SWEEP, ROLE_RUN) and r.run_id not in current]
+
+
+def choose_parent(existing: Iterable[Existing]) -> Existing | None:
+    """The sweep's parent: its oldest parent run (later ones are duplicates)."""
+    parents = _oldest_first(r for r in existing if r.role == ROLE_SWEEP)
+    return parents[0] if parents else None
 
 
 # --------------------------------------------------------------------------------------
-# Writing
+# Writing children
 # --------------------------------------------------------------------------------------
 
 
@@ -504,15 +544,23 @@ def _param(v) -> str:
     return G.format_value(v)
 
 
-def _search(client, experiment_id: str, dataset: str, model: str) -> list:
-    """Every active run of the sweep, in one search (paged)."""
+def _value(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _param(v) -> str:
+    return G.format_value(v)
+
+
+def _search(client, experiment_id: str, dataset: str, model: str, extra: str = "") -> list:
+    """Every active run of the sweep matching ``extra`` (a filter clause), paged."""
     from mlflow.entities import ViewType
 
+    query = f"tags.dataset = '{dataset}' and tags.model = '{model}'" + extra
     runs, token = [], None
     while True:
-        page = client.search_runs(
-            [experiment_id], f"tags.dataset = '{dataset}' and tags.model = '{model}'",
-            run_view_type=ViewType.ACTIVE_ONLY, max_results=50000, page_token=token)
+        page = client.search_runs([experiment_id], query, run_view_type=ViewType.ACTIVE_ONLY,
+                                  max_results=50000, page_token=token)
         runs += page
         token = page.token
         if not token:
@@ -521,151 +569,374 @@ def _search(client, experiment_id: str, dataset: str, model: str) -> list:
 
 def _existing(run) -> Existing:
     return Existing(run.info.run_id, run.info.status, dict(run.data.tags),
-                    run.info.start_time or 0)
+                    run.info.start_time or 0, run.info.run_name or "")
 
 
-def _dataset_input(sweep: SweepResult):
-    """The split as an MLflow dataset (name = dataset, digest of the arrays, train context)."""
-    import mlflow
-    from mlflow.entities import DatasetInput, InputTag
+def find_children(client, experiment_id: str, dataset: str, model: str,
+                  names: Iterable[str]) -> list[Existing]:
+    """The sweep's active child runs named like one of ``names``.
 
-    split = sweep.split
-    if split is None:
-        return None
-    with warnings.catch_warnings():  # two equivalent local-file sources are registered
-        warnings.filterwarnings("ignore", message=".*interpreted in multiple ways.*")
-        ds = mlflow.data.from_numpy(split.X_train, targets=split.y_train,
-                                    source=sweep.split_path.resolve().as_uri(),
-                                    name=sweep.dataset)
-    return DatasetInput(ds._to_mlflow_entity(),
-                        tags=[InputTag("mlflow.data.context", "training")])
+    MLflow's search cannot ask for a list of run names, and searching every child of a
+    large sweep per shard costs seconds; on a SQL store this asks the tables directly
+    (two indexed queries), elsewhere it searches the sweep's children once.
+    """
+    names = sorted(set(names))
+    if not names:
+        return []
+    store = _sql_store(client)
+    if store is None:
+        wanted = set(names)
+        return [e for e in (_existing(r) for r in _search(
+            client, experiment_id, dataset, model, f" and tags.`{ROLE_TAG}` = '{ROLE_RUN}'"))
+            if e.name in wanted]
+    from mlflow.store.tracking.dbmodels.models import SqlRun, SqlTag
+
+    found: dict[str, tuple] = {}
+    tags: dict[str, dict] = {}
+    with store.ManagedSessionMaker() as session:
+        for i in range(0, len(names), 500):
+            for row in session.query(SqlRun.run_uuid, SqlRun.name, SqlRun.status,
+                                     SqlRun.start_time).filter(
+                    SqlRun.experiment_id == int(experiment_id),
+                    SqlRun.lifecycle_stage == "active",
+                    SqlRun.name.in_(names[i:i + 500])):
+                found[row.run_uuid] = (row.name, row.status, row.start_time or 0)
+        ids = sorted(found)
+        for i in range(0, len(ids), 500):
+            for row in session.query(SqlTag.run_uuid, SqlTag.key, SqlTag.value).filter(
+                    SqlTag.run_uuid.in_(ids[i:i + 500])):
+                tags.setdefault(row.run_uuid, {})[row.key] = row.value
+    return [Existing(run_id, status, tags.get(run_id, {}), start, name)
+            for run_id, (name, status, start) in found.items()
+            if tags.get(run_id, {}).get("dataset") == dataset
+            and tags.get(run_id, {}).get("model") == model
+            and tags.get(run_id, {}).get(ROLE_TAG) == ROLE_RUN]
 
 
-def _common_tags(sweep: SweepResult, commit: str) -> dict[str, str]:
-    tags = {"dataset": sweep.dataset, "model": sweep.model, "git_commit": commit}
+def _retire(client, runs: Iterable[Existing]) -> None:
+    """Soft-delete superseded runs; one a crash cut off mid-sync is marked FAILED first."""
+    for r in runs:
+        if r.status == "RUNNING":
+            client.set_terminated(r.run_id, "FAILED")
+        client.delete_run(r.run_id)
+
+
+def _common_tags(dataset: str, model: str, commit: str) -> dict[str, str]:
+    tags = {"dataset": dataset, "model": model, "git_commit": commit}
     if commit != "unknown":
         tags["mlflow.source.git.commit"] = commit
     return tags
 
 
-def log_child(client, experiment_id: str, parent_id: str, sweep: SweepResult, run: RunResult,
-              commit: str, dataset_input=None) -> str:
-    """Log one grid point as a child run; returns its id. Complete only at the very end."""
-    from mlflow.entities import Metric, Param, RunTag
+def _code_tags(run: RunResult, commit: str) -> dict[str, str]:
+    """Tags that name the code, not the results: updated on a kept child."""
+    tags = {"run_key": run.run_key, "code_version": str(run.result.get("code_version", "")),
+            "git_commit": commit}
+    if commit != "unknown":
+        tags["mlflow.source.git.commit"] = commit
+    return tags
 
+
+@dataclass
+class ChildRecord:
+    """Everything one child run holds, ready to write by either path."""
+
+    name: str
+    start: int
+    end: int
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: list[tuple[str, float, int, int]]  # key, value, timestamp, step
+    files: list[Path]
+
+
+def child_record(run: RunResult, dataset: str, model: str, parent_id: str,
+                 commit: str) -> ChildRecord:
     res = run.result
     spec = {k: res[k] for k in ("dataset", "model", "task", "run_name", "hyperparameters",
                                 "seed", "data_key", "code_version", "run_key") if k in res}
     tags = {
-        **_common_tags(sweep, commit), ROLE_TAG: ROLE_RUN, PARENT_TAG: parent_id,
-        CONTENT_TAG: run.content_key, "run_key": run.run_key,
+        **_common_tags(dataset, model, commit), **_code_tags(run, commit),
+        ROLE_TAG: ROLE_RUN, PARENT_TAG: parent_id, CONTENT_TAG: run.content_key,
         "config_hash": G.stable_hash(spec), "task": res.get("task", ""),
         "diverged": str(bool(res["diverged"])).lower(),
     }
+    params = {k: _param(v) for k, v in sorted(res["hyperparameters"].items())}
+    params["seed"] = str(res["seed"])
     start, end = int(run.timing["start_time_ms"]), int(run.timing["end_time_ms"])
-    run_id = client.create_run(experiment_id, start_time=start, tags=tags,
-                               run_name=run.name).info.run_id
-    params = [Param(k, _param(v)) for k, v in sorted(res["hyperparameters"].items())]
-    params.append(Param("seed", str(res["seed"])))
     metrics = []
     history = run.history()
     steps = history["epoch"]
     for col, values in history.items():
         if col != "epoch":
-            metrics += [Metric(col, float(v), end, int(s)) for s, v in zip(steps, values,
-                                                                         strict=True)]
+            metrics += [(col, float(v), end, int(s))
+                        for s, v in zip(steps, values, strict=True)]
     for part, values in res["metrics"].items():
-        metrics += [Metric(f"{part}/{k}", _value(v), end, 0) for k, v in values.items()]
+        metrics += [(f"{part}/{k}", _value(v), end, 0) for k, v in values.items()]
     for k in ("n_epochs", "final_objective", "diverged", "converged"):
-        metrics.append(Metric(k, _value(res.get(k)), end, 0))
-    log_batch(client, run_id, metrics=metrics, params=params)
-    if dataset_input is not None:
-        client.log_inputs(run_id, datasets=[dataset_input])
-    if _only_run_files(run):
-        client.log_artifacts(run_id, str(run.dir))  # one copy call instead of four
-    else:
-        for p in run.files:
+        metrics.append((k, _value(res.get(k)), end, 0))
+    return ChildRecord(run.name, start, end, tags, params, metrics, run.files)
+
+
+def _dataset_input(split: Split | None, split_path: Path | None, name: str):
+    """The split as an MLflow dataset (name = dataset, digest of the arrays, train context)."""
+    import mlflow
+    from mlflow.entities import DatasetInput, InputTag
+
+    if split is None or split_path is None:
+        return None
+    with warnings.catch_warnings():  # two equivalent local-file sources are registered
+        warnings.filterwarnings("ignore", message=".*interpreted in multiple ways.*")
+        ds = mlflow.data.from_numpy(split.X_train, targets=split.y_train,
+                                    source=Path(split_path).resolve().as_uri(), name=name)
+    return DatasetInput(ds._to_mlflow_entity(),
+                        tags=[InputTag("mlflow.data.context", "training")])
+
+
+def write_children_with_client(client, experiment_id: str, records: list[ChildRecord],
+                               dataset_input=None) -> dict[str, str]:
+    """Log children one call at a time (any store); each is complete only at its end."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    ids = {}
+    for rec in records:
+        tags = {k: v for k, v in rec.tags.items()}
+        run_id = client.create_run(experiment_id, start_time=rec.start, tags=tags,
+                                   run_name=rec.name).info.run_id
+        log_batch(client, run_id, metrics=[Metric(*m) for m in rec.metrics],
+                  params=[Param(k, v) for k, v in rec.params.items()])
+        if dataset_input is not None:
+            client.log_inputs(run_id, datasets=[dataset_input])
+        for p in rec.files:
             client.log_artifact(run_id, str(p))
-    for p in run.plots:
-        client.log_artifact(run_id, str(p), "plots")
-    client.log_batch(run_id, tags=[RunTag(COMPLETE_TAG, "true")])
-    client.set_terminated(run_id, "FINISHED", end_time=end)
-    return run_id
+        client.log_batch(run_id, tags=[RunTag(COMPLETE_TAG, "true")])
+        client.set_terminated(run_id, "FINISHED", end_time=rec.end)
+        ids[rec.name] = run_id
+    return ids
 
 
-def _only_run_files(run: RunResult) -> bool:
-    """True when the run directory holds exactly its four files (one copy call is enough)."""
-    return sorted(p.name for p in run.dir.iterdir()) == sorted(p.name for p in run.files)
+def _sql_store(client):
+    """The client's SQL store, or None (a tracking server, a file store)."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    store = getattr(client._tracking_client, "store", None)
+    return store if isinstance(store, SqlAlchemyStore) else None
 
 
-def _sweep_params_metrics(sweep: SweepResult):
-    from mlflow.entities import Metric, Param
-
-    now = int(time.time() * 1000)
-    hps = [r.result["hyperparameters"] for r in sweep.runs]
-    params = [Param("dataset", sweep.dataset), Param("model", sweep.model),
-              Param("n_runs", str(len(sweep.runs))),
-              Param("selection_metric", str(sweep.best.get("selection_metric")))]
-    for key in sorted({k for hp in hps for k in hp}):
-        values = sorted({json.dumps(hp.get(key)) for hp in hps}, key=_json_sort_key)
-        params.append(Param(f"grid.{key}", "[" + ", ".join(values) + "]"))
-    metrics = [Metric("n_runs", len(sweep.runs), now, 0),
-               Metric("n_diverged", sum(bool(r.result["diverged"]) for r in sweep.runs), now,
-                      0)]
-    best = sweep.best
-    if best.get("run_name") is not None:
-        params.append(Param("best.run_name", best["run_name"]))
-        params += [Param(f"best.{k}", _param(v))
-                   for k, v in sorted(best["hyperparameters"].items())]
-        for part, values in best["metrics"].items():
-            metrics += [Metric(f"best/{part}_{k}", _value(v), now, 0) for k, v in values.items()]
-        metrics.append(Metric("best/final_objective", _value(best["final_objective"]), now, 0))
-        ref = best.get("sklearn", {})
-        for part, values in ref.get("metrics", {}).items():
-            metrics += [Metric(f"sklearn/{part}_{k}", _value(v), now, 0)
-                        for k, v in values.items()]
-        if "objective" in ref:
-            metrics.append(Metric("sklearn/objective", _value(ref["objective"]), now, 0))
-            metrics.append(Metric("best/objective_gap",
-                                  _value(best["final_objective"]) - _value(ref["objective"]),
-                                  now, 0))
-    for entry in sweep.baseline.get("by_l2", {}).values():
-        prefix = f"sklearn_l2_{entry['l2']!r}"
-        metrics.append(Metric(f"{prefix}/objective", _value(entry["objective"]), now, 0))
-        for part, values in entry["metrics"].items():
-            metrics += [Metric(f"{prefix}/{part}_{k}", _value(v), now, 0)
-                        for k, v in values.items()]
-    return params, metrics
+def local_artifact_root(location: str) -> Path | None:
+    """The directory of a local artifact location (a path or ``file:`` URI), else None."""
+    parts = urlsplit(location)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    if parts.scheme == "" or (len(parts.scheme) == 1 and os.name == "nt"):
+        return Path(location)
+    return None
 
 
-def _json_sort_key(s: str):
-    v = json.loads(s)
-    return (0, v, "") if isinstance(v, int | float) and not isinstance(v, bool) else (1, 0, s)
+def _place(src: Path, dest_dir: Path) -> None:
+    """Hard-link ``src`` into ``dest_dir`` (a run's files never change in place: they are
+    replaced by rename), or copy it where linking is impossible."""
+    dest = dest_dir / src.name
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest.unlink(missing_ok=True)
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
 
 
-def create_parent(client, experiment_id: str, sweep: SweepResult, commit: str) -> str:
-    """The sweep's parent run, left RUNNING and incomplete (see :func:`finish_parent`)."""
-    starts = [int(r.timing["start_time_ms"]) for r in sweep.runs]
-    tags = {**_common_tags(sweep, commit), ROLE_TAG: ROLE_SWEEP, SWEEP_KEY_TAG: sweep.sweep_key,
-            "config_hash": G.stable_hash(sorted(r.result["run_key"] for r in sweep.runs))}
-    run_id = client.create_run(experiment_id, start_time=min(starts, default=None), tags=tags,
-                               run_name=f"{sweep.dataset}/{sweep.model}").info.run_id
-    params, metrics = _sweep_params_metrics(sweep)
-    log_batch(client, run_id, metrics=metrics, params=params)
-    for p in sweep.files:
-        client.log_artifact(run_id, str(p))
-    for p in sweep.plots:
-        client.log_artifact(run_id, str(p), "plots")
-    return run_id
+def write_children_sql(client, experiment_id: str, records: list[ChildRecord],
+                       dataset_input=None) -> dict[str, str] | None:
+    """Write ``records`` as complete children in one transaction, or return None when the
+    store is not SQL or its artifacts are not local (then use the client path).
+
+    The rows are those MLflow's own ``create_run``, ``log_batch``, ``log_inputs`` and
+    ``set_terminated`` write (same tables, same NaN/inf handling, ``latest_metrics`` as
+    the maximum of (step, timestamp, value) per key), so the UI and the API cannot tell
+    the difference; a test compares the two paths field by field.
+    """
+    store = _sql_store(client)
+    if store is None or not records:
+        return None if store is None else {}
+    experiment = client.get_experiment(experiment_id)
+    root = local_artifact_root(experiment.artifact_location)
+    if root is None:
+        return None
+    from mlflow.store.tracking.dbmodels.models import (
+        SqlDataset,
+        SqlInput,
+        SqlInputTag,
+        SqlLatestMetric,
+        SqlMetric,
+        SqlParam,
+        SqlRun,
+        SqlTag,
+    )
+    from sqlalchemy import insert
+
+    runs, tags, params, metrics, latest, inputs, input_tags = [], [], [], [], [], [], []
+    ids = {}
+    for rec in records:
+        run_id = uuid.uuid4().hex
+        ids[rec.name] = run_id
+        for p in rec.files:
+            _place(p, root / run_id / "artifacts")
+        runs.append({
+            "run_uuid": run_id, "name": rec.name, "source_type": "UNKNOWN",
+            "source_name": "", "entry_point_name": "", "user_id": "unknown",
+            "status": "FINISHED", "start_time": rec.start, "end_time": rec.end,
+            "deleted_time": None, "source_version": "", "lifecycle_stage": "active",
+            "artifact_uri": f"{experiment.artifact_location}/{run_id}/artifacts",
+            "experiment_id": int(experiment_id),
+        })
+        run_tags = {**rec.tags, "mlflow.runName": rec.name, COMPLETE_TAG: "true"}
+        tags += [{"key": k, "value": v, "run_uuid": run_id} for k, v in run_tags.items()]
+        params += [{"key": k, "value": v, "run_uuid": run_id} for k, v in rec.params.items()]
+        newest: dict[str, dict] = {}
+        seen = set()
+        for key, value, timestamp, step in rec.metrics:
+            is_nan = bool(np.isnan(value))
+            stored = 0.0 if is_nan else float(np.clip(value, -1.7976931348623157e308,
+                                                      1.7976931348623157e308))
+            row = {"key": key, "value": stored, "timestamp": timestamp, "step": step,
+                   "is_nan": is_nan, "run_uuid": run_id}
+            ident = (key, stored, timestamp, step, is_nan)
+            if ident not in seen:  # MLflow drops exact duplicates too
+                seen.add(ident)
+                metrics.append(row)
+            old = newest.get(key)
+            if old is None or (step, timestamp, stored) > (old["step"], old["timestamp"],
+                                                           old["value"]):
+                newest[key] = row
+        latest += list(newest.values())
+    with store.ManagedSessionMaker(read_only=False) as session:
+        if dataset_input is not None:
+            ds = dataset_input.dataset
+            found = session.query(SqlDataset).filter(
+                SqlDataset.experiment_id == int(experiment_id), SqlDataset.name == ds.name,
+                SqlDataset.digest == ds.digest).first()
+            if found is None:
+                dataset_uuid = uuid.uuid4().hex
+                session.execute(insert(SqlDataset.__table__), [{
+                    "dataset_uuid": dataset_uuid, "experiment_id": int(experiment_id),
+                    "name": ds.name, "digest": ds.digest,
+                    "dataset_source_type": ds.source_type, "dataset_source": ds.source,
+                    "dataset_schema": ds.schema, "dataset_profile": ds.profile}])
+            else:
+                dataset_uuid = found.dataset_uuid
+            for run_id in ids.values():
+                input_uuid = uuid.uuid4().hex
+                inputs.append({"input_uuid": input_uuid, "source_type": "DATASET",
+                               "source_id": dataset_uuid, "destination_type": "RUN",
+                               "destination_id": run_id})
+                input_tags += [{"input_uuid": input_uuid, "name": t.key, "value": t.value}
+                               for t in dataset_input.tags]
+        for table, rows in ((SqlRun, runs), (SqlTag, tags), (SqlParam, params),
+                            (SqlMetric, metrics), (SqlLatestMetric, latest),
+                            (SqlInput, inputs), (SqlInputTag, input_tags)):
+            if rows:
+                session.execute(insert(table.__table__), rows)
+    return ids
 
 
-def finish_parent(client, run_id: str, sweep: SweepResult, best_run_id: str | None) -> None:
+def write_children(client, experiment_id: str, records: list[ChildRecord],
+                   dataset_input=None) -> dict[str, str]:
+    """Log ``records`` as child runs: one transaction on a SQL store, else the client."""
+    ids = write_children_sql(client, experiment_id, records, dataset_input)
+    if ids is None:
+        ids = write_children_with_client(client, experiment_id, records, dataset_input)
+    return ids
+
+
+# --------------------------------------------------------------------------------------
+# Syncing: a shard as soon as it is trained, the sweep once it is summarised
+# --------------------------------------------------------------------------------------
+
+
+def open_parent(client, experiment_id: str, dataset: str, model: str, commit: str,
+                existing: list[Existing] | None = None, start_time: int | None = None) -> str:
+    """The sweep's parent run, created if missing, marked RUNNING and incomplete (the
+    sweep is being updated) if it was finished. Call under :func:`store_lock`."""
+    from mlflow.entities import Param, RunTag
+
+    if existing is None:
+        existing = [_existing(r) for r in _search(
+            client, experiment_id, dataset, model, f" and tags.`{ROLE_TAG}` = '{ROLE_SWEEP}'")]
+    parent = choose_parent(existing)
+    if parent is None:
+        tags = {**_common_tags(dataset, model, commit), ROLE_TAG: ROLE_SWEEP}
+        run_id = client.create_run(experiment_id, start_time=start_time, tags=tags,
+                                   run_name=f"{dataset}/{model}").info.run_id
+        client.log_batch(run_id, params=[Param("dataset", dataset), Param("model", model)])
+        return run_id
+    if parent.tags.get(COMPLETE_TAG) != "false" or parent.status != "RUNNING":
+        client.log_batch(parent.run_id, tags=[RunTag(COMPLETE_TAG, "false")])
+        client.update_run(parent.run_id, status="RUNNING")
+    return parent.run_id
+
+
+def sync_shard(uri: str, experiment_id: str, dataset: str, model: str,
+               runs: list[RunResult], split_path: str | os.PathLike | None = None, *,
+               experiment_name: str | None = None, commit: str | None = None,
+               log: Callable[[str], Any] | None = None) -> dict:
+    """Make the store hold exactly these runs of a shard as children of the sweep's parent.
+
+    Returns the record a ``track_shard`` job writes (parent id, run name -> child id).
+    Call under :func:`store_lock`.
+    """
+    from mlflow import MlflowClient
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    t0 = time.perf_counter()
+    commit = commit or git_commit()
+    client = MlflowClient(uri)
+    if experiment_name is not None:
+        check_experiment(client, experiment_id, experiment_name)
+    by_name = {r.name: r for r in runs}
+    existing = find_children(client, experiment_id, dataset, model, by_name)
+    plan = plan_shard(existing, {r.name: r.content_key for r in runs})
+    by_id = {r.run_id: r for r in existing}
+    kept_ok = all(by_id[i].tags.get(PARENT_TAG) for i in plan.keep.values())
+    starts = [int(r.timing["start_time_ms"]) for r in runs]
+    parent_id = (open_parent(client, experiment_id, dataset, model, commit,
+                             start_time=min(starts, default=None))
+                 if plan.writes or not kept_ok or not runs else None)
+    _retire(client, plan.delete)
+    split_path = Path(split_path) if split_path else None
+    t_write = time.perf_counter()
+    created = {}
+    if plan.create:
+        split = load_split(split_path) if split_path and split_path.is_file() else None
+        records = [child_record(by_name[n], dataset, model, parent_id, commit)
+                   for n in plan.create]
+        created = write_children(client, experiment_id, records,
+                                 _dataset_input(split, split_path, dataset))
+    t_write = time.perf_counter() - t_write
+    _update_kept(client, plan.keep, by_id, by_name, parent_id, commit)
+    children = {**plan.keep, **created}
+    parent_id = parent_id or next(
+        (by_id[i].tags[PARENT_TAG] for i in plan.keep.values()), None)
+    log(f"{dataset}/{model} shard: kept {len(plan.keep)}, created {len(created)}, deleted "
+        f"{len(plan.delete)} in {time.perf_counter() - t0:.2f} s (children "
+        f"{1000 * t_write / max(len(created), 1):.1f} ms each)")
+    return {"experiment_id": str(experiment_id), "parent_run_id": parent_id,
+            "children": dict(sorted(children.items())),
+            "created": len(created), "deleted": len(plan.delete)}
+
+
+def _update_kept(client, keep: dict[str, str], by_id: dict[str, Existing],
+                 by_name: dict[str, RunResult], parent_id: str | None, commit: str) -> None:
+    """A kept child's results are unchanged; its code tags and parent may not be."""
     from mlflow.entities import RunTag
 
-    ends = [int(r.timing["end_time_ms"]) for r in sweep.runs]
-    tags = [RunTag("best_run_id", best_run_id or "none"), RunTag(COMPLETE_TAG, "true")]
-    client.log_batch(run_id, tags=tags)  # one write; the complete tag is the last one
-    client.set_terminated(run_id, "FINISHED", end_time=max(ends, default=None))
+    for name, run_id in keep.items():
+        want = _code_tags(by_name[name], commit)
+        if parent_id is not None:
+            want[PARENT_TAG] = parent_id
+        have = by_id[run_id].tags
+        changed = [RunTag(k, v) for k, v in want.items() if have.get(k) != v]
+        if changed:
+            client.log_batch(run_id, tags=changed)
 
 
 def _model_key(run: RunResult) -> str:
@@ -685,7 +956,10 @@ def log_best_model(client, experiment_id: str, parent_id: str, sweep: SweepResul
                                         filter_string=f"tags.`{CONTENT_TAG}` = '{key}'")
     for lm in found:
         if lm.status == "READY":
-            client.log_outputs(parent_id, [LoggedModelOutput(lm.model_id, step=0)])
+            outputs = client.get_run(parent_id).outputs
+            if lm.model_id not in [o.model_id for o in (outputs.model_outputs if outputs
+                                                        else [])]:
+                client.log_outputs(parent_id, [LoggedModelOutput(lm.model_id, step=0)])
             return lm.model_id
     task = run.result.get("task", "regression")
     w = load_npz(run.dir / "model.npz")
@@ -737,78 +1011,130 @@ def register_best(client, sweep: SweepResult, run: RunResult, model_id: str,
     return {"name": name, "version": int(mv.version), "new": True}
 
 
-def sync_sweep(uri: str, experiment_id: str, sweep: SweepResult, *, register: bool = True,
-               experiment_name: str | None = None, commit: str | None = None,
-               log: Callable[[str], Any] | None = None) -> dict:
-    """Make the store show ``sweep`` exactly; returns the ids (the content of mlflow.json).
+def _sweep_tags_metrics(sweep: SweepResult):
+    """The parent's description: tags (they may change, params may not) and metrics."""
+    from mlflow.entities import Metric, RunTag
 
-    Give ``experiment_name`` to check first that the id still names that experiment.
+    now = int(time.time() * 1000)
+    hps = [r.result["hyperparameters"] for r in sweep.runs]
+    tags = {"n_runs": str(len(sweep.runs)),
+            "selection_metric": str(sweep.best.get("selection_metric"))}
+    for key in sorted({k for hp in hps for k in hp}):
+        values = sorted({json.dumps(hp.get(key)) for hp in hps}, key=_json_sort_key)
+        tags[f"grid.{key}"] = "[" + ", ".join(values) + "]"
+    metrics = [Metric("n_runs", len(sweep.runs), now, 0),
+               Metric("n_diverged", sum(bool(r.result["diverged"]) for r in sweep.runs), now,
+                      0)]
+    best = sweep.best
+    tags["best.run_name"] = str(best.get("run_name"))
+    if best.get("run_name") is not None:
+        tags.update({f"best.{k}": _param(v) for k, v in sorted(best["hyperparameters"].items())})
+        for part, values in best["metrics"].items():
+            metrics += [Metric(f"best/{part}_{k}", _value(v), now, 0) for k, v in values.items()]
+        metrics.append(Metric("best/final_objective", _value(best["final_objective"]), now, 0))
+        ref = best.get("sklearn", {})
+        for part, values in ref.get("metrics", {}).items():
+            metrics += [Metric(f"sklearn/{part}_{k}", _value(v), now, 0)
+                        for k, v in values.items()]
+        if "objective" in ref:
+            metrics.append(Metric("sklearn/objective", _value(ref["objective"]), now, 0))
+            metrics.append(Metric("best/objective_gap",
+                                  _value(best["final_objective"]) - _value(ref["objective"]),
+                                  now, 0))
+    for entry in sweep.baseline.get("by_l2", {}).values():
+        prefix = f"sklearn_l2_{entry['l2']!r}"
+        metrics.append(Metric(f"{prefix}/objective", _value(entry["objective"]), now, 0))
+        for part, values in entry["metrics"].items():
+            metrics += [Metric(f"{prefix}/{part}_{k}", _value(v), now, 0)
+                        for k, v in values.items()]
+    return [RunTag(k, v) for k, v in tags.items()], metrics
+
+
+def _json_sort_key(s: str):
+    v = json.loads(s)
+    return (0, v, "") if isinstance(v, int | float) and not isinstance(v, bool) else (1, 0, s)
+
+
+def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
+                 children: dict[str, str], *, register: bool = True,
+                 experiment_name: str | None = None, commit: str | None = None,
+                 log: Callable[[str], Any] | None = None) -> dict:
+    """Complete the sweep's parent once its shards are synced, summarised and plotted.
+
+    ``children`` (run name -> child id) come from the shard records. Deletes the sweep's
+    other gdlab runs (children of removed grid points, duplicates, extra parents), then
+    writes the parent's description, the runs' figures, the best model and its registry
+    version, and marks the parent complete. Writes nothing when the parent is complete
+    with this sweep key. Returns the content of ``mlflow.json``. Call under
+    :func:`store_lock`.
     """
     from mlflow import MlflowClient
+    from mlflow.entities import RunTag
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
-    clock = time.perf_counter
-    t0 = clock()
+    t0 = time.perf_counter()
     commit = commit or git_commit()
     client = MlflowClient(uri)
     if experiment_name is not None:
-        check_experiment(client, experiment_id, experiment_name)  # also opens the store
-    t_connect = clock()
-    existing = [_existing(r) for r in _search(client, experiment_id, sweep.dataset, sweep.model)]
-    plan = plan_sweep(existing, {r.name: r.content_key for r in sweep.runs}, sweep.sweep_key)
-    log(f"{sweep.dataset}/{sweep.model}: keep {len(plan.keep)} runs, create "
-        f"{len(plan.create)}, delete {len(plan.delete)}, "
-        f"{'keep' if plan.parent else 'new'} parent")
-    by_id = {r.run_id: r for r in existing}
-    runs = {r.name: r for r in sweep.runs}
-
-    new_parent = plan.parent is None
-    parent_id = create_parent(client, experiment_id, sweep, commit) if new_parent \
-        else plan.parent
-    children = dict(plan.keep)
-    t_children = clock()
-    if plan.create:
-        dataset_input = _dataset_input(sweep)
-        for name in plan.create:
-            children[name] = log_child(client, experiment_id, parent_id, sweep, runs[name],
-                                       commit, dataset_input)
-    for run_id in plan.keep.values():
-        if by_id[run_id].tags.get(PARENT_TAG) != parent_id:
-            client.set_tag(run_id, PARENT_TAG, parent_id)
-    t_children = clock() - t_children
-
+        check_experiment(client, experiment_id, experiment_name)
+    existing = [_existing(r) for r in _search(client, experiment_id, sweep.dataset,
+                                              sweep.model)]
+    missing = sorted(set(sweep_names := [r.name for r in sweep.runs]) - set(children))
+    if missing:
+        raise ValueError(f"no child run recorded for {missing[:3]} (of {len(missing)})")
+    alive = {r.run_id for r in existing if r.complete}
+    lost = [n for n in sweep_names if children[n] not in alive]
+    if lost:
+        raise RuntimeError(
+            f"{len(lost)} child runs of {sweep.dataset}/{sweep.model} (e.g. {lost[0]!r}) are "
+            "gone from the tracking store; rerun their shards with "
+            f"`snakemake --forcerun track_shard`")
+    parent = choose_parent(existing)
+    cleanup = plan_cleanup(existing, children, parent.run_id if parent else "")
+    done = (parent is not None and parent.complete and not cleanup
+            and parent.tags.get(SWEEP_KEY_TAG) == sweep.sweep_key)
     best = sweep.best_run
     best_id = children.get(best.name) if best is not None else None
-    model_id = None
-    t_model = clock()
-    if new_parent:
-        if best is not None:
-            model_id = log_best_model(client, experiment_id, parent_id, sweep, best, uri)
-        finish_parent(client, parent_id, sweep, best_id)
-    else:
-        if by_id[parent_id].tags.get("best_run_id") != (best_id or "none"):
-            client.set_tag(parent_id, "best_run_id", best_id or "none")
-        outputs = client.get_run(parent_id).outputs
+    record = {"experiment_id": str(experiment_id), "dataset": sweep.dataset,
+              "model": sweep.model, "sweep_key": sweep.sweep_key,
+              "children": dict(sorted(children.items())), "best_run_id": best_id,
+              "deleted": len(cleanup)}
+    if done:
+        outputs = client.get_run(parent.run_id).outputs
         model_ids = [o.model_id for o in (outputs.model_outputs if outputs else [])]
-        model_id = model_ids[-1] if model_ids else None
-    for run_id in plan.delete:
-        client.delete_run(run_id)
-    registered = None
-    if register and best is not None and model_id is not None:
-        registered = register_best(client, sweep, best, model_id, uri)
-    t_model = clock() - t_model
-    total = clock() - t0
-    log(f"time: {total:.2f} s = open store {t_connect - t0:.2f} s + children "
-        f"{t_children:.2f} s ({1000 * t_children / max(len(plan.create), 1):.0f} ms per new "
-        f"run) + best model, registry, deletions {t_model:.2f} s + rest "
-        f"{total - (t_connect - t0) - t_children - t_model:.2f} s")
-    return {
-        "experiment_id": str(experiment_id),
-        "dataset": sweep.dataset, "model": sweep.model,
-        "parent_run_id": parent_id, "sweep_key": sweep.sweep_key,
-        "children": dict(sorted(children.items())),
-        "best_run_id": best_id, "logged_model_id": model_id,
-        "registered_model": registered,
-        "created": {"parent": new_parent, "children": len(plan.create)},
-        "deleted": len(plan.delete),
-    }
+        log(f"{sweep.dataset}/{sweep.model}: the store already shows this sweep")
+        return {**record, "parent_run_id": parent.run_id,
+                "logged_model_id": model_ids[-1] if model_ids else None,
+                "registered_model": None, "updated": False}
+    parent_id = open_parent(client, experiment_id, sweep.dataset, sweep.model, commit,
+                            existing=existing,
+                            start_time=min((int(r.timing["start_time_ms"]) for r in sweep.runs),
+                                           default=None))
+    _retire(client, cleanup)
+    by_id = {r.run_id: r for r in existing}
+    for run_id in children.values():
+        if run_id in by_id and by_id[run_id].tags.get(PARENT_TAG) != parent_id:
+            client.set_tag(run_id, PARENT_TAG, parent_id)
+    tags, metrics = _sweep_tags_metrics(sweep)
+    log_batch(client, parent_id, metrics=metrics, tags=tags)
+    for p in sweep.files:
+        client.log_artifact(parent_id, str(p))
+    for p in sweep.plots:
+        client.log_artifact(parent_id, str(p), "plots")
+    for run in sweep.runs:
+        for p in run.plots:
+            client.log_artifact(children[run.name], str(p), "plots")
+    model_id = registered = None
+    if best is not None:
+        model_id = log_best_model(client, experiment_id, parent_id, sweep, best, uri)
+        if register:
+            registered = register_best(client, sweep, best, model_id, uri)
+    ends = [int(r.timing["end_time_ms"]) for r in sweep.runs]
+    client.log_batch(parent_id, tags=[RunTag("best_run_id", best_id or "none"),
+                                      RunTag(SWEEP_KEY_TAG, sweep.sweep_key),
+                                      RunTag(COMPLETE_TAG, "true")])  # the complete tag last
+    client.set_terminated(parent_id, "FINISHED", end_time=max(ends, default=None))
+    log(f"{sweep.dataset}/{sweep.model}: parent completed, {len(cleanup)} runs deleted, in "
+        f"{time.perf_counter() - t0:.2f} s")
+    return {**record, "parent_run_id": parent_id, "logged_model_id": model_id,
+            "registered_model": registered, "updated": True}

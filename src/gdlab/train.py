@@ -1,25 +1,28 @@
-"""One grid point, end to end: load the split, fit, evaluate, write the run's files.
+"""Training: one run alone, or a shard of a sweep's runs in one process.
 
-A run directory holds ``model.npz`` (weights and the scaler that standardised the
-inputs, so it predicts on raw features), ``history.csv`` (one row per epoch),
-``metrics.json`` (spec, flags and train/val/test metrics: identical bytes for identical
-inputs) and ``timing.json`` (wall-clock start/end, which differ on every run and so are
-kept apart). Imports NumPy and gdlab only: a train job must start fast.
+A train job trains a *shard*: the runs of one sweep that :func:`gdlab.grid.shard_of`
+assigns to it. The runs share one load of the split; each is computed exactly as if it
+were alone (its model, seed and data depend on its spec only), so its files are
+byte-identical whatever the sharding and ``--cores``. The files of a run and the shard
+manifest are described in :mod:`gdlab.runfiles`. Imports NumPy and gdlab only: a train
+job must start fast.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from gdlab import metrics as M
 from gdlab.data import Split, load_split
-from gdlab.io import save_npz, write_json, write_text
+from gdlab.io import canonical_json, npz_bytes, write_bytes, write_json
 from gdlab.models import MODELS
-
-RUN_FILES = ("model.npz", "history.csv", "metrics.json", "timing.json")
+from gdlab.runfiles import content_key, history_csv, run_dir
 
 
 def evaluate(task: str, model, X, y) -> dict[str, float]:
@@ -42,31 +45,13 @@ def fit_run(spec: dict, split: Split):
     return model, int(start * 1000), int(time.time() * 1000)
 
 
-def history_csv(history: dict[str, np.ndarray]) -> str:
-    cols = list(history)
-    rows = [",".join(cols)]
-    for i in range(len(history["epoch"])):
-        rows.append(",".join(_fmt(history[c][i]) for c in cols))
-    return "\n".join(rows) + "\n"
-
-
-def read_history(path) -> dict[str, np.ndarray]:
-    """Read ``history.csv`` back (NumPy only)."""
-    with open(path, encoding="utf-8") as f:
-        cols = f.readline().strip().split(",")
-        data = np.loadtxt(f, delimiter=",", ndmin=2)
-    return {c: (data[:, i].astype(np.int64) if c == "epoch" else data[:, i])
-            for i, c in enumerate(cols)}
-
-
-def run(spec: dict, split_path, out_dir) -> dict:
-    """Train the run ``spec`` on the split at ``split_path`` and write its files to ``out_dir``."""
-    split = load_split(split_path)
+def train_run(spec: dict, split: Split, out_dir) -> tuple[dict, str]:
+    """Train the run ``spec`` and write its files to ``out_dir``; returns (result, content key)."""
     model, start_ms, end_ms = fit_run(spec, split)
     out = Path(out_dir)
-    save_npz(out / "model.npz", coef=model.coef_, intercept=np.float64(model.intercept_),
-             x_mean=split.x_mean, x_scale=split.x_scale)
-    write_text(out / "history.csv", history_csv(model.history_))
+    weights = npz_bytes({"coef": model.coef_, "intercept": np.float64(model.intercept_),
+                         "x_mean": split.x_mean, "x_scale": split.x_scale})
+    history = history_csv(model.history_).encode("utf-8")
     result = {
         **spec,
         "n_epochs": model.n_epochs_,
@@ -78,35 +63,54 @@ def run(spec: dict, split_path, out_dir) -> dict:
             ("val", split.X_val, split.y_val),
             ("test", split.X_test, split.y_test))},
     }
-    write_json(out / "metrics.json", result)
+    write_bytes(out / "model.npz", weights)
+    write_bytes(out / "history.csv", history)
     write_json(out / "timing.json", {"start_time_ms": start_ms, "end_time_ms": end_ms})
-    return result
+    write_json(out / "metrics.json", result)  # last: a run with metrics.json is whole
+    return result, content_key(weights, history, _json_roundtrip(result))
 
 
-def main(argv=None) -> None:
-    """``python -m gdlab.train --spec JSON --split PATH --out DIR``: the train rule's job.
+def run(spec: dict, split_path, out_dir) -> dict:
+    """Train the run ``spec`` on the split at ``split_path`` and write its files to ``out_dir``."""
+    return train_run(spec, load_split(split_path), out_dir)[0]
 
-    A ``shell:`` job rather than a ``script:`` one: Snakemake's script preamble (its own
-    imports and unpickling) measured 68 ms, a third of a train job (benchmarks/README.md).
+
+def train_shard(shard: dict, split_path, sweep_dir, manifest_path,
+                log: Callable[[str], None] | None = None) -> dict:
+    """Train every run of ``shard`` (``{"dataset", "model", "shard", "runs": [spec...]}``).
+
+    Writes each run's files under ``<sweep_dir>/runs/<run name>/``, then the shard manifest
+    at ``manifest_path`` (last, so a shard with a manifest is whole). Returns the manifest.
     """
-    import argparse
-    import json
-    import sys
-
-    parser = argparse.ArgumentParser(prog="python -m gdlab.train", description=main.__doc__)
-    parser.add_argument("--spec", required=True, help="the run's spec, as JSON")
-    parser.add_argument("--split", required=True, help="the dataset's split.npz")
-    parser.add_argument("--out", required=True, help="the run directory to write")
-    args = parser.parse_args(argv)
-    result = run(json.loads(args.spec), args.split, args.out)
-    print(f"{result['run_name']}: {result['n_epochs']} epochs, diverged={result['diverged']}",
-          file=sys.stderr)
-
-
-def _fmt(v) -> str:
-    v = v.item() if isinstance(v, np.generic) else v
-    return str(v) if isinstance(v, int) else repr(float(v))
+    log = log or (lambda _msg: None)
+    split = load_split(split_path)
+    entries, fit_seconds = {}, 0.0
+    for spec in sorted(shard["runs"], key=lambda s: s["run_name"]):
+        t = time.perf_counter()
+        result, key = train_run(spec, split, run_dir(sweep_dir, spec["run_name"]))
+        fit_seconds += time.perf_counter() - t
+        entries[spec["run_name"]] = {"run_key": spec["run_key"], "content_key": key}
+        log(f"{spec['run_name']}: {result['n_epochs']} epochs, diverged={result['diverged']}")
+    manifest = {"dataset": shard["dataset"], "model": shard["model"], "shard": shard["shard"],
+                "runs": entries}
+    write_json(manifest_path, manifest)
+    log(f"trained {len(entries)} runs: fit and write {fit_seconds:.3f} s, "
+        f"job {_process_seconds():.3f} s since the process started")
+    return manifest
 
 
-if __name__ == "__main__":
-    main()
+def _json_roundtrip(result: dict) -> dict:
+    """The result as metrics.json reads back (non-finite floats are null there)."""
+    return json.loads(canonical_json(result))
+
+
+def _process_seconds() -> float:
+    """Seconds since this process started (Linux; NaN elsewhere): a job's whole cost."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")

@@ -18,7 +18,6 @@ from gdlab import grid as G
 from gdlab.config import ConfigError, load_schema, validate_config
 from gdlab.io import canonical_json
 from gdlab.recovery import remove_stale_locks
-from gdlab.train import RUN_FILES
 
 # only the main process: a cluster job parses this file too, beside a live run
 if workflow.is_main_process and remove_stale_locks():
@@ -36,7 +35,7 @@ ENV = "../../environment.yml"
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_-]+",
     model=r"[A-Za-z0-9_-]+",
-    run=r"[^/]+~[^/]+(/[^/]+~[^/]+)*",
+    shard=r"\d+",
 
 
 def dataset_spec(dataset):
@@ -89,23 +88,49 @@ RUNS = _build_runs()
 SWEEPS = list(RUNS)
 
 
-def run_spec(w):
+def _build_shards():
+    """(dataset, model) -> shard id -> its run names (only shards that have runs)."""
+    size = config["train"]["shard_size"]
+    shards = {}
+    for sweep, table in RUNS.items():
+        n = G.shard_count(len(table), size)
+        by_shard = {}
+        for name in sorted(table):
+            by_shard.setdefault(str(G.shard_of(name, n)), []).append(name)
+        shards[sweep] = dict(sorted(by_shard.items(), key=lambda kv: int(kv[0])))
+    return shards
+
+
+SHARDS = _build_shards()
+
+
+def _shard_runs(w):
     try:
-        return canonical_json(RUNS[(w.dataset, w.model)][w.run])
+        return SHARDS[(w.dataset, w.model)][w.shard]
     except KeyError:
         raise WorkflowError(
-            f"run {w.run!r} of {w.dataset}/{w.model} is not in the config's grid"
+            f"shard {w.shard!r} of {w.dataset}/{w.model} has no runs in the config's grid"
         ) from None
 
 
+def shard_spec(w):
+    """A train job's whole specification: its runs' specs (each with its code version)."""
+    table = RUNS[(w.dataset, w.model)]
+    return canonical_json({
+        "dataset": w.dataset, "model": w.model, "shard": w.shard,
+        "runs": [table[name] for name in _shard_runs(w)],
+    })
+
+
 def sweep_runs(w):
-    return list(RUNS[(w.dataset, w.model)])
+    return sorted(RUNS[(w.dataset, w.model)])
 
 
-def sweep_files(name):
-    """Input function: ``name`` (a run file) of every run of the wildcards' sweep."""
+def shard_files(pattern):
+    """Input function: ``pattern`` (with ``{shard}``) for every shard of the wildcards' sweep."""
     return lambda w: [
-        f"results/{w.dataset}/{w.model}/runs/{run}/{name}" for run in sweep_runs(w)
+        pattern.format(dataset=w.dataset, model=w.model, shard=k)
+        for k in SHARDS[(w.dataset, w.model)]
     ]
 
 

@@ -18,7 +18,7 @@ rule baseline:
 
 rule summarize:
     input:
-        metrics=sweep_files("metrics.json"),
+        manifests=shard_files("results/{dataset}/{model}/shards/{shard}.json"),
         baseline="results/{dataset}/{model}/baseline.json",
     output:
         summary="results/{dataset}/{model}/summary.csv",
@@ -27,7 +27,7 @@ rule summarize:
         spec=lambda w: canonical_json({
             "dataset": w.dataset, "model": w.model,
             "metric": config["selection"][config["datasets"][w.dataset]["task"]],
-            "code": G.code_version("gdlab.summary", "gdlab.io"),
+            "code": G.code_version("gdlab.summary", "gdlab.io", "gdlab.runfiles"),
         }),
     log:
         "logs/summarize/{dataset}/{model}.log",

@@ -1,5 +1,6 @@
 # One plot job per sweep: importing Matplotlib costs about a second, so a single process
-# draws the sweep's three figures and the two figures of every run (logic: gdlab.plots).
+# draws the sweep's three figures (every run in each) and the two per-run figures of the
+# best run, or of the config's plots.top_k best (logic: gdlab.plots).
 # In the report, figures are grouped by dataset (category) and model (subcategory); the
 # per-run figures get their own subcategory "<model>: runs", one row per run, with a toggle
 # between the learning curve and the model figure.
@@ -9,9 +10,7 @@ rule plot:
         summary="results/{dataset}/{model}/summary.csv",
         best="results/{dataset}/{model}/best.json",
         baseline="results/{dataset}/{model}/baseline.json",
-        history=sweep_files("history.csv"),
-        model=sweep_files("model.npz"),
-        metrics=sweep_files("metrics.json"),
+        manifests=shard_files("results/{dataset}/{model}/shards/{shard}.json"),
     output:
         heatmap=report(
             "results/{dataset}/{model}/plots/heatmap.png",
@@ -48,7 +47,8 @@ rule plot:
         # code of the figures and the run names: an edit of gdlab.plots reruns only plots
         spec=lambda w: canonical_json({
             "code": G.code_version("gdlab.plots"),
-            "runs": sorted(sweep_runs(w)),
+            "runs": sweep_runs(w),
+            "top_k": config["plots"]["top_k"],
         }),
     log:
         "logs/plot/{dataset}/{model}.log",

@@ -1,15 +1,32 @@
-# MLflow: one setup job creates the store and the experiment, then one track job per sweep
-# copies its finished results (runs, plots, best model) into it. See src/gdlab/tracking.py.
-from gdlab.tracking import uri_hash
+# MLflow: one setup job creates the store and the experiment; a track_shard job logs each
+# shard's runs as soon as it is trained (the UI fills during a long sweep); one track job
+# per sweep completes its parent once it is summarised and plotted. See gdlab.tracking.
+from gdlab.tracking import store_lost, uri_hash
 
 # Only a hash of the tracking URI reaches params (it may carry credentials); the jobs read
 # the real one from MLFLOW_TRACKING_URI or the config and check it against the hash.
 MLFLOW_URI_HASH = uri_hash(tracking_uri())
+EXPERIMENT_RECORD = "results/mlflow/experiment.json"
+
+# mlflow.db deleted by hand: forget the setup, so it runs again and every sweep re-syncs
+if workflow.is_main_process and store_lost(tracking_uri(), EXPERIMENT_RECORD):
+    os.remove(EXPERIMENT_RECORD)
+    print("gdlab: the tracking store lacks the experiment of results/mlflow/; "
+          "setting it up again and re-syncing every sweep", file=sys.stderr)
+
+
+def track_spec(w):
+    return canonical_json({
+        "dataset": w.dataset, "model": w.model, "experiment": config["experiment"],
+        "uri_hash": MLFLOW_URI_HASH,
+        "register": config["mlflow"]["register_models"],
+        "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model"),
+    })
 
 
 rule mlflow_setup:
     output:
-        "results/mlflow/experiment.json",
+        EXPERIMENT_RECORD,
     params:
         # another experiment or tracking server: set up again, and re-sync every sweep
         spec=canonical_json({"experiment": config["experiment"], "uri_hash": MLFLOW_URI_HASH,
@@ -22,17 +39,32 @@ rule mlflow_setup:
         "../scripts/mlflow_setup.py"
 
 
+rule track_shard:
+    input:
+        experiment=EXPERIMENT_RECORD,
+        split="data/{dataset}/split.npz",
+        manifest="results/{dataset}/{model}/shards/{shard}.json",
+    output:
+        "results/{dataset}/{model}/mlflow/shards/{shard}.json",
+    params:
+        spec=track_spec,
+    log:
+        "logs/track_shard/{dataset}/{model}/{shard}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/track_shard.py"
+
+
 rule track:
     input:
-        experiment="results/mlflow/experiment.json",
+        experiment=EXPERIMENT_RECORD,
         split="data/{dataset}/split.npz",
         summary="results/{dataset}/{model}/summary.csv",
         best="results/{dataset}/{model}/best.json",
         baseline="results/{dataset}/{model}/baseline.json",
-        metrics=sweep_files("metrics.json"),
-        history=sweep_files("history.csv"),
-        model=sweep_files("model.npz"),
-        timing=sweep_files("timing.json"),
+        manifests=shard_files("results/{dataset}/{model}/shards/{shard}.json"),
+        shards=shard_files("results/{dataset}/{model}/mlflow/shards/{shard}.json"),
         plots=expand(
             "results/{{dataset}}/{{model}}/plots/{name}",
             name=["heatmap.png", "learning_curves.png", "convergence.png"],
@@ -41,12 +73,7 @@ rule track:
     output:
         "results/{dataset}/{model}/mlflow.json",
     params:
-        spec=lambda w: canonical_json({
-            "dataset": w.dataset, "model": w.model, "experiment": config["experiment"],
-            "uri_hash": MLFLOW_URI_HASH,
-            "register": config.get("mlflow", {}).get("register_models", True),
-            "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model"),
-        }),
+        spec=track_spec,
     log:
         "logs/track/{dataset}/{model}.log",
     conda:

@@ -1,17 +1,19 @@
+# One train job per shard of a sweep: the runs gdlab.grid.shard_of assigns to it, trained
+# in one process (one import of NumPy, one load of the split). Each run's files go to its
+# stable directory results/{dataset}/{model}/runs/<run name>/ (see gdlab.runfiles); the
+# job's declared output is the shard manifest, written last.
 rule train:
     input:
         "data/{dataset}/split.npz",
     output:
-        [f"results/{{dataset}}/{{model}}/runs/{{run}}/{name}" for name in RUN_FILES],
+        "results/{dataset}/{model}/shards/{shard}.json",
     params:
-        # the run's whole spec as one value: any change to it reruns the job
-        spec=run_spec,
-        out="results/{dataset}/{model}/runs/{run}",
+        # every run's whole spec (with the code version): any change reruns the shard
+        spec=shard_spec,
+        sweep_dir="results/{dataset}/{model}",
     log:
-        "logs/train/{dataset}/{model}/{run}.log",
+        "logs/train/{dataset}/{model}/{shard}.log",
     conda:
         ENV
-    # shell, not script: the hot fan-out rule skips Snakemake's script preamble (~70 ms a job)
-    shell:
-        "python -m gdlab.train --spec {params.spec:q} --split {input:q} --out {params.out:q}"
-        " 2> {log:q}"
+    script:
+        "../scripts/train.py"

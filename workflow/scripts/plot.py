@@ -5,21 +5,21 @@ sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
 
 import json  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 start = time.perf_counter()
 from gdlab.plots import plot_sweep_files  # noqa: E402
+from gdlab.runfiles import manifest_runs  # noqa: E402
 
 print(f"import gdlab.plots: {time.perf_counter() - start:.2f} s", file=sys.stderr)
-inp, out, w = snakemake.input, snakemake.output, snakemake.wildcards
+inp, out = snakemake.input, snakemake.output
 spec = json.loads(snakemake.params.spec)
-times = plot_sweep_files(
-    inp.split, inp.summary, inp.best, inp.baseline,
-    list(zip(inp.history, inp.model, inp.metrics, strict=True)),
-    out.heatmap, out.learning_curves, out.convergence, out.runs,
-    expected_runs=spec["runs"],
+names = sorted(manifest_runs(inp.manifests))
+if names != spec["runs"]:
+    raise ValueError(f"the shard manifests list runs {names}, the config {spec['runs']}")
+plot_sweep_files(
+    inp.split, inp.summary, inp.best, inp.baseline, Path(inp.summary).parent, names,
+    out.heatmap, out.learning_curves, out.convergence, out.runs, top_k=spec["top_k"],
     log=lambda msg: print(msg, file=sys.stderr),
-    # per-run figures of unchanged runs are copied, not drawn again (Snakemake deletes
-    # the runs/ directory before this job reruns)
-    cache_dir=f".gdlab-cache/plots/{w.dataset}/{w.model}", code=spec["code"],
 )
 print(f"plot job: {time.perf_counter() - start:.2f} s in all", file=sys.stderr)

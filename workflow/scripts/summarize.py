@@ -4,12 +4,16 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
 
 import json  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from gdlab import summary  # noqa: E402
 from gdlab.io import read_json, write_json, write_text  # noqa: E402
+from gdlab.runfiles import manifest_runs, run_dir  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
-runs = [read_json(p) for p in snakemake.input.metrics]
+sweep_dir = Path(snakemake.output.summary).parent
+runs = [read_json(run_dir(sweep_dir, name) / "metrics.json")
+        for name in sorted(manifest_runs(snakemake.input.manifests))]
 base = read_json(snakemake.input.baseline)
 best = summary.select_best(runs, spec["metric"])
 write_text(snakemake.output.summary, summary.to_csv(summary.sweep_table(runs, base, best)))

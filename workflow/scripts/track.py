@@ -1,4 +1,4 @@
-"""track: copy one finished sweep into MLflow (parent run, child runs, best model)."""
+"""track: complete one sweep's parent run in MLflow (description, figures, best model)."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
@@ -9,6 +9,7 @@ from pathlib import Path  # noqa: E402
 
 from gdlab import tracking  # noqa: E402
 from gdlab.io import read_json, write_json  # noqa: E402
+from gdlab.runfiles import manifest_runs  # noqa: E402
 
 start = time.perf_counter()
 import mlflow.pyfunc  # noqa: E402, F401 - the one-off import (~1.5 s), timed apart
@@ -18,17 +19,15 @@ spec = json.loads(snakemake.params.spec)
 uri = tracking.resolve_tracking_uri(snakemake.config)  # the real URI: never in params or logs
 tracking.check_uri(uri, spec["uri_hash"])
 experiment = read_json(snakemake.input.experiment)
-sweep_dir = Path(snakemake.output[0]).parent
-sweep = tracking.load_sweep(
-    sweep_dir, tracking.run_names_from_paths(sweep_dir, snakemake.input.metrics),
-    split_path=snakemake.input.split)
+sweep = tracking.load_sweep(Path(snakemake.output[0]).parent,
+                            manifest_runs(snakemake.input.manifests),
+                            split_path=snakemake.input.split)
+children = {}
+for path in snakemake.input.shards:
+    children.update(read_json(path)["children"])
 lock = Path(snakemake.input.experiment).with_name("store.lock")
 with tracking.store_lock(lock), tracking.redacted_errors(uri):
-    start = time.perf_counter()
-    record = tracking.sync_sweep(uri, experiment["experiment_id"], sweep,
-                                 register=spec["register"],
-                                 experiment_name=spec["experiment"])
-    elapsed = time.perf_counter() - start
-print(f"synced {len(sweep.runs)} runs in {elapsed:.2f} s after the import "
-      f"({elapsed / max(len(sweep.runs), 1):.3f} s per run)", file=sys.stderr)
+    record = tracking.finish_sweep(uri, experiment["experiment_id"], sweep, children,
+                                   register=spec["register"],
+                                   experiment_name=spec["experiment"])
 write_json(snakemake.output[0], record)

@@ -1,0 +1,30 @@
+"""track_shard: log one trained shard's runs as child runs in MLflow, right away."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
+
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from gdlab import tracking  # noqa: E402
+from gdlab.io import read_json, write_json  # noqa: E402
+from gdlab.runfiles import read_manifest  # noqa: E402
+
+start = time.perf_counter()
+import mlflow  # noqa: E402, F401 - the one-off import (~1.5 s), timed apart
+
+print(f"import mlflow: {time.perf_counter() - start:.2f} s", file=sys.stderr)
+spec = json.loads(snakemake.params.spec)
+uri = tracking.resolve_tracking_uri(snakemake.config)  # the real URI: never in params or logs
+tracking.check_uri(uri, spec["uri_hash"])
+experiment = read_json(snakemake.input.experiment)
+manifest = read_manifest(snakemake.input.manifest)
+sweep_dir = Path(snakemake.input.manifest).parent.parent
+runs = tracking.load_runs(sweep_dir, manifest["runs"])
+lock = Path(snakemake.input.experiment).with_name("store.lock")
+with tracking.store_lock(lock), tracking.redacted_errors(uri):
+    record = tracking.sync_shard(uri, experiment["experiment_id"], spec["dataset"],
+                                 spec["model"], runs, snakemake.input.split,
+                                 experiment_name=spec["experiment"])
+write_json(snakemake.output[0], record)
