@@ -1,4 +1,5 @@
-"""MLflow tracking: every run on record, idempotent, race-free, and the best model loadable.
+"""MLflow tracking: every run on record, streamed per shard, idempotent, race-free, and the
+best model loadable.
 
 The workflow tests run a copy of the pipeline on a tiny config (conftest.Project); the
 server test starts a real ``mlflow server`` on 127.0.0.1 and reads the runs back through
@@ -27,7 +28,16 @@ from conftest import Project, tiny_config
 from gdlab import tracking
 from gdlab.grid import format_value
 from gdlab.io import read_json
-from gdlab.tracking import COMPLETE_TAG, CONTENT_TAG, ROLE_TAG, Existing, plan_sweep
+from gdlab.runfiles import manifest_runs
+from gdlab.tracking import (
+    COMPLETE_TAG,
+    CONTENT_TAG,
+    PARENT_TAG,
+    ROLE_TAG,
+    Existing,
+    plan_cleanup,
+    plan_shard,
+)
 
 pytestmark = pytest.mark.mlflow
 
@@ -120,7 +130,8 @@ def test_one_parent_per_sweep_one_child_per_grid_point(tracked):
             assert c.data.tags["mlflow.parentRunId"] == record["parent_run_id"]
         parent = parents[0]
         lrs = tracking_config()["models"][model]["grid"]["lr"]
-        assert json.loads(parent.data.params["grid.lr"]) == sorted(lrs)
+        assert json.loads(parent.data.tags["grid.lr"]) == sorted(lrs)
+        assert parent.data.params == {"dataset": dataset, "model": model}
         assert record["best_run_id"] in record["children"].values()
         assert parent.data.tags["best_run_id"] == record["best_run_id"]
         assert "sklearn/test_" + ("mse" if model == "linear_regression" else "accuracy") \
@@ -168,9 +179,12 @@ def test_child_runs_hold_history_metrics_artifacts_times_and_dataset(tracked):
         assert tags["diverged"] == str(result["diverged"]).lower()
         n_diverged += result["diverged"]
         files = {a.path for a in client.list_artifacts(child.info.run_id)}
-        assert {"history.csv", "metrics.json", "model.npz", "plots"} <= files
+        assert {"history.csv", "metrics.json", "model.npz", "timing.json"} <= files
+        best = read_json(tracked.root / f"results/{tags['dataset']}/{tags['model']}/best.json")
         plots = {a.path for a in client.list_artifacts(child.info.run_id, "plots")}
-        assert plots == {"plots/learning_curve.png", "plots/model.png"}
+        # per-run figures are made for the best run only (plots.top_k: 1)
+        assert plots == ({"plots/learning_curve.png", "plots/model.png"}
+                         if child.info.run_name == best["run_name"] else set())
         inputs = client.get_run(child.info.run_id).inputs.dataset_inputs
         assert [i.dataset.name for i in inputs] == [tags["dataset"]]
         assert json.loads(inputs[0].dataset.source)["uri"].endswith(
@@ -212,7 +226,8 @@ def test_rerun_adds_nothing_and_a_new_grid_value_adds_one_child(tracked, tmp_pat
 
     proj.snakemake("--cores", "2", env=ENV)  # nothing changed
     assert all_run_ids(client, exp_id) == before
-    proj.snakemake("--cores", "2", "--forcerun", "track", env=ENV)  # re-sync: still nothing
+    # re-sync: still nothing
+    proj.snakemake("--cores", "2", "--forcerun", "track_shard", "track", env=ENV)
     assert all_run_ids(client, exp_id) == before
 
     config = tracking_config()
@@ -229,15 +244,15 @@ def test_rerun_adds_nothing_and_a_new_grid_value_adds_one_child(tracked, tmp_pat
     assert set(new["children"].items()) > set(old["children"].items())  # old children kept
     added = set(new["children"]) - set(old["children"])
     assert added == {"epochs~15/l2~0.1/lr~0.5"}
-    # the parent is replaced (its sweep changed) and the kept children moved under it
-    assert new["parent_run_id"] != old["parent_run_id"]
+    # the sweep keeps its parent (what changes is in its tags and metrics) and gains a child
+    assert new["parent_run_id"] == old["parent_run_id"]
     assert [r.info.run_id for r in line if r.data.tags[ROLE_TAG] == "sweep"] == [
         new["parent_run_id"]]
     assert all(c.data.tags["mlflow.parentRunId"] == new["parent_run_id"] for c in children)
-    assert client.get_run(old["parent_run_id"]).info.lifecycle_stage == "deleted"
-    # exactly two runs more (a child and the new parent); the other sweep untouched
-    assert all_run_ids(client, exp_id) - before == {new["parent_run_id"],
-                                                     *(new["children"][n] for n in added)}
+    assert json.loads(client.get_run(new["parent_run_id"]).data.tags["grid.lr"]) == [
+        0.1, 0.5, 3.0]
+    # exactly one run more; the other sweep untouched
+    assert all_run_ids(client, exp_id) - before == {new["children"][n] for n in added}
     assert read_json(proj.root / "results/moons/logistic_regression/mlflow.json") == other
     best = read_json(proj.root / "results/line/linear_regression/best.json")
     versions = client.search_model_versions("name = 'gdlab-line-linear_regression'")
@@ -374,7 +389,8 @@ def test_pipeline_logs_through_a_tracking_server(tracked, tmp_path, mlflow_serve
             {"filter": f"name='gdlab-{dataset}-{model}'"}))["model_versions"]
         assert [v["version"] for v in versions] == ["1"]
 
-    proj.snakemake("--cores", "2", "--forcerun", "track", env=env)  # a re-sync adds nothing
+    # a re-sync adds nothing
+    proj.snakemake("--cores", "2", "--forcerun", "track_shard", "track", env=env)
     again = _request(f"{api}/runs/search", {"experiment_ids": [exp["experiment_id"]],
                                             "max_results": 1000})["runs"]
     assert {r["info"]["run_id"] for r in again} == ids
@@ -389,45 +405,125 @@ def test_pipeline_logs_through_a_tracking_server(tracked, tmp_path, mlflow_serve
 # --------------------------------------------------------------------------------------
 
 
-def _existing(run_id, role, content=None, sweep_key=None, status="FINISHED", complete=True,
-              start=0):
+# --------------------------------------------------------------------------------------
+# Streaming: children before the sweep is summarised; a lost store is noticed
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.workflow
+def test_children_are_in_mlflow_as_soon_as_their_shard_is_trained(project):
+    """Asking for one shard's sync runs no summarize, plot or track job: the children are
+    in the store (under a RUNNING parent) before the sweep's plot job has even started."""
+    project.write_config(tracking_config())
+    project.snakemake("--cores", "2", "results/moons/logistic_regression/mlflow/shards/0.json",
+                      env=ENV)
+    sweep = project.root / "results/moons/logistic_regression"
+    assert not (sweep / "summary.csv").exists() and not (sweep / "plots").exists()
+    client = client_for(project.root)
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    runs = active_runs(client, exp.experiment_id)
+    children = [r for r in runs if r.data.tags[ROLE_TAG] == "run"]
+    parents = [r for r in runs if r.data.tags[ROLE_TAG] == "sweep"]
+    assert len(children) == SWEEPS[("moons", "logistic_regression")]
+    assert all(c.info.status == "FINISHED" and c.data.tags[COMPLETE_TAG] == "true"
+               for c in children)
+    assert [p.info.status for p in parents] == ["RUNNING"]
+    assert parents[0].data.tags[COMPLETE_TAG] == "false"
+    assert {c.data.tags[PARENT_TAG] for c in children} == {parents[0].info.run_id}
+
+    project.snakemake("--cores", "2", env=ENV)  # the rest: the parent is completed
+    parent = client.get_run(parents[0].info.run_id)
+    assert parent.info.status == "FINISHED" and parent.data.tags[COMPLETE_TAG] == "true"
+    assert len(active_runs(client, exp.experiment_id)) == sum(n + 1 for n in SWEEPS.values())
+
+
+@pytest.mark.workflow
+def test_a_deleted_store_is_noticed_and_filled_again(tracked, tmp_path):
+    proj = clone(tracked, tmp_path / "project")
+    assert proj.jobs_to_run() == {}
+    for name in ("mlflow.db", "mlflow.db-wal", "mlflow.db-shm"):
+        (proj.root / name).unlink(missing_ok=True)
+    shutil.rmtree(proj.root / "mlruns", ignore_errors=True)
+    jobs = proj.jobs_to_run()
+    assert jobs == {"mlflow_setup": 1, "track_shard": len(SWEEPS), "track": len(SWEEPS),
+                    "all": 1}
+    proj.snakemake("--cores", "2", env=ENV)
+    client = client_for(proj.root)
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    runs = active_runs(client, exp.experiment_id)
+    assert len(runs) == sum(n + 1 for n in SWEEPS.values())
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert proj.jobs_to_run() == {}
+
+
+@pytest.mark.workflow
+def test_retrained_runs_with_identical_results_keep_their_mlflow_runs(tracked, tmp_path):
+    """An edit of the training code that changes no result retrains every shard (its code
+    version changed) but creates and deletes no MLflow run: only code tags move."""
+    proj = clone(tracked, tmp_path / "project")
+    client = client_for(proj.root)
+    exp_id = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    before = all_run_ids(client, exp_id)
+    with open(proj.root / "src/gdlab/train.py", "a", encoding="utf-8") as f:
+        f.write("\n\nRETRAINED_FOR_A_TEST = True\n")
+    jobs = proj.jobs_to_run()
+    assert jobs["train"] == len(SWEEPS)
+    proj.snakemake("--cores", "2", env=ENV)
+    assert all_run_ids(client, exp_id) == before
+    for dataset, model in SWEEPS:
+        record = read_json(proj.root / f"results/{dataset}/{model}/mlflow.json")
+        for name, run_id in record["children"].items():
+            result = read_json(proj.root / f"results/{dataset}/{model}/runs/{name}/metrics.json")
+            tags = client.get_run(run_id).data.tags
+            assert tags["code_version"] == result["code_version"]
+            assert tags["run_key"] == result["run_key"]
+    old = read_json(tracked.root / "results/line/linear_regression/runs/"
+                    "epochs~15/l2~0.1/lr~0.1/metrics.json")
+    new = read_json(proj.root / "results/line/linear_regression/runs/"
+                    "epochs~15/l2~0.1/lr~0.1/metrics.json")
+    assert old["code_version"] != new["code_version"]  # it did retrain
+
+
+# --------------------------------------------------------------------------------------
+# gdlab.tracking without Snakemake
+# --------------------------------------------------------------------------------------
+
+
+def _existing(run_id, role, content=None, status="FINISHED", complete=True, start=0, name=""):
     tags = {ROLE_TAG: role}
     if content:
         tags[CONTENT_TAG] = content
-    if sweep_key:
-        tags[tracking.SWEEP_KEY_TAG] = sweep_key
     if complete:
         tags[COMPLETE_TAG] = "true"
-    return Existing(run_id, status, tags, start)
+    return Existing(run_id, status, tags, start, name)
 
 
-def test_plan_keeps_complete_matching_runs_and_deletes_the_rest():
+def test_plan_shard_keeps_complete_matching_children_and_deletes_the_rest():
     existing = [
-        _existing("p-old", "sweep", sweep_key="old"),
-        _existing("a", "run", "ka"),
-        _existing("b-old", "run", "kb-old"),  # results changed: superseded
-        _existing("c-crashed", "run", "kc", status="RUNNING", complete=False),
-        _existing("c-failed", "run", "kc", status="FAILED", complete=True),
-        _existing("a-dup", "run", "ka", start=5),  # a duplicate of a (later): deleted
-        _existing("gone", "run", "k-not-in-grid"),
-        Existing("foreign", "FINISHED", {"dataset": "line"}),  # not ours: left alone
+        _existing("a", "run", "ka", name="a"),
+        _existing("b-old", "run", "kb-old", name="b"),  # results changed: superseded
+        _existing("c-crashed", "run", "kc", status="RUNNING", complete=False, name="c"),
+        _existing("c-failed", "run", "kc", status="FAILED", complete=True, name="c"),
+        _existing("a-dup", "run", "ka", start=5, name="a"),  # a later duplicate of a
     ]
-    plan = plan_sweep(existing, {"a": "ka", "b": "kb", "c": "kc"}, "new")
+    plan = plan_shard(existing, {"a": "ka", "b": "kb", "c": "kc"})
     assert plan.keep == {"a": "a"}
     assert plan.create == ["b", "c"]
-    assert plan.parent is None
-    assert sorted(plan.delete) == sorted(["p-old", "b-old", "c-crashed", "c-failed", "a-dup",
-                                          "gone"])
+    assert sorted(r.run_id for r in plan.delete) == ["a-dup", "b-old", "c-crashed",
+                                                     "c-failed"]
+    unchanged = plan_shard(existing[:1], {"a": "ka"})
+    assert (unchanged.keep, unchanged.create, unchanged.delete) == ({"a": "a"}, [], [])
+    assert unchanged.writes is False
 
 
-def test_plan_of_an_unchanged_sweep_writes_nothing():
-    existing = [_existing("p", "sweep", sweep_key="s"), _existing("a", "run", "ka"),
-                _existing("p-crashed", "sweep", sweep_key="s", status="RUNNING",
-                          complete=False)]
-    plan = plan_sweep(existing, {"a": "ka"}, "s")
-    assert (plan.keep, plan.create, plan.parent, plan.delete) == ({"a": "a"}, [], "p",
-                                                                  ["p-crashed"])
-    assert plan_sweep(existing[:2], {"a": "ka"}, "s").writes is False
+def test_plan_cleanup_deletes_what_the_sweep_no_longer_has():
+    existing = [
+        _existing("p", "sweep"), _existing("p-dup", "sweep", start=9),
+        _existing("a", "run", "ka", name="a"), _existing("gone", "run", "kg", name="gone"),
+        Existing("foreign", "FINISHED", {"dataset": "line"}),  # not ours: left alone
+    ]
+    assert [r.run_id for r in plan_cleanup(existing, {"a": "a"}, "p")] == ["p-dup", "gone"]
+    assert tracking.choose_parent(existing).run_id == "p"
 
 
 def test_batches_respect_mlflow_limits():
@@ -450,84 +546,121 @@ def test_uri_redaction_and_hash():
     assert "s3cret" not in str(err.value)
 
 
-def test_sync_repairs_crashes_and_replaces_changed_results(tracked, tmp_path):
-    """Direct calls on a results tree: a crashed run is replaced, changed results get a new
-    child (the old one deleted), and an unchanged sweep is left exactly as it is."""
+def shard_runs(root: Path, dataset: str, model: str) -> list[tracking.RunResult]:
+    sweep = root / "results" / dataset / model
+    return tracking.load_runs(sweep, manifest_runs(sorted((sweep / "shards").glob("*.json"))))
+
+
+def _run_view(client, run_id: str) -> dict:
+    """Everything a user sees of a run, without its ids."""
+    run = client.get_run(run_id)
+    tags = {k: v for k, v in run.data.tags.items() if k != PARENT_TAG}
+    metrics = {k: (None if np.isnan(v) else v) for k, v in run.data.metrics.items()}
+    histories = {k: [(m.step, m.timestamp, None if np.isnan(m.value) else m.value)
+                     for m in client.get_metric_history(run_id, k)] for k in metrics}
+    inputs = [(i.dataset.name, i.dataset.digest, i.dataset.source, i.dataset.schema,
+               i.dataset.profile, sorted((t.key, t.value) for t in i.tags))
+              for i in run.inputs.dataset_inputs]
+    return {"name": run.info.run_name, "status": run.info.status,
+            "start": run.info.start_time, "end": run.info.end_time,
+            "stage": run.info.lifecycle_stage, "params": run.data.params, "tags": tags,
+            "metrics": metrics, "histories": histories, "inputs": inputs,
+            "artifacts": sorted((a.path, a.file_size) for a in client.list_artifacts(run_id))}
+
+
+def test_one_transaction_writes_what_mlflow_client_calls_write(tracked, tmp_path, monkeypatch):
+    """The SQL fast path against the oracle, MLflow's own client calls, on the same runs
+    (a diverged one among them, with inf and NaN in its history)."""
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)  # the store's artifact root is ./mlruns
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    ids = {name: tracking.setup_experiment(uri, name)["experiment_id"]
+           for name in ("fast", "client")}
+    client = MlflowClient(uri)
+    runs = shard_runs(tracked.root, "line", "linear_regression")
+    diverged = next(r for r in runs if r.result["diverged"])
+    lines = (diverged.dir / "history.csv").read_text().splitlines()
+    cells = lines[-1].split(",")
+    cells[1:3] = ["inf", "nan"]
+    (tmp_path / "history.csv").write_text("\n".join([*lines[:-1], ",".join(cells)]) + "\n")
+    diverged.history = lambda: read_history_file(tmp_path / "history.csv")
+    split_path = tracked.root / "data/line/split.npz"
+    dataset_input = tracking._dataset_input(tracking.load_split(split_path), split_path, "line")
+    records = [tracking.child_record(r, "line", "linear_regression", "parent", "abc")
+               for r in runs]
+    fast = tracking.write_children_sql(client, ids["fast"], records, dataset_input)
+    slow = tracking.write_children_with_client(client, ids["client"], records, dataset_input)
+    assert fast is not None and set(fast) == set(slow) == {r.name for r in runs}
+    for name in fast:
+        assert _run_view(client, fast[name]) == _run_view(client, slow[name]), name
+    view = _run_view(client, fast[diverged.name])
+    assert view["histories"]["val_loss"][-1][2] is None  # NaN is kept as NaN
+    assert view["histories"]["train_objective"][-1][2] >= 1.7e308  # inf is clamped
+    assert view["tags"][COMPLETE_TAG] == "true" and view["status"] == "FINISHED"
+
+
+def read_history_file(path):
+    from gdlab.runfiles import read_history
+
+    return read_history(path)
+
+
+def test_shard_sync_repairs_a_crash_and_replaces_changed_results(tracked, tmp_path):
+    """Direct calls: a child cut off mid-sync is marked FAILED and soft-deleted, a run whose
+    results changed gets a new child, an unchanged run keeps its child."""
     from mlflow.entities import ViewType
 
     proj = clone(tracked, tmp_path / "project")
     uri = f"sqlite:///{proj.root / 'mlflow.db'}"
     client = client_for(proj.root)
     exp_id = client.get_experiment_by_name(EXPERIMENT).experiment_id
-    sweep_dir = proj.root / "results/moons/logistic_regression"
     split = proj.root / "data/moons/split.npz"
-    sweep = tracking.load_sweep(sweep_dir, split_path=split)
-    before = read_json(sweep_dir / "mlflow.json")
+    runs = shard_runs(proj.root, "moons", "logistic_regression")
+    before = read_json(proj.root / "results/moons/logistic_regression/mlflow.json")
 
-    again = tracking.sync_sweep(uri, exp_id, sweep, experiment_name=EXPERIMENT, commit="abc")
-    assert again["created"] == {"parent": False, "children": 0} and again["deleted"] == 0
+    again = tracking.sync_shard(uri, exp_id, "moons", "logistic_regression", runs, split,
+                                experiment_name=EXPERIMENT, commit="abc")
+    assert (again["created"], again["deleted"]) == (0, 0)
     assert again["children"] == before["children"]
 
-    # a crash while logging a child left it RUNNING, without the complete tag
-    best = sweep.best_run.name
-    name, changed = [r.name for r in sweep.runs if r.name != best][:2]
-    crashed = client.create_run(exp_id, tags={
+    kept, changed = runs[0], runs[1]
+    crashed = client.create_run(exp_id, run_name=kept.name, tags={
         ROLE_TAG: "run", "dataset": "moons", "model": "logistic_regression",
-        CONTENT_TAG: next(r for r in sweep.runs if r.name == name).content_key}).info.run_id
-    # ... and the results of another (not the best) run changed, as a forced retrain would
-    timing = sweep_dir / "runs" / changed / "timing.json"
-    t = read_json(timing)
-    timing.write_text(json.dumps({**t, "end_time_ms": t["end_time_ms"] + 1}))
-    sweep = tracking.load_sweep(sweep_dir, split_path=split)
-    after = tracking.sync_sweep(uri, exp_id, sweep, experiment_name=EXPERIMENT, commit="abc")
-    assert after["created"] == {"parent": True, "children": 1}
-    assert after["deleted"] == 3  # the crashed run, the superseded child, the old parent
-    assert client.get_run(crashed).info.lifecycle_stage == "deleted"
-    assert client.get_run(before["children"][changed]).info.lifecycle_stage == "deleted"
-    assert after["children"][name] == before["children"][name]
-    assert after["children"][changed] != before["children"][changed]
-    new_child = client.get_run(after["children"][changed])
-    assert new_child.info.end_time == t["end_time_ms"] + 1
+        CONTENT_TAG: kept.content_key}).info.run_id  # RUNNING, never completed
+    changed.content_key = "results-changed"
+    after = tracking.sync_shard(uri, exp_id, "moons", "logistic_regression", runs, split,
+                                experiment_name=EXPERIMENT, commit="abc")
+    assert (after["created"], after["deleted"]) == (1, 2)
+    crashed_run = client.get_run(crashed)
+    assert crashed_run.info.status == "FAILED"
+    assert crashed_run.info.lifecycle_stage == "deleted"
+    assert client.get_run(before["children"][changed.name]).info.lifecycle_stage == "deleted"
+    assert after["children"][kept.name] == before["children"][kept.name]
+    new_child = client.get_run(after["children"][changed.name])
+    assert new_child.data.tags[CONTENT_TAG] == "results-changed"
     assert new_child.data.tags["git_commit"] == "abc"
+    assert client.get_run(after["children"][kept.name]).data.tags["git_commit"] == "abc"
     active = client.search_runs([exp_id], "tags.dataset = 'moons'", ViewType.ACTIVE_ONLY)
     assert len(active) == 5
-    assert all(r.info.status == "FINISHED" for r in active)
-    # the best run did not change: its logged model is reused, no new version registered
-    assert after["logged_model_id"] == before["logged_model_id"]
-    assert after["registered_model"] == {**before["registered_model"], "new": False}
+    assert all(r.info.status == "FINISHED" for r in active
+               if r.data.tags[ROLE_TAG] == "run")
 
     with pytest.raises(RuntimeError, match="forcerun mlflow_setup"):
-        tracking.sync_sweep(uri, "12345", sweep, experiment_name=EXPERIMENT)
+        tracking.sync_shard(uri, "12345", "moons", "logistic_regression", runs, split,
+                            experiment_name=EXPERIMENT)
 
 
-def test_non_finite_values_are_logged_one_point_per_epoch(tracked, tmp_path):
-    """A run that overflowed: its inf and NaN epochs are on record (NaN stays NaN, inf is
-    clamped by MLflow to the largest float), a null final metric is logged as NaN."""
+def test_store_lost_reads_sqlite_without_mlflow(tracked, tmp_path):
     proj = clone(tracked, tmp_path / "project")
-    client = client_for(proj.root)
-    exp_id = client.get_experiment_by_name(EXPERIMENT).experiment_id
-    sweep_dir = proj.root / "results/line/linear_regression"
-    split = proj.root / "data/line/split.npz"
-    run = next(r for r in tracking.load_sweep(sweep_dir, split_path=split).runs
-               if r.result["diverged"])
-    history = run.dir / "history.csv"
-    lines = history.read_text().splitlines()
-    assert lines[0].split(",")[:3] == ["epoch", "train_objective", "val_loss"]
-    last = lines[-1].split(",")
-    last[1:3] = ["inf", "nan"]
-    history.write_text("\n".join([*lines[:-1], ",".join(last)]) + "\n")
-    result = read_json(run.dir / "metrics.json")
-    result["metrics"]["test"]["r2"] = None
-    (run.dir / "metrics.json").write_text(json.dumps(result))
-
-    sweep = tracking.load_sweep(sweep_dir, split_path=split)
-    record = tracking.sync_sweep(f"sqlite:///{proj.root / 'mlflow.db'}", exp_id, sweep,
-                                 commit="abc")
-    assert record["created"]["children"] == 1
-    child = record["children"][run.name]
-    val_loss = client.get_metric_history(child, "val_loss")
-    objective = client.get_metric_history(child, "train_objective")
-    assert len(val_loss) == len(objective) == result["n_epochs"]
-    assert np.isnan(val_loss[-1].value) and np.isfinite(val_loss[-2].value)
-    assert objective[-1].value >= 1.7e308
-    assert np.isnan(client.get_run(child).data.metrics["test/r2"])
+    record = proj.root / "results/mlflow/experiment.json"
+    uri = f"sqlite:///{proj.root / 'mlflow.db'}"
+    assert tracking.store_lost(uri, record) is False
+    assert tracking.store_lost("http://127.0.0.1:1", record) is False  # servers: not asked
+    exp = read_json(record)
+    record.write_text(json.dumps({**exp, "experiment_id": "999"}))
+    assert tracking.store_lost(uri, record) is True
+    record.write_text(json.dumps(exp))
+    (proj.root / "mlflow.db").unlink()
+    assert tracking.store_lost(uri, record) is True
+    assert tracking.store_lost(uri, tmp_path / "no-record.json") is False

@@ -317,8 +317,9 @@ def git_commit(cwd: str | os.PathLike = ".") -> str:
 def store_lost(uri: str, experiment_record: str | os.PathLike) -> bool:
     """Whether a SQLite store lacks the experiment that ``experiment_record`` says is there.
 
-    ``mlflow.db`` deleted (or replaced) by hand: the workflow then removes the record, so
-    the setup job and every track job run again and the store gets ``results/`` back.
+    ``mlflow.db`` deleted (or replaced) by hand: the workflow then removes the records
+    (:func:`forget_store`), so the setup job and every track job run again and the store
+    gets ``results/`` back.
     Reads SQLite directly (no mlflow import: the Snakefile asks on every start). Other
     stores are not checked (no network at planning time).
     """
@@ -340,6 +341,21 @@ def store_lost(uri: str, experiment_record: str | os.PathLike) -> bool:
     except (sqlite3.Error, ValueError, KeyError):
         return True
     return row is None or tuple(row) != (experiment.get("experiment_name"), "active")
+
+
+def forget_store(results_dir: str | os.PathLike = "results") -> list[Path]:
+    """Remove the records of what a lost store held: the setup's and every track job's.
+
+    Snakemake reruns a job whose output is missing, not one whose input is: so each track
+    job's record goes too, and the next run sets the store up and syncs every sweep again.
+    """
+    root = Path(results_dir)
+    records = [root / "mlflow" / "experiment.json", *root.glob("*/*/mlflow.json"),
+               *root.glob("*/*/mlflow/shards/*.json")]
+    removed = [p for p in records if p.is_file()]
+    for p in removed:
+        p.unlink()
+    return removed
 
 
 # --------------------------------------------------------------------------------------
@@ -864,7 +880,8 @@ def open_parent(client, experiment_id: str, dataset: str, model: str, commit: st
             client, experiment_id, dataset, model, f" and tags.`{ROLE_TAG}` = '{ROLE_SWEEP}'")]
     parent = choose_parent(existing)
     if parent is None:
-        tags = {**_common_tags(dataset, model, commit), ROLE_TAG: ROLE_SWEEP}
+        tags = {**_common_tags(dataset, model, commit), ROLE_TAG: ROLE_SWEEP,
+                COMPLETE_TAG: "false"}
         run_id = client.create_run(experiment_id, start_time=start_time, tags=tags,
                                    run_name=f"{dataset}/{model}").info.run_id
         client.log_batch(run_id, params=[Param("dataset", dataset), Param("model", model)])
