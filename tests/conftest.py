@@ -32,6 +32,8 @@ TINY_CONFIG = {
                                          "epochs": [15]}},
     },
     "selection": {"classification": "log_loss", "regression": "mse"},
+    # several shards per sweep, so that every workflow test runs sharded training
+    "train": {"shard_size": 3},
 }
 
 
@@ -65,6 +67,10 @@ class Project:
     def write_config(self, config: dict) -> None:
         with open(self.root / "config" / "config.yaml", "w", encoding="utf-8") as f:
             yaml.safe_dump(config, f, sort_keys=False)
+
+    def config(self) -> dict:
+        with open(self.root / "config" / "config.yaml", encoding="utf-8") as f:
+            return yaml.safe_load(f)
 
     def snakemake(self, *args: str, check: bool = True, env: dict | None = None,
                   timeout: float = 600) -> subprocess.CompletedProcess:

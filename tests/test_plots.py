@@ -19,6 +19,7 @@ from gdlab.baseline import baseline
 from gdlab.data import load_split, make_synthetic, save_split, split_dataset
 from gdlab.grid import expand_grid, run_name, stable_hash
 from gdlab.io import read_json, write_json, write_text
+from gdlab.runfiles import run_dir
 from gdlab.train import run as train_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -69,16 +70,13 @@ def build_sweep(root: Path, case: str) -> dict:
                           standardize=True)
     split_path = root / "split.npz"
     save_split(split_path, split)
-    runs, run_files = [], []
+    runs = []
     for hp in expand_grid(grid):
         name = run_name(hp, grid)
         spec = {"dataset": case, "model": model, "task": split.task, "run_name": name,
                 "hyperparameters": hp, "seed": 5, "data_key": "test", "code_version": "test",
                 "run_key": stable_hash([case, name])}
-        out = root / "runs" / name
-        runs.append(train_run(spec, split_path, out))
-        run_files.append(tuple(str(out / f) for f in ("history.csv", "model.npz",
-                                                       "metrics.json")))
+        runs.append(train_run(spec, split_path, run_dir(root, name)))
     assert any(r["diverged"] for r in runs), "the sweep needs a diverging grid point"
     base = baseline(split, grid["l2"])
     metric = SELECTION[model]
@@ -88,15 +86,17 @@ def build_sweep(root: Path, case: str) -> dict:
     write_json(root / "best.json", S.best_record(best, base, metric, case, model))
     return {"split": str(split_path), "summary": str(root / "summary.csv"),
             "best": str(root / "best.json"), "baseline": str(root / "baseline.json"),
-            "run_files": run_files, "names": [r["run_name"] for r in runs]}
+            "sweep_dir": root, "names": [r["run_name"] for r in runs],
+            "run_files": [tuple(run_dir(root, r["run_name"]) / f for f in (
+                "history.csv", "model.npz", "metrics.json")) for r in runs]}
 
 
-def plot_into(inputs: dict, out: Path) -> dict[str, Path]:
+def plot_into(inputs: dict, out: Path, top_k="all", log=None) -> dict[str, Path]:
     paths = {"heatmap": out / "heatmap.png", "learning_curves": out / "learning_curves.png",
              "convergence": out / "convergence.png", "runs_dir": out / "runs"}
     plots.plot_sweep_files(inputs["split"], inputs["summary"], inputs["best"],
-                           inputs["baseline"], inputs["run_files"], **paths,
-                           expected_runs=inputs["names"])
+                           inputs["baseline"], inputs["sweep_dir"], inputs["names"], **paths,
+                           top_k=top_k, log=log)
     return paths
 
 
@@ -280,31 +280,22 @@ def test_pipeline_plots_every_run_and_reports_them(finished_project, tmp_path):
     assert f'"labels": {{"run": "{name}", "figure": "learning_curve"}}' in html
 
 
-def test_the_figure_cache_copies_unchanged_runs_and_redraws_changed_ones(plotted, tmp_path):
+def test_per_run_figures_are_made_for_the_best_runs_only_by_default(plotted, tmp_path):
+    """top_k = 1 (the default): the best run's two figures; top_k = 2: the two best, ranked
+    like the best run is chosen; the sweep figures show every run either way."""
     case, inputs, out, _ = plotted
-    expected = all_pngs(out)  # drawn without a cache
-    cache_dir, logs = tmp_path / "cache", []
-
-    def plot(dest):
-        plots.plot_sweep_files(
-            inputs["split"], inputs["summary"], inputs["best"], inputs["baseline"],
-            inputs["run_files"], dest / "heatmap.png", dest / "learning_curves.png",
-            dest / "convergence.png", dest / "runs", cache_dir=cache_dir, code="v1",
-            log=logs.append)
-        return all_pngs(dest)
-
-    n = len(inputs["names"])
-    assert plot(tmp_path / "a") == expected and f"({n} drawn, 0 from the cache)" in logs[-1]
-    assert len(list(cache_dir.glob("*.png"))) == 2 * n
-    assert plot(tmp_path / "b") == expected and f"(0 drawn, {n} from the cache)" in logs[-1]
-
-    # a run whose files change is drawn again; the others still come from the cache
-    history = Path(inputs["run_files"][0][0])
-    original = history.read_bytes()
-    try:
-        history.write_bytes(original.replace(b"\n1,", b"\n1,1", 1))
-        plot(tmp_path / "c")
-        assert f"(1 drawn, {n - 1} from the cache)" in logs[-1]
-        assert len(list(cache_dir.glob("*.png"))) == 2 * n  # the stale entry was pruned
-    finally:
-        history.write_bytes(original)
+    every = all_pngs(out)  # drawn with top_k="all"
+    best = read_json(inputs["best"])
+    runs = [read_json(f[2]) for f in inputs["run_files"]]
+    metric = best["selection_metric"].removeprefix("val_")
+    ranked = [r["run_name"] for r in S.rank_runs(runs, metric)]
+    assert ranked[0] == best["run_name"]
+    for top_k, names in ((1, ranked[:1]), (2, ranked[:2])):
+        logs = []
+        plot_into(inputs, tmp_path / str(top_k), top_k=top_k, log=logs.append)
+        got = all_pngs(tmp_path / str(top_k))
+        expected = set(SWEEP_FIGURES) | {f"runs/{n}/{fig}" for n in names
+                                         for fig in plots.RUN_FIGURES}
+        assert set(got) == expected
+        assert all(got[k] == every[k] for k in got)  # the same figures, byte for byte
+        assert f"per-run figures for {len(names)}" in logs[-1]

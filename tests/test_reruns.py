@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import Project, tiny_config
 
+from gdlab import grid as G
+
 pytestmark = pytest.mark.workflow
 
 REPRODUCIBLE = ("metrics.json", "history.csv", "summary.csv")
@@ -36,16 +38,33 @@ def ran(tmp_path, finished_project) -> Project:
     return proj
 
 
-def test_adding_a_grid_value_runs_only_the_new_points_and_that_sweeps_aggregates(ran):
+def shards_of(config: dict, model: str) -> dict[str, int]:
+    """Run name -> shard of every run of the model's sweep, as the workflow assigns them."""
+    grid = config["models"][model]["grid"]
+    names = [G.run_name(hp, grid) for hp in G.expand_grid(grid)]
+    n = G.shard_count(len(names), config["train"]["shard_size"])
+    return {name: G.shard_of(name, n) for name in names}
+
+
+def test_adding_a_grid_value_reruns_only_the_shard_it_lands_in(ran):
     config = tiny_config()
-    config["models"]["linear_regression"]["grid"]["lr"].append(0.3)
+    before = shards_of(config, "linear_regression")
+    # a new lr whose two runs share a shard, and the shard count stays the same
+    for lr in (0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9):
+        config["models"]["linear_regression"]["grid"]["lr"] = [0.1, 3.0, lr]
+        after = shards_of(config, "linear_regression")
+        new = {after[n] for n in after if n not in before}
+        if len(new) == 1 and max(after.values()) == max(before.values()):
+            break
+    else:
+        pytest.fail("no candidate learning rate puts both new runs in one shard")
     ran.write_config(config)
     jobs = ran.planned_jobs()
     rules = sorted(rule for rule, _ in jobs)
-    trains = [w["run"] for rule, w in jobs if rule == "train"]
-    assert sorted(trains) == ["epochs~15/l2~0.0/lr~0.3", "epochs~15/l2~0.1/lr~0.3"]
+    assert [w["shard"] for rule, w in jobs if rule == "train"] == [str(s) for s in new]
+    assert [w["shard"] for rule, w in jobs if rule == "track_shard"] == [str(s) for s in new]
     assert "make_dataset" not in rules and "split" not in rules and "baseline" not in rules
-    assert rules.count("summarize") == 1
+    assert rules.count("summarize") == rules.count("plot") == rules.count("track") == 1
     assert sweeps_touched(jobs) == {("line", "linear_regression")}
 
 
@@ -57,7 +76,8 @@ def test_dataset_change_reruns_that_datasets_chain_only(ran):
     assert {w["dataset"] for _, w in jobs if "dataset" in w} == {"line"}
     rules = [rule for rule, _ in jobs]
     assert rules.count("make_dataset") == 1 and rules.count("split") == 1
-    assert rules.count("train") == 4  # every run of that dataset's sweep
+    shards = set(shards_of(tiny_config(), "linear_regression").values())
+    assert rules.count("train") == len(shards)  # every run of that dataset's sweep
 
 
 def test_swapped_values_are_seen(ran):
@@ -84,15 +104,48 @@ def test_library_edits_rerun_exactly_the_jobs_that_use_the_code(ran):
     losses.write_text(original + "\n\ndef unused_helper():\n    return None\n")
     jobs = ran.planned_jobs()
     rules = [rule for rule, _ in jobs]
-    assert rules.count("train") == 8  # every training imports gdlab.losses
+    n_shards = sum(len(set(shards_of(tiny_config(), m).values()))
+                   for m in ("linear_regression", "logistic_regression"))
+    assert rules.count("train") == n_shards  # every training imports gdlab.losses
     assert "make_dataset" not in rules and "split" not in rules  # gdlab.data does not
     losses.write_text(original)
     assert ran.planned_jobs() == []
 
     summary = ran.root / "src" / "gdlab" / "summary.py"
-    summary.write_text(summary.read_text() + "\n\nUNUSED = 1\n")
+    original = summary.read_text()
+    summary.write_text(original + "\n\nUNUSED = 1\n")
     rules = [rule for rule, _ in ran.planned_jobs()]
     assert "train" not in rules and rules.count("summarize") == 2
+    summary.write_text(original)
+
+    # plotting code: the figures are drawn again (and re-sent to MLflow), nothing else
+    plots = ran.root / "src" / "gdlab" / "plots.py"
+    plots.write_text(plots.read_text() + "\n\nUNUSED = 1\n")
+    rules = sorted({rule for rule, _ in ran.planned_jobs()})
+    assert rules == ["all", "plot", "track"]
+
+
+def test_runs_are_byte_identical_whatever_the_sharding(tmp_path, finished_project):
+    """One shard per sweep, about one run per shard, and the tiny config's own sharding:
+    every run file but timing.json (wall-clock times) has the same bytes."""
+    def run_files(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes()
+                for p in sorted(root.glob("results/*/*/runs/**/*"))
+                if p.is_file() and p.name != "timing.json"}
+
+    reference = run_files(finished_project.root)
+    assert len(reference) == 3 * 8  # model.npz, history.csv, metrics.json of 8 runs
+    for shard_size in (1, 100):
+        config = tiny_config()
+        config["train"]["shard_size"] = shard_size
+        proj = Project(tmp_path / f"shard_size_{shard_size}")
+        proj.write_config(config)
+        proj.snakemake("--cores", "2", "--until", "train")
+        manifests = list(proj.root.glob("results/*/*/shards/*.json"))
+        assert len(manifests) == sum(len(set(shards_of(config, m).values()))
+                                     for m in ("linear_regression", "logistic_regression"))
+        assert len(manifests) == 2 if shard_size == 100 else len(manifests) > 4
+        assert run_files(proj.root) == reference
 
 
 def test_cores_do_not_change_a_single_byte(tmp_path, finished_project):
@@ -141,7 +194,7 @@ def test_kill_9_then_rerun_equals_a_clean_run(project, finished_project, when):
     marker = {"training": lambda: len(list((root / "results").rglob("metrics.json"))) >= 3,
               # a track job has imported mlflow and is writing runs
               "tracking": lambda: any("import mlflow" in p.read_text()
-                                      for p in root.glob("logs/track/*/*.log"))}[when]
+                                      for p in root.glob("logs/track*/**/*.log"))}[when]
     deadline = time.monotonic() + 300
     try:
         while not marker() and proc.poll() is None and time.monotonic() < deadline:
@@ -155,7 +208,10 @@ def test_kill_9_then_rerun_equals_a_clean_run(project, finished_project, when):
     assert outputs(root) == outputs(finished_project.root)
 
     n_runs = sum(1 for _ in root.glob("results/*/*/runs/**/metrics.json"))
-    live = [(k, s) for k, s, stage in _mlflow_runs(root) if stage == "active"]
+    runs = _mlflow_runs(root)
+    live = [(k, s) for k, s, stage in runs if stage == "active"]
     assert all(status == "FINISHED" for _, status in live)
+    # a run cut off mid-sync was marked FAILED before it was soft-deleted
+    assert all(status != "RUNNING" for _, status, stage in runs if stage == "deleted")
     keys = [k for k, _ in live if k is not None]
     assert len(keys) == len(set(keys)) == n_runs  # every grid point exactly once

@@ -56,6 +56,17 @@ def run_dirs(project: Project, dataset: str, model: str) -> dict[str, Path]:
     return {str(p.parent.relative_to(runs)): p.parent for p in runs.rglob("metrics.json")}
 
 
+def n_shards(project: Project, dataset: str, model: str) -> int:
+    """Shards of a sweep of the project's config, computed as the workflow does."""
+    from gdlab.grid import expand_grid, run_name, shard_count, shard_of
+
+    config = project.config()
+    grid = config["models"][model]["grid"]
+    names = [run_name(hp, grid) for hp in expand_grid(grid)]
+    n = shard_count(len(names), config["train"]["shard_size"])
+    return len({shard_of(name, n) for name in names})
+
+
 def expected_run_names(grid: dict) -> set[str]:
     """``key~value/...`` over the grid's keys in sorted order, one per grid point."""
     keys = sorted(grid)
@@ -105,7 +116,8 @@ def test_dry_run_plans_one_train_job_per_grid_point_of_every_sweep(project):
     grid_size = {"linear_regression": 3 * 2, "logistic_regression": 3 * 2}
     sweeps = [("diab", "linear_regression"), ("line", "linear_regression"),
               ("moons", "logistic_regression"), ("points", "logistic_regression")]
-    assert jobs["train"] == sum(grid_size[model] for _, model in sweeps) == 24
+    assert sum(grid_size[model] for _, model in sweeps) == 24
+    assert jobs["train"] == sum(n_shards(project, *sweep) for sweep in sweeps) > len(sweeps)
     assert jobs["make_dataset"] == jobs["split"] == len(config["datasets"]) == 4
     assert jobs["baseline"] == jobs["summarize"] == len(sweeps)
     for dataset, model in sweeps:
@@ -115,8 +127,11 @@ def test_dry_run_plans_one_train_job_per_grid_point_of_every_sweep(project):
 
 def test_dry_run_of_the_tiny_config(project):
     jobs = project.jobs_to_run()
-    for rule, n in {"make_dataset": 2, "split": 2, "train": 8, "baseline": 2,
-                    "summarize": 2}.items():
+    shards = {sweep: n_shards(project, *sweep) for sweep in TINY_SWEEPS}
+    assert all(n >= 1 for n in shards.values())
+    for rule, n in {"make_dataset": 2, "split": 2, "train": sum(shards.values()),
+                    "track_shard": sum(shards.values()), "baseline": 2, "summarize": 2,
+                    "plot": 2, "track": 2}.items():
         assert jobs.get(rule) == n, (rule, jobs)
 
 
@@ -205,7 +220,9 @@ def test_the_best_run_is_chosen_on_validation_not_test_and_never_a_diverged_one(
             m["metrics"][part]["log_loss"] = value
         m["diverged"] = diverged
         path.write_text(json.dumps(m, indent=2))
-    project.snakemake("--cores", "1", "results/moons/logistic_regression/best.json")
+    # hand-edited run files are not the train job's outputs: ask summarize to run again
+    project.snakemake("--cores", "1", "--forcerun", "summarize",
+                      "results/moons/logistic_regression/best.json")
     sweep = sweep_dir(project, "moons", "logistic_regression")
     best = read_json(sweep / "best.json")
     assert best["run_name"] == "epochs~15/l2~0.0/lr~0.5"

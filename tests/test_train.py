@@ -1,0 +1,84 @@
+"""Training a shard: each run computed exactly as if alone, its files and manifest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gdlab.data import make_synthetic, save_split, split_dataset
+from gdlab.grid import expand_grid, run_name, stable_hash
+from gdlab.runfiles import RUN_FILES, read_manifest, run_content_key, run_dir
+from gdlab.train import train_shard
+
+GRID = {"lr": [0.1, 0.5, 50.0], "l2": [0.0, 0.1], "optimizer": ["gd", "adam"], "epochs": [12]}
+
+
+@pytest.fixture(scope="module")
+def shard(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shard")
+    ds = make_synthetic("moons", n_samples=80, n_features=2, noise=0.2, seed=3)
+    split = split_dataset(ds, test_size=0.25, val_size=0.25, seed=4, stratify=True,
+                          standardize=True)
+    save_split(root / "split.npz", split)
+    specs = []
+    for i, hp in enumerate(expand_grid(GRID)):
+        name = run_name(hp, GRID)
+        specs.append({"dataset": "moons", "model": "logistic_regression",
+                      "task": "classification", "run_name": name, "hyperparameters": hp,
+                      "seed": 100 + i, "data_key": "k", "code_version": "c",
+                      "run_key": stable_hash(name)})
+    return root, specs
+
+
+def _files(sweep_dir, names) -> dict[str, bytes]:
+    return {f"{n}/{f}": (run_dir(sweep_dir, n) / f).read_bytes()
+            for n in names for f in RUN_FILES if f != "timing.json"}
+
+
+def test_runs_trained_together_equal_runs_trained_alone(shard, tmp_path):
+    root, specs = shard
+    names = [s["run_name"] for s in specs]
+    together = train_shard({"dataset": "moons", "model": "logistic_regression", "shard": "0",
+                            "runs": specs[::-1]},  # order of the specs does not matter
+                           root / "split.npz", tmp_path / "one", tmp_path / "one.json")
+    for i, spec in enumerate(specs):
+        train_shard({"dataset": "moons", "model": "logistic_regression", "shard": str(i),
+                     "runs": [spec]}, root / "split.npz", tmp_path / "alone",
+                    tmp_path / f"alone-{i}.json")
+    assert _files(tmp_path / "one", names) == _files(tmp_path / "alone", names)
+    assert any(json.loads((run_dir(tmp_path / "one", n) / "metrics.json").read_text())[
+        "diverged"] for n in names)  # a diverging run in the middle changes nothing
+    assert list(together["runs"]) == sorted(names)
+    assert read_manifest(tmp_path / "one.json") == together
+
+
+def test_the_manifest_holds_each_runs_keys(shard, tmp_path):
+    root, specs = shard
+    manifest = train_shard({"dataset": "moons", "model": "logistic_regression", "shard": "3",
+                            "runs": specs}, root / "split.npz", tmp_path, tmp_path / "m.json")
+    assert (manifest["dataset"], manifest["model"], manifest["shard"]) == (
+        "moons", "logistic_regression", "3")
+    for spec in specs:
+        entry = manifest["runs"][spec["run_name"]]
+        assert entry["run_key"] == spec["run_key"]
+        # the content key read back from the files equals the one the job computed
+        assert entry["content_key"] == run_content_key(run_dir(tmp_path, spec["run_name"]))
+    keys = [e["content_key"] for e in manifest["runs"].values()]
+    assert len(set(keys)) == len(keys)
+
+
+def test_the_content_key_ignores_the_code_version_but_not_the_results(shard, tmp_path):
+    root, specs = shard
+    spec = specs[0]
+    recoded = {**spec, "code_version": "other", "run_key": "other"}
+    a = train_shard({"dataset": "d", "model": "m", "shard": "0", "runs": [spec]},
+                    root / "split.npz", tmp_path / "a", tmp_path / "a.json")
+    b = train_shard({"dataset": "d", "model": "m", "shard": "0", "runs": [recoded]},
+                    root / "split.npz", tmp_path / "b", tmp_path / "b.json")
+    name = spec["run_name"]
+    assert a["runs"][name]["content_key"] == b["runs"][name]["content_key"]
+    reseeded = {**spec, "hyperparameters": {**spec["hyperparameters"], "epochs": 11}}
+    c = train_shard({"dataset": "d", "model": "m", "shard": "0", "runs": [reseeded]},
+                    root / "split.npz", tmp_path / "c", tmp_path / "c.json")
+    assert c["runs"][name]["content_key"] != a["runs"][name]["content_key"]
