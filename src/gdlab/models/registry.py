@@ -89,6 +89,12 @@ REGISTRY: Mapping[str, ModelInfo] = MappingProxyType({info.name: info for info i
         default_grid={"lr": [0.001, 0.01, 0.1, 1.0, 10.0, 100.0], "optimizer": ["gd", "momentum"],
                       "l2": [0.0, 0.05], "epochs": [100]},
     ),
+    ModelInfo(
+        "softmax_regression", "classification", True,
+        "gdlab.models.softmax_regression", "SoftmaxRegression",
+        default_grid={"lr": [0.01, 0.1, 0.5], "optimizer": ["gd", "momentum"],
+                      "l2": [0.0, 0.01], "epochs": [200]},
+    ),
 )})
 
 

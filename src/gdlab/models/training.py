@@ -211,9 +211,9 @@ class GradientDescentModel:
                     break
                 prev = value
 
+        self.n_features_in_ = d
         self._store_parameters(last_good)
         self.n_epochs_ = len(history["epoch"])
-        self.n_features_in_ = d
         self.history_ = {k: np.asarray(v, dtype=np.float64 if k != "epoch" else np.int64)
                          for k, v in history.items()}
         return self
