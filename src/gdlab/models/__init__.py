@@ -4,7 +4,8 @@
   divergence, history);
 - one module per model: :mod:`~gdlab.models.linear_regression`,
   :mod:`~gdlab.models.logistic_regression` (on :mod:`~gdlab.models.linear`, the
-  :math:`(w, b)` plumbing they share), :mod:`~gdlab.models.softmax_regression`;
+  :math:`(w, b)` plumbing they share), :mod:`~gdlab.models.softmax_regression`,
+  :mod:`~gdlab.models.mlp` (``MLPClassifier``, ``MLPRegressor``);
 - :mod:`gdlab.models.registry`: names, tasks, grid axes, and the one ``predict``.
 
 The estimator classes are importable from here (``from gdlab.models import

@@ -71,6 +71,12 @@ class ModelInfo:
 
 
 _LOGISTIC_LOSSES = ["log_loss", "squared"]
+_MLP_AXES = {
+    # one value of the axis is a whole architecture, e.g. [16] or [32, 16]
+    "hidden_layer_sizes": {"type": "array", "minItems": 1,
+                           "items": {"type": "integer", "minimum": 1}},
+    "activation": {"enum": ["tanh", "relu"]},
+}
 
 REGISTRY: Mapping[str, ModelInfo] = MappingProxyType({info.name: info for info in (
     ModelInfo(
@@ -94,6 +100,19 @@ REGISTRY: Mapping[str, ModelInfo] = MappingProxyType({info.name: info for info i
         "gdlab.models.softmax_regression", "SoftmaxRegression",
         default_grid={"lr": [0.01, 0.1, 0.5], "optimizer": ["gd", "momentum"],
                       "l2": [0.0, 0.01], "epochs": [200]},
+    ),
+    ModelInfo(
+        "mlp_classifier", "classification", True, "gdlab.models.mlp", "MLPClassifier",
+        own_axes=_MLP_AXES,
+        # reaches 0.97 test accuracy on moons (noise 0.15) and xor (noise 0.02): tests/test_mlp.py
+        default_grid={"hidden_layer_sizes": [[16]], "activation": ["tanh", "relu"],
+                      "lr": [0.05], "optimizer": ["adam"], "epochs": [500]},
+    ),
+    ModelInfo(
+        "mlp_regressor", "regression", False, "gdlab.models.mlp", "MLPRegressor",
+        own_axes=_MLP_AXES,
+        default_grid={"hidden_layer_sizes": [[16]], "activation": ["tanh"],
+                      "lr": [0.01, 0.05], "optimizer": ["adam"], "epochs": [500]},
     ),
 )})
 
