@@ -44,6 +44,19 @@ HIGHER_IS_BETTER = {
 }
 
 
+def _as_1d(values, name: str) -> np.ndarray:
+    """``values`` as a non-empty 1-D float64 array, or ``ValueError`` naming ``name``."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric: {exc}") from exc
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array of shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty; at least one sample is required")
+    return arr
+
+
 def _validate(y_true, other, other_name: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Return ``y_true`` and ``other`` as 1-D float64 arrays, or raise ``ValueError``.
 
@@ -51,18 +64,7 @@ def _validate(y_true, other, other_name: str, kind: str) -> tuple[np.ndarray, np
     ``"proba"`` (``y_true`` 0/1, ``other`` in [0, 1]) or ``"score"`` (``y_true`` 0/1,
     ``other`` any finite values).
     """
-    arrays = []
-    for name, values in (("y_true", y_true), (other_name, other)):
-        try:
-            arr = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} must be numeric: {exc}") from exc
-        if arr.ndim != 1:
-            raise ValueError(f"{name} must be 1-D, got an array of shape {arr.shape}")
-        if arr.size == 0:
-            raise ValueError(f"{name} is empty; at least one sample is required")
-        arrays.append(arr)
-    a, b = arrays
+    a, b = _as_1d(y_true, "y_true"), _as_1d(other, other_name)
     if a.size != b.size:
         raise ValueError(f"y_true has {a.size} samples but {other_name} has {b.size}")
     for name, arr in (("y_true", a), (other_name, b)):
@@ -438,14 +440,7 @@ def classification_metrics(y_true, proba, threshold: float = 0.5) -> dict[str, f
 
 def _validate_class_labels(values, name: str, n_classes: int) -> np.ndarray:
     """``values`` as a 1-D int64 array of labels 0..n_classes-1, or ``ValueError``."""
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric: {exc}") from exc
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got an array of shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty; at least one sample is required")
+    arr = _as_1d(values, name)
     bad = np.unique(arr[~np.isin(arr, np.arange(n_classes))])
     if bad.size:
         raise ValueError(f"{name} must contain only the class labels 0..{n_classes - 1}; "
