@@ -9,6 +9,7 @@ import pytest
 
 from gdlab.losses import LogisticLoss, SigmoidSquaredLoss, sigmoid
 from gdlab.models.logistic_regression import LogisticRegression, objective_surface, plane_grid
+from gdlab.models.training import descent_path
 
 
 def binary_problem(seed, n=60, d=3):
@@ -125,3 +126,20 @@ def test_squared_loss_history_reports_its_own_loss():
     z = m.decision_function(X[40:])
     assert m.history_["val_loss"][-1] == pytest.approx(np.mean((sigmoid(z) - y[40:]) ** 2))
     assert m.history_["train_objective"][-1] == pytest.approx(m.objective(X[:40], y[:40]))
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "squared"])
+def test_descent_path_runs_from_the_start_to_the_fitted_parameters(loss):
+    X, y = binary_problem(9, d=2)
+    kwargs = dict(loss=loss, lr=0.5, epochs=40, init="normal", init_scale=3.0, seed=2)
+    model = LogisticRegression(**kwargs)
+    path = descent_path(model, X, y)
+    assert path.shape == (model.n_epochs_ + 1, 3)
+    np.testing.assert_array_equal(path[0], 3.0 * np.random.default_rng(2).standard_normal(3))
+    np.testing.assert_array_equal(path[-1], np.append(model.coef_, model.intercept_))
+    # every point's objective is what the history recorded for that epoch
+    np.testing.assert_allclose(objective_surface(X, y, path[1:], loss=loss),
+                               model.history_["train_objective"], rtol=1e-12)
+    plain = LogisticRegression(**kwargs).fit(X, y)  # recording changes nothing
+    assert plain.coef_.tobytes() == model.coef_.tobytes()
+    assert "_after_step" not in vars(model)

@@ -100,6 +100,10 @@ class GradientDescentModel:
         """Set the fitted attributes (``coef_``, ...) from the final parameter vector."""
         raise NotImplementedError
 
+    def _after_step(self, theta: np.ndarray) -> None:
+        """Called with the start and with the parameters after every epoch (see
+        :func:`descent_path`); does nothing by default."""
+
     # -- validation ------------------------------------------------------------------------
     def _check_hyperparameters(self) -> None:
         if not is_real(self.lr) or not self.lr > 0 or not np.isfinite(self.lr):
@@ -169,6 +173,7 @@ class GradientDescentModel:
         full_batch = self.batch_size is None or self.batch_size >= n
 
         theta = self._initial_parameters(d, rng)
+        self._after_step(theta)
         history = {"epoch": [], "train_objective": []}
         if has_val:
             history["val_loss"] = []
@@ -196,6 +201,7 @@ class GradientDescentModel:
                         _, g = self._value_and_gradient(theta, X[idx], y[idx])
                         theta = optimizer.step(theta, g)
                     value = self._value(theta, X, y)
+                self._after_step(theta)
                 history["epoch"].append(epoch)
                 history["train_objective"].append(value)
                 if has_val:
@@ -217,6 +223,25 @@ class GradientDescentModel:
         self.history_ = {k: np.asarray(v, dtype=np.float64 if k != "epoch" else np.int64)
                          for k, v in history.items()}
         return self
+
+
+def descent_path(model: GradientDescentModel, X, y) -> np.ndarray:
+    """Fit ``model`` on ``X, y`` and return the path its parameters took.
+
+    Returns
+    -------
+    ndarray of shape (n_epochs_ + 1, n_parameters)
+        The flat parameter vector at the start, then after every epoch (for a linear
+        model ``[w_1..w_d, b]``): the gradient-descent path to draw on an
+        objective surface. A diverged run's last row is the blown-up step.
+    """
+    path: list[np.ndarray] = []
+    model._after_step = lambda theta: path.append(np.array(theta, dtype=np.float64))
+    try:
+        model.fit(X, y)
+    finally:
+        del model._after_step
+    return np.array(path)
 
 
 class Classifier:
