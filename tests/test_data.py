@@ -623,5 +623,6 @@ def test_module_constants():
         "moons": "classification",
         "xor": "classification",
     }
-    assert set(SKLEARN_TASKS) == {"breast_cancer", "diabetes", "iris_binary", "wine_binary"}
+    assert set(SKLEARN_TASKS) == {"breast_cancer", "diabetes", "iris_binary", "wine_binary",
+                                  "iris", "wine", "digits"}
     assert data.MIN_CSV_ROWS == 10

@@ -59,8 +59,8 @@ def package_copy(tmp_path, monkeypatch):
 
 def test_code_version_follows_imports_and_ignores_comments(package_copy):
     files = {p.name for p in G.module_files("gdlab.train")}
-    assert {"train.py", "models.py", "losses.py", "optimizers.py", "metrics.py", "data.py",
-            "io.py"} <= files
+    assert {"train.py", "training.py", "losses.py", "optimizers.py", "metrics.py", "core.py",
+            "io.py"} <= files  # models/ and data/ are packages
     assert "summary.py" not in files
     train, summary = G.code_version("gdlab.train"), G.code_version("gdlab.summary")
 
@@ -73,3 +73,13 @@ def test_code_version_follows_imports_and_ignores_comments(package_copy):
     G.code_version.cache_clear()
     assert G.code_version("gdlab.train") != train  # training code changed
     assert G.code_version("gdlab.summary") == summary  # summary does not import losses
+
+
+def test_module_files_resolve_packages_and_their_submodules(package_copy):
+    def files(module):
+        return {p.relative_to(package_copy).as_posix() for p in G.module_files(module)}
+
+    assert "data/__init__.py" in files("gdlab.data")  # a package is its __init__
+    assert "data/__init__.py" not in files("gdlab.data.core")  # a submodule is not
+    (package_copy / "user.py").write_text("from gdlab.models import registry\n")
+    assert {"models/__init__.py", "models/registry.py"} <= files("gdlab.user")

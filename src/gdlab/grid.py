@@ -114,18 +114,27 @@ def module_files(*modules: str) -> list[Path]:
         mod = todo.pop()
         if mod in seen:
             continue
-        path = PACKAGE_DIR / (mod.split(".", 1)[1].replace(".", "/") + ".py"
-                              if "." in mod else "__init__.py")
+        path = _module_file(mod)
         seen[mod] = path
         for module, names in _parse(path.read_text(encoding="utf-8"))[0]:
             if module is not None:
-                if module == "gdlab":
-                    todo += [f"gdlab.{name}" for name in names
-                             if (PACKAGE_DIR / f"{name}.py").exists()]
+                # `from gdlab.pkg import sub` imports the module gdlab.pkg.sub
+                todo += [f"{module}.{name}" for name in names
+                         if _module_file(f"{module}.{name}").exists()]
                 todo.append(module)
             else:
                 todo += [name for name in names if name.startswith("gdlab.")]
     return sorted(set(seen.values()))
+
+
+def _module_file(module: str) -> Path:
+    """The source file of a dotted gdlab module: ``pkg/mod.py``, or a package's ``__init__.py``.
+
+    Importing ``gdlab.pkg.mod`` also runs ``pkg/__init__.py``; it is not added: a
+    package's ``__init__`` only re-exports, and pipeline modules import the submodule.
+    """
+    path = PACKAGE_DIR.joinpath(*module.split(".")[1:])
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
 @functools.cache  # one Snakemake invocation asks once per job

@@ -1,6 +1,6 @@
-r"""Objectives of the linear models: one class per loss, value and gradient side by side.
+r"""Losses: one class per pointwise loss of a linear model, and the softmax cross-entropy.
 
-Both models minimise the same shape of objective over weights :math:`w` and intercept
+The linear models minimise the same shape of objective over weights :math:`w` and intercept
 :math:`b`, with :math:`z_i = x_i \cdot w + b`:
 
 .. math::  J(w, b) = \frac{1}{n} \sum_{i=1}^{n} \ell(z_i, y_i) + \frac{\lambda}{2} \lVert w \rVert^2
@@ -12,6 +12,9 @@ The intercept is not penalised. Its gradient is, with :math:`r_i = \partial \ell
 
 With this scaling scikit-learn is an exact oracle: ``Ridge(alpha=n*l2)`` for the squared
 loss and ``LogisticRegression(C=1/(n*l2))`` for the logistic loss.
+
+Softmax regression and the neural networks' classifier output share
+:func:`softmax_cross_entropy` (K classes, log-sum-exp stable).
 """
 
 from __future__ import annotations
@@ -120,6 +123,72 @@ class LogisticLoss(LinearObjective):
         return loss, r
 
 
+class SigmoidSquaredLoss(LinearObjective):
+    r"""Squared error of the sigmoid's output, labels :math:`y \in \{0, 1\}`:
+
+    .. math::  \ell(z, y) = (\sigma(z) - y)^2, \qquad
+               r = 2 (\sigma(z) - y)\, \sigma(z)\, \sigma(-z)
+
+    using :math:`\sigma'(z) = \sigma(z)(1 - \sigma(z)) = \sigma(z)\sigma(-z)` (no
+    cancellation in :math:`1 - \sigma`). The factor :math:`\sigma'(z) \to 0` as
+    :math:`|z| \to \infty` is why this objective has plateaus and is not convex: the
+    lesson of the study note, and the reason logistic regression uses :class:`LogisticLoss`.
+    """
+
+    name = "squared_loss"
+
+    def pointwise(self, z, y):
+        return (sigmoid(z) - y) ** 2
+
+    def dpointwise(self, z, y):
+        p = sigmoid(z)
+        return 2.0 * (p - y) * p * sigmoid(-z)
+
+
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """Logistic function without overflow: ``exp(-log(1 + exp(-z)))``."""
     return np.exp(-np.logaddexp(0.0, -z))
+
+
+def log_softmax(Z: np.ndarray) -> np.ndarray:
+    r"""Row-wise :math:`\log \mathrm{softmax}(Z)_{ik} = Z_{ik} - \log\sum_j e^{Z_{ij}}`.
+
+    The log-sum-exp subtracts each row's maximum first, so no exponential overflows.
+    """
+    shifted = Z - Z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+
+
+def softmax(Z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of scores ``Z`` of shape (n, K): probabilities, rows sum to 1."""
+    return np.exp(log_softmax(Z))
+
+
+def softmax_cross_entropy(Z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    r"""Mean cross-entropy of class scores and its gradient with respect to the scores.
+
+    .. math:: L = -\frac1n \sum_i \log \mathrm{softmax}(Z)_{i, y_i}, \qquad
+              \frac{\partial L}{\partial Z} = \frac1n (P - Y)
+
+    with :math:`P = \mathrm{softmax}(Z)` and :math:`Y` the one-hot labels.
+
+    Parameters
+    ----------
+    Z : array of shape (n, K)
+        Class scores (logits).
+    y : array of shape (n,)
+        Labels 0..K-1 (integers, possibly stored as floats).
+
+    Returns
+    -------
+    loss : float
+    dZ : array of shape (n, K)
+    """
+    n = Z.shape[0]
+    labels = y.astype(np.intp)
+    log_p = log_softmax(Z)
+    loss = -float(np.mean(log_p[np.arange(n), labels]))
+    dZ = np.exp(log_p)
+    dZ[np.arange(n), labels] -= 1.0
+    dZ /= n
+    return loss, dZ
