@@ -193,8 +193,8 @@ def main(argv=None) -> int:
          f"{1000 * build:.1f} ms", "not in the write times above; in sync_shard's"),
         ("store", "rows written: runs, metrics, params, tags",
          ", ".join(map(str, sql_rows)),
-         f"SQL path; client path: {', '.join(map(str, client_rows))} (the client also "
-         "stores its own mlflow.* tags)"),
+         f"SQL path (last repeat); client path: {', '.join(map(str, client_rows))} "
+         f"({'same' if sql_rows == client_rows else 'DIFFERENT'})"),
         ("setup", "import mlflow (once per track_shard job, not per child)",
          t_str(t_import), ""),
         ("setup", "load average per measurement (1 min)", "", "; ".join(loads)),

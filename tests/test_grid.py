@@ -58,20 +58,24 @@ def package_copy(tmp_path, monkeypatch):
 
 
 def test_code_version_follows_imports_and_ignores_comments(package_copy):
-    files = {p.name for p in G.module_files("gdlab.train")}
+    # a train job's code: the training code and its model's module (imported lazily)
+    job = ("gdlab.train", "gdlab.models.linear_regression")
+    files = {p.name for p in G.module_files(*job)}
     assert {"train.py", "training.py", "losses.py", "optimizers.py", "metrics.py", "core.py",
-            "io.py"} <= files  # models/ and data/ are packages
-    assert "summary.py" not in files
-    train, summary = G.code_version("gdlab.train"), G.code_version("gdlab.summary")
+            "io.py", "runfiles.py", "linear_regression.py"} <= files
+    # not the CSV reader, another model, or the summary
+    assert not files & {"csv_file.py", "synthetic.py", "mlp.py", "softmax_regression.py",
+                        "logistic_regression.py", "summary.py"}
+    train, summary = G.code_version(*job), G.code_version("gdlab.summary")
 
     losses = package_copy / "losses.py"
     losses.write_text(losses.read_text() + "\n# a comment changes nothing\n")
     G.code_version.cache_clear()
-    assert G.code_version("gdlab.train") == train
+    assert G.code_version(*job) == train
 
     losses.write_text(losses.read_text().replace("0.5 * (z - y) ** 2", "0.5 * (y - z) ** 2"))
     G.code_version.cache_clear()
-    assert G.code_version("gdlab.train") != train  # training code changed
+    assert G.code_version(*job) != train  # training code changed
     assert G.code_version("gdlab.summary") == summary  # summary does not import losses
 
 

@@ -118,6 +118,19 @@ def test_library_edits_rerun_exactly_the_jobs_that_use_the_code(ran):
     assert "train" not in rules and rules.count("summarize") == 2
     summary.write_text(original)
 
+    # the CSV reader: no job of a synthetic dataset runs it, so nothing reruns at all
+    csv_reader = ran.root / "src" / "gdlab" / "data" / "csv_file.py"
+    source = csv_reader.read_text()
+    edited = source.replace('f"missing value {raw!r}"', 'f"a missing value: {raw!r}"')
+    assert edited != source  # an error message changes: a real code change
+    csv_reader.write_text(edited)
+    assert ran.planned_jobs() == []
+
+    # a model that no sweep uses: no training reruns
+    mlp = ran.root / "src" / "gdlab" / "models" / "mlp.py"
+    mlp.write_text(mlp.read_text() + "\n\nUNUSED = 1\n")
+    assert ran.planned_jobs() == []
+
     # plotting code: the figures are drawn again (and re-sent to MLflow), nothing else
     plots = ran.root / "src" / "gdlab" / "plots.py"
     plots.write_text(plots.read_text() + "\n\nUNUSED = 1\n")

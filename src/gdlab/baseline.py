@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from gdlab.data import Split
+from gdlab.data.core import Split
 from gdlab.losses import LogisticLoss, SquaredLoss
 from gdlab.train import evaluate
 

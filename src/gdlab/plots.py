@@ -46,7 +46,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from gdlab import metrics as M
-from gdlab.data import Split, load_split
+from gdlab.data.core import Split, load_split
 from gdlab.grid import DEFAULT_HYPERPARAMETERS
 from gdlab.io import read_json, write_bytes
 from gdlab.losses import sigmoid

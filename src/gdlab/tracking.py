@@ -115,7 +115,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import numpy as np
 
 from gdlab import grid as G
-from gdlab.data import Split, load_split
+from gdlab.data.core import Split, load_split
 from gdlab.io import load_npz, read_json
 from gdlab.runfiles import RUN_FILES, read_history, run_dir
 

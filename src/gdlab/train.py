@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from gdlab import metrics as M
-from gdlab.data import Split, load_split
+from gdlab.data.core import Split, load_split
 from gdlab.io import canonical_json, npz_bytes, write_bytes, write_json
-from gdlab.models import MODELS
+from gdlab.models.registry import model_info
 from gdlab.runfiles import content_key, history_csv, run_dir
 
 
@@ -39,7 +39,7 @@ def evaluate(task: str, model, X, y) -> dict[str, float]:
 
 def fit_run(spec: dict, split: Split):
     """Fit the model a run spec describes; returns the fitted model and its wall times (ms)."""
-    model = MODELS[spec["model"]](**spec["hyperparameters"], seed=spec["seed"])
+    model = model_info(spec["model"]).load()(**spec["hyperparameters"], seed=spec["seed"])
     start = time.time()
     model.fit(split.X_train, split.y_train, X_val=split.X_val, y_val=split.y_val)
     return model, int(start * 1000), int(time.time() * 1000)

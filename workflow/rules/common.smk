@@ -16,6 +16,7 @@ os.environ.update(
 
 from gdlab import grid as G
 from gdlab.config import ConfigError, load_schema, validate_config
+from gdlab.models.registry import REGISTRY
 from gdlab.io import canonical_json
 from gdlab.recovery import remove_stale_locks
 
@@ -38,6 +39,11 @@ wildcard_constraints:
     shard=r"\d+",
 
 
+#: the module that reads each kind of dataset: a make_dataset job's code is its source's
+DATA_SOURCES = {"synthetic": "gdlab.data.synthetic", "sklearn": "gdlab.data.bundled",
+                "csv": "gdlab.data.csv_file"}
+
+
 def dataset_spec(dataset):
     """What make_dataset depends on: the dataset's config and its seed (or file's bytes)."""
     ds = dict(config["datasets"][dataset])
@@ -46,14 +52,14 @@ def dataset_spec(dataset):
     elif ds["source"] == "csv":
         # the file's content, so that run keys (and MLflow) tell different data apart
         ds["sha256"] = G.file_digest(ds["path"])
-    return {"name": dataset, **ds, "code": G.code_version("gdlab.data")}
+    return {"name": dataset, **ds, "code": G.code_version(DATA_SOURCES[ds["source"]])}
 
 
 def split_spec(dataset):
     split = dict(config["split"])
     split["seed"] = split.get("seed", config["seed"])
     return {"dataset": dataset, "task": config["datasets"][dataset]["task"], **split,
-            "code": G.code_version("gdlab.data")}
+            "code": G.code_version("gdlab.data.core")}
 
 
 def _data_key(dataset):
@@ -63,8 +69,9 @@ def _data_key(dataset):
 
 def _build_runs():
     runs = {}
-    train_code = G.code_version("gdlab.train")
     for dataset, model in G.sweeps(config):
+        # the training code and the model's own module (models are imported lazily)
+        train_code = G.code_version("gdlab.train", REGISTRY[model].module)
         grid = config["models"][model]["grid"]
         data_key = _data_key(dataset)
         table = {}

@@ -6,7 +6,7 @@ sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
 import json  # noqa: E402
 
 from gdlab.baseline import baseline  # noqa: E402
-from gdlab.data import load_split  # noqa: E402
+from gdlab.data.core import load_split  # noqa: E402
 from gdlab.io import write_json  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)

@@ -5,15 +5,22 @@ sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
 
 import json  # noqa: E402
 
-from gdlab.data import load_csv, load_sklearn, make_synthetic, save_dataset  # noqa: E402
+from gdlab.data.core import save_dataset  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
+# only the source this dataset uses is imported (it is what its code version covers)
 if spec["source"] == "synthetic":
+    from gdlab.data.synthetic import make_synthetic
+
     ds = make_synthetic(spec["generator"], spec["n_samples"], spec["n_features"],
                         spec["noise"], spec["seed"])
 elif spec["source"] == "sklearn":
+    from gdlab.data.bundled import load_sklearn
+
     ds = load_sklearn(spec["name"])
 else:
+    from gdlab.data.csv_file import load_csv
+
     ds = load_csv(snakemake.input[0], spec["target"], spec["task"])
 save_dataset(snakemake.output[0], ds)
 print(f"{spec['name']}: {ds.X.shape[0]} samples x {ds.X.shape[1]} features", file=sys.stderr)

@@ -5,7 +5,7 @@ sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
 
 import json  # noqa: E402
 
-from gdlab.data import load_dataset, save_split, split_dataset  # noqa: E402
+from gdlab.data.core import load_dataset, save_split, split_dataset  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
 split = split_dataset(load_dataset(snakemake.input[0]), test_size=spec["test_size"],

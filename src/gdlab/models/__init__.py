@@ -16,11 +16,6 @@ in every model. Pipeline code imports from the submodules.
 
 from __future__ import annotations
 
-# Transitional: until the train job adds ModelInfo.module to its code_version, importing
-# the two models it runs today here keeps them (and gdlab.losses) in the identity of
-# whoever imports this package. Remove these two lines then; __getattr__ serves them.
-from gdlab.models.linear_regression import LinearRegression
-from gdlab.models.logistic_regression import LogisticRegression
 from gdlab.models.registry import MODEL_TASKS, MODELS, REGISTRY, model_info, predict
 from gdlab.models.training import DIVERGENCE_FACTOR
 
