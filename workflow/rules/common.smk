@@ -22,8 +22,11 @@ from gdlab.train import RUN_FILES
 
 # only the main process: a cluster job parses this file too, beside a live run
 if workflow.is_main_process and remove_stale_locks():
-    print("gdlab: removed the lock of a killed Snakemake run "
-          "(no Snakemake process works in this directory)", file=sys.stderr)
+    print(
+        "gdlab: removed the lock of a killed Snakemake run "
+        "(no Snakemake process works in this directory)",
+        file=sys.stderr,
+    )
 
 try:
     validate_config(config, load_schema(Path(workflow.basedir) / "config" / "schema.yaml"))
@@ -53,8 +56,12 @@ def dataset_spec(dataset):
 def split_spec(dataset):
     split = dict(config["split"])
     split["seed"] = split.get("seed", config["seed"])
-    return {"dataset": dataset, "task": config["datasets"][dataset]["task"], **split,
-            "code": G.code_version("gdlab.data")}
+    return {
+        "dataset": dataset,
+        "task": config["datasets"][dataset]["task"],
+        **split,
+        "code": G.code_version("gdlab.data"),
+    }
 
 
 def _data_key(dataset):
@@ -72,14 +79,16 @@ def _build_runs():
         for hp in G.expand_grid(grid):
             name = G.run_name(hp, grid)
             spec = {
-                "dataset": dataset, "model": model,
+                "dataset": dataset,
+                "model": model,
                 "task": config["datasets"][dataset]["task"],
-                "run_name": name, "hyperparameters": hp,
+                "run_name": name,
+                "hyperparameters": hp,
                 "seed": G.derive_seed(config["seed"], dataset, model, hp),
-                "data_key": data_key, "code_version": train_code,
+                "data_key": data_key,
+                "code_version": train_code,
             }
-            spec["run_key"] = G.stable_hash(
-                [data_key, model, hp, spec["seed"], train_code])
+            spec["run_key"] = G.stable_hash([data_key, model, hp, spec["seed"], train_code])
             table[name] = spec
         runs[(dataset, model)] = table
     return runs
@@ -104,16 +113,16 @@ def sweep_runs(w):
 
 def sweep_files(name):
     """Input function: ``name`` (a run file) of every run of the wildcards' sweep."""
-    return lambda w: [
-        f"results/{w.dataset}/{w.model}/runs/{run}/{name}" for run in sweep_runs(w)
-    ]
+    return lambda w: [f"results/{w.dataset}/{w.model}/runs/{run}/{name}" for run in sweep_runs(w)]
 
 
 def tracking_uri():
     """MLFLOW_TRACKING_URI, else the config's, else the embedded SQLite store."""
-    return (os.environ.get("MLFLOW_TRACKING_URI")
-            or config.get("mlflow", {}).get("tracking_uri")
-            or "sqlite:///mlflow.db")
+    return (
+        os.environ.get("MLFLOW_TRACKING_URI")
+        or config.get("mlflow", {}).get("tracking_uri")
+        or "sqlite:///mlflow.db"
+    )
 
 
 def all_outputs():

@@ -44,15 +44,17 @@ rule plot:
             subcategory="{model}: runs",
             labels={"run": "{run}", "figure": "{figure}"},
         ),
-    params:
-        # code of the figures and the run names: an edit of gdlab.plots reruns only plots
-        spec=lambda w: canonical_json({
-            "code": G.code_version("gdlab.plots"),
-            "runs": sorted(sweep_runs(w)),
-        }),
     log:
         "logs/plot/{dataset}/{model}.log",
     conda:
         ENV
+    params:
+        # code of the figures and the run names: an edit of gdlab.plots reruns only plots
+        spec=lambda w: canonical_json(
+            {
+                "code": G.code_version("gdlab.plots"),
+                "runs": sorted(sweep_runs(w)),
+            }
+        ),
     script:
         "../scripts/plot.py"

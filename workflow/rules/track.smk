@@ -10,14 +10,19 @@ MLFLOW_URI_HASH = uri_hash(tracking_uri())
 rule mlflow_setup:
     output:
         "results/mlflow/experiment.json",
-    params:
-        # another experiment or tracking server: set up again, and re-sync every sweep
-        spec=canonical_json({"experiment": config["experiment"], "uri_hash": MLFLOW_URI_HASH,
-                             "code": G.code_version("gdlab.tracking")}),
     log:
         "logs/mlflow_setup.log",
     conda:
         ENV
+    params:
+        # another experiment or tracking server: set up again, and re-sync every sweep
+        spec=canonical_json(
+            {
+                "experiment": config["experiment"],
+                "uri_hash": MLFLOW_URI_HASH,
+                "code": G.code_version("gdlab.tracking"),
+            }
+        ),
     script:
         "../scripts/mlflow_setup.py"
 
@@ -40,16 +45,20 @@ rule track:
         run_plots="results/{dataset}/{model}/plots/runs",
     output:
         "results/{dataset}/{model}/mlflow.json",
-    params:
-        spec=lambda w: canonical_json({
-            "dataset": w.dataset, "model": w.model, "experiment": config["experiment"],
-            "uri_hash": MLFLOW_URI_HASH,
-            "register": config.get("mlflow", {}).get("register_models", True),
-            "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model"),
-        }),
     log:
         "logs/track/{dataset}/{model}.log",
     conda:
         ENV
+    params:
+        spec=lambda w: canonical_json(
+            {
+                "dataset": w.dataset,
+                "model": w.model,
+                "experiment": config["experiment"],
+                "uri_hash": MLFLOW_URI_HASH,
+                "register": config.get("mlflow", {}).get("register_models", True),
+                "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model"),
+            }
+        ),
     script:
         "../scripts/track.py"
