@@ -17,6 +17,22 @@ include: "workflow/rules/track.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True
+
+
+# At the end, say what the run made and where to look (or which job's log says why it
+# failed). The texts come from gdlab.console; common.smk has put this checkout's src/ on
+# sys.path.
+import sys
+
+from gdlab import console
+
+
+onsuccess:
+    print(console.success_message("results/summary.csv", tracking_uri(), config["experiment"]))
+
+
+onerror:
+    print(console.error_message(log), file=sys.stderr)

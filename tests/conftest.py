@@ -44,6 +44,9 @@ def tiny_config() -> dict:
 class Project:
     """A copy of the workflow and library with its own config, results and MLflow store."""
 
+    #: the finished_project fixture's run (its stdout and stderr)
+    first_run: subprocess.CompletedProcess | None = None
+
     def __init__(self, root: Path):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
@@ -125,5 +128,5 @@ def finished_project(tmp_path_factory) -> Project:
     """The tiny experiment, run once to the end and shared by read-only tests."""
     proj = Project(tmp_path_factory.mktemp("finished") / "project")
     proj.write_config(tiny_config())
-    proj.snakemake("--cores", "2")
+    proj.first_run = proj.snakemake("--cores", "2")  # its output: what a user sees
     return proj

@@ -245,6 +245,15 @@ def test_the_overview_has_one_row_per_sweep(finished_project):
         assert float(r[metric]) == best["metrics"]["val"][metric.removeprefix("val_")]
 
 
+def test_a_finished_run_ends_by_saying_what_it_made(finished_project):
+    out = finished_project.first_run.stdout
+    assert "gdlab: done." in out
+    for dataset, model in TINY_SWEEPS:
+        assert f"  {dataset}/{model}  " in out
+    assert "Whole table: results/summary.csv" in out
+    assert "mlflow ui --backend-store-uri sqlite:///mlflow.db (experiment gdlab-test)" in out
+
+
 # ------------------------------------------------------------------------------------------
 # 5. Diverging grid points
 # ------------------------------------------------------------------------------------------
@@ -368,6 +377,9 @@ def test_a_bad_csv_fails_its_make_dataset_job_naming_file_and_problem(
     proc = project.snakemake("--cores", "1", "data/bad/full.npz", check=False)
     assert proc.returncode != 0
     assert "Error in rule make_dataset" in proc.stderr
+    # gdlab's last words point at the job's log
+    assert "gdlab: a job failed; its log says why:\n  make_dataset: logs/make_dataset/bad.log" \
+        in proc.stderr
     log = (project.root / "logs" / "make_dataset" / "bad.log").read_text()
     message = log.strip().splitlines()[-1]
     assert message.startswith("ValueError: input/bad.csv: "), message

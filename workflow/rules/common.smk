@@ -22,8 +22,11 @@ from gdlab.recovery import remove_stale_locks
 
 # only the main process: a cluster job parses this file too, beside a live run
 if workflow.is_main_process and remove_stale_locks():
-    print("gdlab: removed the lock of a killed Snakemake run "
-          "(no Snakemake process works in this directory)", file=sys.stderr)
+    print(
+        "gdlab: removed the lock of a killed Snakemake run "
+        "(no Snakemake process works in this directory)",
+        file=sys.stderr,
+    )
 
 try:
     validate_config(config, load_schema(Path(workflow.basedir) / "config" / "schema.yaml"))
@@ -40,8 +43,11 @@ wildcard_constraints:
 
 
 #: the module that reads each kind of dataset: a make_dataset job's code is its source's
-DATA_SOURCES = {"synthetic": "gdlab.data.synthetic", "sklearn": "gdlab.data.bundled",
-                "csv": "gdlab.data.csv_file"}
+DATA_SOURCES = {
+    "synthetic": "gdlab.data.synthetic",
+    "sklearn": "gdlab.data.bundled",
+    "csv": "gdlab.data.csv_file",
+}
 
 
 def dataset_spec(dataset):
@@ -58,8 +64,12 @@ def dataset_spec(dataset):
 def split_spec(dataset):
     split = dict(config["split"])
     split["seed"] = split.get("seed", config["seed"])
-    return {"dataset": dataset, "task": config["datasets"][dataset]["task"], **split,
-            "code": G.code_version("gdlab.data.core")}
+    return {
+        "dataset": dataset,
+        "task": config["datasets"][dataset]["task"],
+        **split,
+        "code": G.code_version("gdlab.data.core"),
+    }
 
 
 def _data_key(dataset):
@@ -78,14 +88,16 @@ def _build_runs():
         for hp in G.expand_grid(grid):
             name = G.run_name(hp, grid)
             spec = {
-                "dataset": dataset, "model": model,
+                "dataset": dataset,
+                "model": model,
                 "task": config["datasets"][dataset]["task"],
-                "run_name": name, "hyperparameters": hp,
+                "run_name": name,
+                "hyperparameters": hp,
                 "seed": G.derive_seed(config["seed"], dataset, model, hp),
-                "data_key": data_key, "code_version": train_code,
+                "data_key": data_key,
+                "code_version": train_code,
             }
-            spec["run_key"] = G.stable_hash(
-                [data_key, model, hp, spec["seed"], train_code])
+            spec["run_key"] = G.stable_hash([data_key, model, hp, spec["seed"], train_code])
             table[name] = spec
         runs[(dataset, model)] = table
     return runs
@@ -123,10 +135,14 @@ def _shard_runs(w):
 def shard_spec(w):
     """A train job's whole specification: its runs' specs (each with its code version)."""
     table = RUNS[(w.dataset, w.model)]
-    return canonical_json({
-        "dataset": w.dataset, "model": w.model, "shard": w.shard,
-        "runs": [table[name] for name in _shard_runs(w)],
-    })
+    return canonical_json(
+        {
+            "dataset": w.dataset,
+            "model": w.model,
+            "shard": w.shard,
+            "runs": [table[name] for name in _shard_runs(w)],
+        }
+    )
 
 
 def sweep_runs(w):
@@ -143,9 +159,11 @@ def shard_files(pattern):
 
 def tracking_uri():
     """MLFLOW_TRACKING_URI, else the config's, else the embedded SQLite store."""
-    return (os.environ.get("MLFLOW_TRACKING_URI")
-            or config.get("mlflow", {}).get("tracking_uri")
-            or "sqlite:///mlflow.db")
+    return (
+        os.environ.get("MLFLOW_TRACKING_URI")
+        or config.get("mlflow", {}).get("tracking_uri")
+        or "sqlite:///mlflow.db"
+    )
 
 
 def all_outputs():

@@ -1,16 +1,18 @@
 rule make_dataset:
     input:
-        lambda w: [config["datasets"][w.dataset]["path"]]
-        if config["datasets"][w.dataset]["source"] == "csv"
-        else [],
+        lambda w: (
+            [config["datasets"][w.dataset]["path"]]
+            if config["datasets"][w.dataset]["source"] == "csv"
+            else []
+        ),
     output:
         "data/{dataset}/full.npz",
-    params:
-        spec=lambda w: canonical_json(dataset_spec(w.dataset)),
     log:
         "logs/make_dataset/{dataset}.log",
     conda:
         ENV
+    params:
+        spec=lambda w: canonical_json(dataset_spec(w.dataset)),
     script:
         "../scripts/make_dataset.py"
 
@@ -20,11 +22,11 @@ rule split:
         "data/{dataset}/full.npz",
     output:
         "data/{dataset}/split.npz",
-    params:
-        spec=lambda w: canonical_json(split_spec(w.dataset)),
     log:
         "logs/split/{dataset}.log",
     conda:
         ENV
+    params:
+        spec=lambda w: canonical_json(split_spec(w.dataset)),
     script:
         "../scripts/split.py"

@@ -3,15 +3,19 @@ rule baseline:
         "data/{dataset}/split.npz",
     output:
         "results/{dataset}/{model}/baseline.json",
-    params:
-        spec=lambda w: canonical_json({
-            "l2": sorted({hp["hyperparameters"]["l2"] for hp in RUNS[(w.dataset, w.model)].values()}),
-            "code": G.code_version("gdlab.baseline"),
-        }),
     log:
         "logs/baseline/{dataset}/{model}.log",
     conda:
         ENV
+    params:
+        spec=lambda w: canonical_json(
+            {
+                "l2": sorted(
+                    {hp["hyperparameters"]["l2"] for hp in RUNS[(w.dataset, w.model)].values()}
+                ),
+                "code": G.code_version("gdlab.baseline"),
+            }
+        ),
     script:
         "../scripts/baseline.py"
 
@@ -23,16 +27,19 @@ rule summarize:
     output:
         summary="results/{dataset}/{model}/summary.csv",
         best="results/{dataset}/{model}/best.json",
-    params:
-        spec=lambda w: canonical_json({
-            "dataset": w.dataset, "model": w.model,
-            "metric": config["selection"][config["datasets"][w.dataset]["task"]],
-            "code": G.code_version("gdlab.summary", "gdlab.io", "gdlab.runfiles"),
-        }),
     log:
         "logs/summarize/{dataset}/{model}.log",
     conda:
         ENV
+    params:
+        spec=lambda w: canonical_json(
+            {
+                "dataset": w.dataset,
+                "model": w.model,
+                "metric": config["selection"][config["datasets"][w.dataset]["task"]],
+                "code": G.code_version("gdlab.summary", "gdlab.io", "gdlab.runfiles"),
+            }
+        ),
     script:
         "../scripts/summarize.py"
 
@@ -47,11 +54,11 @@ rule overview:
             caption="../report/overview.rst",
             category="Overview",
         ),
-    params:
-        spec=canonical_json({"code": G.code_version("gdlab.summary", "gdlab.io")}),
     log:
         "logs/overview.log",
     conda:
         ENV
+    params:
+        spec=canonical_json({"code": G.code_version("gdlab.summary", "gdlab.io")}),
     script:
         "../scripts/overview.py"

@@ -43,16 +43,18 @@ rule plot:
             subcategory="{model}: runs",
             labels={"run": "{run}", "figure": "{figure}"},
         ),
-    params:
-        # code of the figures and the run names: an edit of gdlab.plots reruns only plots
-        spec=lambda w: canonical_json({
-            "code": G.code_version("gdlab.plots"),
-            "runs": sweep_runs(w),
-            "top_k": config["plots"]["top_k"],
-        }),
     log:
         "logs/plot/{dataset}/{model}.log",
     conda:
         ENV
+    params:
+        # code of the figures and the run names: an edit of gdlab.plots reruns only plots
+        spec=lambda w: canonical_json(
+            {
+                "code": G.code_version("gdlab.plots"),
+                "runs": sweep_runs(w),
+                "top_k": config["plots"]["top_k"],
+            }
+        ),
     script:
         "../scripts/plot.py"

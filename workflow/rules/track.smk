@@ -11,30 +11,42 @@ EXPERIMENT_RECORD = "results/mlflow/experiment.json"
 # mlflow.db deleted by hand: forget the setup, so it runs again and every sweep re-syncs
 if workflow.is_main_process and store_lost(tracking_uri(), EXPERIMENT_RECORD):
     forget_store("results")
-    print("gdlab: the tracking store lacks the experiment of results/mlflow/; "
-          "setting it up again and re-syncing every sweep", file=sys.stderr)
+    print(
+        "gdlab: the tracking store lacks the experiment of results/mlflow/; "
+        "setting it up again and re-syncing every sweep",
+        file=sys.stderr,
+    )
 
 
 def track_spec(w):
-    return canonical_json({
-        "dataset": w.dataset, "model": w.model, "experiment": config["experiment"],
-        "uri_hash": MLFLOW_URI_HASH,
-        "register": config["mlflow"]["register_models"],
-        "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model"),
-    })
+    return canonical_json(
+        {
+            "dataset": w.dataset,
+            "model": w.model,
+            "experiment": config["experiment"],
+            "uri_hash": MLFLOW_URI_HASH,
+            "register": config["mlflow"]["register_models"],
+            "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model"),
+        }
+    )
 
 
 rule mlflow_setup:
     output:
         EXPERIMENT_RECORD,
-    params:
-        # another experiment or tracking server: set up again, and re-sync every sweep
-        spec=canonical_json({"experiment": config["experiment"], "uri_hash": MLFLOW_URI_HASH,
-                             "code": G.code_version("gdlab.tracking")}),
     log:
         "logs/mlflow_setup.log",
     conda:
         ENV
+    params:
+        # another experiment or tracking server: set up again, and re-sync every sweep
+        spec=canonical_json(
+            {
+                "experiment": config["experiment"],
+                "uri_hash": MLFLOW_URI_HASH,
+                "code": G.code_version("gdlab.tracking"),
+            }
+        ),
     script:
         "../scripts/mlflow_setup.py"
 
@@ -46,12 +58,12 @@ rule track_shard:
         manifest="results/{dataset}/{model}/shards/{shard}.json",
     output:
         "results/{dataset}/{model}/mlflow/shards/{shard}.json",
-    params:
-        spec=track_spec,
     log:
         "logs/track_shard/{dataset}/{model}/{shard}.log",
     conda:
         ENV
+    params:
+        spec=track_spec,
     script:
         "../scripts/track_shard.py"
 
@@ -72,11 +84,11 @@ rule track:
         run_plots="results/{dataset}/{model}/plots/runs",
     output:
         "results/{dataset}/{model}/mlflow.json",
-    params:
-        spec=track_spec,
     log:
         "logs/track/{dataset}/{model}.log",
     conda:
         ENV
+    params:
+        spec=track_spec,
     script:
         "../scripts/track.py"

@@ -7,13 +7,13 @@ rule train:
         "data/{dataset}/split.npz",
     output:
         "results/{dataset}/{model}/shards/{shard}.json",
-    params:
-        # every run's whole spec (with the code version): any change reruns the shard
-        spec=shard_spec,
-        sweep_dir="results/{dataset}/{model}",
     log:
         "logs/train/{dataset}/{model}/{shard}.log",
     conda:
         ENV
+    params:
+        # every run's whole spec (with the code version): any change reruns the shard
+        spec=shard_spec,
+        sweep_dir="results/{dataset}/{model}",
     script:
         "../scripts/train.py"
