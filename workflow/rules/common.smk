@@ -19,6 +19,7 @@ from gdlab.config import ConfigError, load_schema, validate_config
 from gdlab.models.registry import REGISTRY
 from gdlab.io import canonical_json
 from gdlab.recovery import remove_stale_locks
+from gdlab.tracking import forget_store, store_lost, uri_hash
 
 # only the main process: a cluster job parses this file too, beside a live run
 if workflow.is_main_process and remove_stale_locks():
@@ -176,3 +177,31 @@ def all_outputs():
             f"results/{dataset}/{model}/mlflow.json",
         ]
     return out
+
+
+# Only a hash of the tracking URI reaches params (it may carry credentials); the jobs read
+# the real one from MLFLOW_TRACKING_URI or the config and check it against the hash.
+MLFLOW_URI_HASH = uri_hash(tracking_uri())
+EXPERIMENT_RECORD = "results/mlflow/experiment.json"
+
+# mlflow.db deleted by hand: forget the setup, so it runs again and every sweep re-syncs
+if workflow.is_main_process and store_lost(tracking_uri(), EXPERIMENT_RECORD):
+    forget_store("results")
+    print(
+        "gdlab: the tracking store lacks the experiment of results/mlflow/; "
+        "setting it up again and re-syncing every sweep",
+        file=sys.stderr,
+    )
+
+
+def track_spec(w):
+    return canonical_json(
+        {
+            "dataset": w.dataset,
+            "model": w.model,
+            "experiment": config["experiment"],
+            "uri_hash": MLFLOW_URI_HASH,
+            "register": config["mlflow"]["register_models"],
+            "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model"),
+        }
+    )

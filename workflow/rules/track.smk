@@ -1,36 +1,6 @@
 # MLflow: one setup job creates the store and the experiment; a track_shard job logs each
 # shard's runs as soon as it is trained (the UI fills during a long sweep); one track job
 # per sweep completes its parent once it is summarised and plotted. See gdlab.tracking.
-from gdlab.tracking import forget_store, store_lost, uri_hash
-
-# Only a hash of the tracking URI reaches params (it may carry credentials); the jobs read
-# the real one from MLFLOW_TRACKING_URI or the config and check it against the hash.
-MLFLOW_URI_HASH = uri_hash(tracking_uri())
-EXPERIMENT_RECORD = "results/mlflow/experiment.json"
-
-# mlflow.db deleted by hand: forget the setup, so it runs again and every sweep re-syncs
-if workflow.is_main_process and store_lost(tracking_uri(), EXPERIMENT_RECORD):
-    forget_store("results")
-    print(
-        "gdlab: the tracking store lacks the experiment of results/mlflow/; "
-        "setting it up again and re-syncing every sweep",
-        file=sys.stderr,
-    )
-
-
-def track_spec(w):
-    return canonical_json(
-        {
-            "dataset": w.dataset,
-            "model": w.model,
-            "experiment": config["experiment"],
-            "uri_hash": MLFLOW_URI_HASH,
-            "register": config["mlflow"]["register_models"],
-            "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model"),
-        }
-    )
-
-
 rule mlflow_setup:
     output:
         EXPERIMENT_RECORD,
