@@ -17,6 +17,7 @@ import pytest
 from conftest import Project
 from test_tracking import ENV, EXPERIMENT, SWEEPS, tracking_config
 
+from gdlab import tracking
 from gdlab.tracking import COMPLETE_TAG, ROLE_TAG
 
 pytestmark = [pytest.mark.mlflow, pytest.mark.workflow]
@@ -116,3 +117,66 @@ def test_basic_auth_works_and_the_password_is_written_nowhere(postgres, finished
     for path in files:
         assert PASSWORD.encode() not in path.read_bytes(), path
 
+
+# --------------------------------------------------------------------------------------
+# A server that is down: the job fails fast, the results stay, the next run syncs them
+# --------------------------------------------------------------------------------------
+
+
+def test_the_http_budget_of_a_job_is_at_most_30_s_and_the_user_can_widen_it(monkeypatch):
+    import mlflow.environment_variables as mlflow_env
+
+    env = {}
+    assert tracking.fail_fast_http(env) <= 30
+    assert env == tracking.HTTP_FAIL_FAST
+    for key, value in env.items():  # MLflow reads these very names, as these values
+        monkeypatch.setenv(key, value)
+        assert str(getattr(mlflow_env, key).get()).lower() == value
+    # MLflow's own defaults: minutes (the 252 s measured on a refused connection, and
+    # 120 s more per attempt on a server that never answers); an exported value wins
+    env = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "7", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "2",
+           "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "1.0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "120"}
+    assert tracking.fail_fast_http(env) > 240 + 8 * 120
+    assert env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "7"
+
+
+def test_syncing_to_a_server_that_is_down_names_it_without_credentials(finished_project,
+                                                                      monkeypatch):
+    """What the track job does, against a port where nothing listens."""
+    for key, value in tracking.HTTP_FAIL_FAST.items():
+        monkeypatch.setenv(key, value)
+    port = _services.closed_port()
+    uri = f"http://gdlab:{PASSWORD}@127.0.0.1:{port}"
+    sweep_dir = finished_project.root / "results/line/linear_regression"
+    sweep = tracking.load_sweep(sweep_dir, split_path=finished_project.root
+                                / "data/line/split.npz")
+    with pytest.raises(tracking.ServerUnreachable) as err, tracking.redacted_errors(uri):
+        tracking.sync_sweep(uri, "1", sweep, experiment_name=EXPERIMENT)
+    message = str(err.value)
+    assert f"cannot reach the MLflow tracking server http://127.0.0.1:{port}" in message
+    assert "Connection refused" in message
+    assert PASSWORD not in message and "gdlab@" not in message
+
+
+def test_a_server_that_is_down_fails_the_run_and_the_next_run_syncs(finished_project,
+                                                                   tmp_path):
+    proj = Project.clone(finished_project, tmp_path / "project")
+    port = _services.closed_port()
+    env = {**ENV, "MLFLOW_TRACKING_URI": f"http://gdlab:{PASSWORD}@127.0.0.1:{port}"}
+    trained = {p: p.stat().st_mtime_ns for p in (proj.root / "results").rglob("metrics.json")}
+    assert len(trained) == sum(TINY_SWEEPS.values())
+
+    failed = proj.snakemake("--cores", "2", check=False, env=env)
+    assert failed.returncode != 0
+    expected = f"cannot reach the MLflow tracking server http://127.0.0.1:{port}"
+    assert expected in (proj.root / "logs/mlflow_setup.log").read_text()
+    assert expected in failed.stderr  # the default profile shows the failed job's log
+    assert PASSWORD not in failed.stdout + failed.stderr
+
+    with _services.mlflow_server(tmp_path / "server", port=port) as url:
+        proj.snakemake("--cores", "2", env=env)
+        check_store(url, TINY_SWEEPS)
+    # the results were synced as they were: nothing trained again
+    assert {p: p.stat().st_mtime_ns for p in trained} == trained
+    for path in proj.root.rglob("*"):
+        assert not path.is_file() or PASSWORD.encode() not in path.read_bytes(), path
