@@ -20,3 +20,18 @@ rule all:
     input:
         all_outputs(),
     default_target: True
+
+
+# On a cluster (profiles/slurm) only train jobs are submitted; every other rule is light
+# (a few seconds, or MLflow traffic from the submitting node) and runs where Snakemake
+# runs. Every rule but train, here and only here (tests/test_slurm.py checks the list).
+localrules:
+    all,
+    make_dataset,
+    split,
+    baseline,
+    summarize,
+    overview,
+    plot,
+    mlflow_setup,
+    track,
