@@ -22,6 +22,22 @@ rule all:
         all_outputs(),
 
 
+# On a cluster (profiles/slurm) only train jobs are submitted; every other rule is light
+# (a few seconds, or MLflow traffic from the submitting node) and runs where Snakemake
+# runs. Every rule but train, here and only here (tests/test_slurm.py checks the list).
+localrules:
+    all,
+    make_dataset,
+    split,
+    baseline,
+    summarize,
+    overview,
+    plot,
+    mlflow_setup,
+    track,
+    track_shard,
+
+
 # At the end, say what the run made and where to look (or which job's log says why it
 # failed). The texts come from gdlab.console; common.smk has put this checkout's src/ on
 # sys.path.

@@ -130,3 +130,26 @@ def finished_project(tmp_path_factory) -> Project:
     proj.write_config(tiny_config())
     proj.first_run = proj.snakemake("--cores", "2")  # its output: what a user sees
     return proj
+
+
+# --------------------------------------------------------------------------------------
+# Real services (tests/_services.py): started once per session, stopped by PID
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL cluster on 127.0.0.1; ``postgres.createdb(name)`` gives a database."""
+    import _services
+
+    with _services.postgres() as pg:
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """A single-node SLURM cluster; its ``env`` (SLURM_CONF) points clients at it."""
+    import _services
+
+    with _services.slurm_cluster() as cluster:
+        yield cluster

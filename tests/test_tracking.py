@@ -9,18 +9,12 @@ its REST API; the unit tests drive gdlab.tracking directly.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import _services
 import numpy as np
 import pytest
 from conftest import Project, tiny_config
@@ -42,8 +36,6 @@ from gdlab.tracking import (
 pytestmark = pytest.mark.mlflow
 
 ENV = {"MLFLOW_DISABLE_TELEMETRY": "true"}  # tests do not phone home
-#: the test server needs no background job runners (seven extra processes otherwise)
-SERVER_ENV = {**ENV, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 EXPERIMENT = "gdlab-test"
 SECRET = "pa55w0rd-never-logged"
 
@@ -295,12 +287,6 @@ def test_fresh_store_with_parallel_jobs_never_crashes_or_drops_runs(tracked, tmp
 # --------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _request(url: str, payload: dict | None = None) -> dict:
     data = None if payload is None else json.dumps(payload).encode()
     req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
@@ -311,41 +297,8 @@ def _request(url: str, payload: dict | None = None) -> dict:
 @pytest.fixture
 def mlflow_server(tmp_path):
     """``mlflow server`` on 127.0.0.1 with a SQLite backend; always stopped at the end."""
-    port = _free_port()
-    store = tmp_path / "server"
-    store.mkdir()
-    log = open(store / "server.log", "w")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server",
-         "--backend-store-uri", f"sqlite:///{store / 'server.db'}",
-         "--artifacts-destination", str(store / "artifacts"),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=store, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, **SERVER_ENV})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("mlflow server did not start:\n"
-                                   + (store / "server.log").read_text()[-3000:])
-            time.sleep(0.5)
+    with _services.mlflow_server(tmp_path / "server") as url:
         yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the server and its workers: our group
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
 
 
 @pytest.mark.workflow

@@ -89,6 +89,10 @@ created once and two jobs never write one sweep at once. If the SQLite file is d
 
 The tracking URI may carry credentials: only :func:`uri_hash` of it goes into params,
 outputs and tags, and log messages show :func:`redact_uri` of it.
+
+A tracking server that is down fails a job within 30 s (:func:`fail_fast_http`, called by
+the job scripts, bounds MLflow's retries) with a message naming the redacted URI
+(:class:`ServerUnreachable`); ``results/`` is untouched, so the next run syncs it.
 """
 
 from __future__ import annotations
@@ -213,12 +217,77 @@ def redacted_errors(uri: str) -> Iterator[None]:
     except Exception as err:
         text = f"{type(err).__name__}: {err}"
         password = urlsplit(uri).password
+        if unreachable(err):
+            raise ServerUnreachable(uri, text) from None
         if uri in text or (password and password in text):
             text = text.replace(uri, redact_uri(uri))
             if password:
                 text = text.replace(password, "***")
             raise RuntimeError(text) from None  # the chained original would repeat it
         raise
+
+
+#: MLflow's HTTP settings for gdlab's jobs. MLflow's own (7 retries, back-off factor 2, 120 s
+#: timeout) take 252 s to give up on a server that is down; these give up within 30 s
+#: (:func:`http_budget`), which still rides out a server restart of a few seconds. The
+#: environment wins: export any of them to override.
+HTTP_FAIL_FAST = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "9",
+    # a Retry-After header would make the sleep unbounded
+    "MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER": "false",
+}
+
+
+def fail_fast_http(environ: dict | None = None) -> float:
+    """Set :data:`HTTP_FAIL_FAST` where unset (before any request); return the budget."""
+    environ = os.environ if environ is None else environ
+    for key, value in HTTP_FAIL_FAST.items():
+        environ.setdefault(key, value)
+    return http_budget(environ)
+
+
+def http_budget(environ: dict) -> float:
+    """Worst-case seconds MLflow spends on a request that never gets through: every
+    attempt times out (a server that accepts no connection, or never answers), with
+    urllib3's back-off between attempts (none before the first retry, then
+    factor * 2**(n-1) + jitter, at most 120 s). A refused connection fails at once: the
+    back-off alone (2.5 s here)."""
+    retries = int(environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"])
+    factor = float(environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"])
+    jitter = float(environ["MLFLOW_HTTP_REQUEST_BACKOFF_JITTER"])
+    timeout = float(environ["MLFLOW_HTTP_REQUEST_TIMEOUT"])
+    sleeps = sum(min(factor * 2 ** (n - 1) + jitter, 120) for n in range(2, retries + 1))
+    return (retries + 1) * timeout + sleeps
+
+
+def unreachable(err: BaseException) -> bool:
+    """Whether ``err`` (or what it was raised from) is a failed connection or a timeout."""
+    import requests
+
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, requests.ConnectionError | requests.Timeout):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
+
+
+class ServerUnreachable(RuntimeError):
+    """The tracking server did not answer; the message names it without credentials."""
+
+    def __init__(self, uri: str, detail: str = ""):
+        password = urlsplit(uri).password
+        detail = detail.replace(uri, redact_uri(uri))
+        if password:
+            detail = detail.replace(password, "***")
+        super().__init__(
+            f"cannot reach the MLflow tracking server {redact_uri(uri)}: is it up? The "
+            "results are kept; run snakemake again once the server answers to sync them. "
+            f"({detail})")
 
 
 @contextlib.contextmanager
@@ -295,7 +364,9 @@ def check_experiment(client, experiment_id: str, name: str) -> None:
 
     try:
         exp = client.get_experiment(experiment_id)
-    except MlflowException:
+    except MlflowException as err:
+        if unreachable(err):  # a server that is down: not a missing experiment
+            raise
         exp = None
     if exp is None or exp.name != name or exp.lifecycle_stage != "active":
         raise RuntimeError(

@@ -18,16 +18,19 @@ from gdlab import grid as G
 from gdlab.config import ConfigError, load_schema, validate_config
 from gdlab.models.registry import REGISTRY
 from gdlab.io import canonical_json
-from gdlab.recovery import remove_stale_locks
+from gdlab.recovery import UNLOCK_ADVICE, check_locks, record_owner
 from gdlab.tracking import forget_store, store_lost, uri_hash
 
 # only the main process: a cluster job parses this file too, beside a live run
-if workflow.is_main_process and remove_stale_locks():
-    print(
-        "gdlab: removed the lock of a killed Snakemake run "
-        "(no Snakemake process works in this directory)",
-        file=sys.stderr,
-    )
+if workflow.is_main_process:
+    _locks = check_locks()
+    if _locks.removed:
+        print("gdlab: removed the lock of a killed Snakemake run "
+              "(it ran on this host, and nothing of it works here any more)", file=sys.stderr)
+    elif _locks.kept:
+        print(f"gdlab: kept the lock in .snakemake/locks: {_locks.kept}; {UNLOCK_ADVICE}",
+              file=sys.stderr)
+    record_owner()  # lets the next run prove this one's lock stale if it gets killed
 
 try:
     validate_config(config, load_schema(Path(workflow.basedir) / "config" / "schema.yaml"))

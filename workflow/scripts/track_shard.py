@@ -11,6 +11,8 @@ from gdlab import tracking  # noqa: E402
 from gdlab.io import read_json, write_json  # noqa: E402
 from gdlab.runfiles import read_manifest  # noqa: E402
 
+tracking.fail_fast_http()  # a server that is down fails this job in < 30 s
+
 start = time.perf_counter()
 import mlflow  # noqa: E402, F401 - the one-off import (~1.5 s), timed apart
 
