@@ -25,11 +25,16 @@ from gdlab.tracking import forget_store, store_lost, uri_hash
 if workflow.is_main_process:
     _locks = check_locks()
     if _locks.removed:
-        print("gdlab: removed the lock of a killed Snakemake run "
-              "(it ran on this host, and nothing of it works here any more)", file=sys.stderr)
+        print(
+            "gdlab: removed the lock of a killed Snakemake run "
+            "(it ran on this host, and nothing of it works here any more)",
+            file=sys.stderr,
+        )
     elif _locks.kept:
-        print(f"gdlab: kept the lock in .snakemake/locks: {_locks.kept}; {UNLOCK_ADVICE}",
-              file=sys.stderr)
+        print(
+            f"gdlab: kept the lock in .snakemake/locks: {_locks.kept}; {UNLOCK_ADVICE}",
+            file=sys.stderr,
+        )
     record_owner()  # lets the next run prove this one's lock stale if it gets killed
 
 try:
