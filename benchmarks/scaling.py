@@ -296,6 +296,11 @@ def incremental(root: Path, cfg: dict, clone: Path, label: str, rows: list,
                  f"existing with a new run id {len(changed)}; active children "
                  f"{len(before['active'])} -> {len(after['active'])}, deleted "
                  f"{len(before['deleted'])} -> {len(after['deleted'])} (read with sqlite3)"))
+    retrained = [t for t in W.train_logs(clone) if Path(t["log"]).stat().st_mtime >= started]
+    rows.append((label, "incremental: runs retrained", str(sum(t["runs"] for t in retrained)),
+                 f"in {len(retrained)} train jobs (the new runs: {expected}); fit and write "
+                 f"{t_str(sum(t['fit_write'] for t in retrained))}, process "
+                 f"{t_str(sum(t['process'] for t in retrained))}"))
     rows.append((label, "incremental: job time by rule",
                  t_str(sum(b["sum"] for b in by_rule.values())),
                  ", ".join(f"{rule} {t_str(b['sum'])} ({b['jobs']})"

@@ -18,6 +18,7 @@ from conftest import Project
 from test_tracking import ENV, EXPERIMENT, SWEEPS, tracking_config
 
 from gdlab import tracking
+from gdlab.runfiles import manifest_runs
 from gdlab.tracking import COMPLETE_TAG, ROLE_TAG
 
 pytestmark = [pytest.mark.mlflow, pytest.mark.workflow]
@@ -148,10 +149,11 @@ def test_syncing_to_a_server_that_is_down_names_it_without_credentials(finished_
     port = _services.closed_port()
     uri = f"http://gdlab:{PASSWORD}@127.0.0.1:{port}"
     sweep_dir = finished_project.root / "results/line/linear_regression"
-    sweep = tracking.load_sweep(sweep_dir, split_path=finished_project.root
-                                / "data/line/split.npz")
+    runs = tracking.load_runs(sweep_dir, manifest_runs(sorted(sweep_dir.glob("shards/*.json"))))
     with pytest.raises(tracking.ServerUnreachable) as err, tracking.redacted_errors(uri):
-        tracking.sync_sweep(uri, "1", sweep, experiment_name=EXPERIMENT)
+        tracking.sync_shard(uri, "1", "line", "linear_regression", runs,
+                            finished_project.root / "data/line/split.npz",
+                            experiment_name=EXPERIMENT)
     message = str(err.value)
     assert f"cannot reach the MLflow tracking server http://127.0.0.1:{port}" in message
     assert "Connection refused" in message

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from conftest import Project, tiny_config
 
+from gdlab import grid as G
 from gdlab import tracking
 from gdlab.grid import format_value
 from gdlab.io import read_json
@@ -367,9 +368,15 @@ def test_pipeline_logs_through_a_tracking_server(tracked, tmp_path, mlflow_serve
 def test_children_are_in_mlflow_as_soon_as_their_shard_is_trained(project):
     """Asking for one shard's sync runs no summarize, plot or track job: the children are
     in the store (under a RUNNING parent) before the sweep's plot job has even started."""
-    project.write_config(tracking_config())
-    project.snakemake("--cores", "2", "results/moons/logistic_regression/mlflow/shards/0.json",
-                      env=ENV)
+    config = tracking_config()
+    project.write_config(config)
+    grid = config["models"]["logistic_regression"]["grid"]
+    names = [G.run_name(hp, grid) for hp in G.expand_grid(grid)]
+    n = G.shard_count(len(names), config["train"]["shard_size"])
+    shards = sorted({G.shard_of(name, n) for name in names})
+    assert len(shards) > 1  # so that several shard jobs fill one parent
+    project.snakemake("--cores", "2", *(
+        f"results/moons/logistic_regression/mlflow/shards/{k}.json" for k in shards), env=ENV)
     sweep = project.root / "results/moons/logistic_regression"
     assert not (sweep / "summary.csv").exists() and not (sweep / "plots").exists()
     client = client_for(project.root)
