@@ -82,3 +82,29 @@ def test_the_content_key_ignores_the_code_version_but_not_the_results(shard, tmp
     c = train_shard({"dataset": "d", "model": "m", "shard": "0", "runs": [reseeded]},
                     root / "split.npz", tmp_path / "c", tmp_path / "c.json")
     assert c["runs"][name]["content_key"] != a["runs"][name]["content_key"]
+
+
+def test_a_run_trained_before_from_the_same_spec_is_reused_not_refit(shard, tmp_path):
+    """A grid edit or a new shard count reruns shards; their unchanged runs keep their
+    files (timing.json included: they were not trained again), a changed spec is refit."""
+    root, specs = shard
+    job = {"dataset": "moons", "model": "logistic_regression", "shard": "0", "runs": specs}
+    logs = []
+    first = train_shard(job, root / "split.npz", tmp_path, tmp_path / "a.json",
+                        log=logs.append)
+    before = _files(tmp_path, [s["run_name"] for s in specs])
+    timing = {s["run_name"]: (run_dir(tmp_path, s["run_name"]) / "timing.json").read_bytes()
+              for s in specs}
+    changed = {**specs[0], "seed": specs[0]["seed"] + 1, "run_key": "another"}
+    again = train_shard({**job, "runs": [changed, *specs[1:]]}, root / "split.npz", tmp_path,
+                        tmp_path / "b.json", log=logs.append)
+    assert f"trained 1 runs, reused {len(specs) - 1}" in logs[-1]
+    after = _files(tmp_path, [s["run_name"] for s in specs])
+    name = specs[0]["run_name"]
+    assert {k: v for k, v in after.items() if not k.startswith(name + "/")} == {
+        k: v for k, v in before.items() if not k.startswith(name + "/")}
+    assert all((run_dir(tmp_path, n) / "timing.json").read_bytes() == t
+               for n, t in timing.items() if n != name)
+    assert again["runs"][name]["run_key"] == "another"
+    assert {n: e for n, e in again["runs"].items() if n != name} == {
+        n: e for n, e in first["runs"].items() if n != name}

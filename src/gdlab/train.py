@@ -22,7 +22,7 @@ from gdlab import metrics as M
 from gdlab.data.core import Split, load_split
 from gdlab.io import canonical_json, npz_bytes, write_bytes, write_json
 from gdlab.models.registry import model_info
-from gdlab.runfiles import content_key, history_csv, run_dir
+from gdlab.runfiles import RUN_FILES, content_key, history_csv, run_content_key, run_dir
 
 
 def evaluate(task: str, model, X, y) -> dict[str, float]:
@@ -83,20 +83,48 @@ def train_shard(shard: dict, split_path, sweep_dir, manifest_path,
     at ``manifest_path`` (last, so a shard with a manifest is whole). Returns the manifest.
     """
     log = log or (lambda _msg: None)
-    split = load_split(split_path)
-    entries, fit_seconds = {}, 0.0
+    split = None  # loaded only if a run needs fitting
+    entries, fit_seconds, reused = {}, 0.0, 0
     for spec in sorted(shard["runs"], key=lambda s: s["run_name"]):
-        t = time.perf_counter()
-        result, key = train_run(spec, split, run_dir(sweep_dir, spec["run_name"]))
-        fit_seconds += time.perf_counter() - t
+        out = run_dir(sweep_dir, spec["run_name"])
+        key = finished_run(out, spec)
+        if key is not None:  # trained before with this very spec: same bytes, not refit
+            reused += 1
+        else:
+            split = split if split is not None else load_split(split_path)
+            t = time.perf_counter()
+            result, key = train_run(spec, split, out)
+            fit_seconds += time.perf_counter() - t
+            log(f"{spec['run_name']}: {result['n_epochs']} epochs, "
+                f"diverged={result['diverged']}")
         entries[spec["run_name"]] = {"run_key": spec["run_key"], "content_key": key}
-        log(f"{spec['run_name']}: {result['n_epochs']} epochs, diverged={result['diverged']}")
     manifest = {"dataset": shard["dataset"], "model": shard["model"], "shard": shard["shard"],
                 "runs": entries}
     write_json(manifest_path, manifest)
-    log(f"trained {len(entries)} runs: fit and write {fit_seconds:.3f} s, "
-        f"job {_process_seconds():.3f} s since the process started")
+    log(f"trained {len(entries) - reused} runs, reused {reused}: fit and write "
+        f"{fit_seconds:.3f} s, job {_process_seconds():.3f} s since the process started")
     return manifest
+
+
+def finished_run(directory, spec: dict) -> str | None:
+    """The content key of a run already trained from exactly ``spec``, else None.
+
+    Another shard, or this one before a grid edit or a kill, may have trained it: its run
+    key covers its data, model, hyperparameters, seed and code, and training is
+    deterministic, so its files are what training again would write. Delete the run's
+    directory to force a refit.
+    """
+    d = Path(directory)
+    if not all((d / f).is_file() for f in RUN_FILES):
+        return None
+    try:
+        with open(d / "metrics.json", encoding="utf-8") as f:
+            result = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if any(result.get(k) != v for k, v in _json_roundtrip(spec).items()):
+        return None
+    return run_content_key(d)
 
 
 def _json_roundtrip(result: dict) -> dict:

@@ -5,6 +5,8 @@ rule baseline:
         "results/{dataset}/{model}/baseline.json",
     log:
         "logs/baseline/{dataset}/{model}.log",
+    # ready at once, and on the path to every sweep's end: before the train shards
+    priority: 1
     conda:
         ENV
     params:

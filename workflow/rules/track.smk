@@ -6,6 +6,8 @@ rule mlflow_setup:
         EXPERIMENT_RECORD,
     log:
         "logs/mlflow_setup.log",
+    # ready at once, and on the path to every sweep's end: before the train shards
+    priority: 1
     conda:
         ENV
     params:
