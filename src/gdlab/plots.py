@@ -74,6 +74,8 @@ __all__ = [
 DPI = 90
 #: file names of the per-run figures inside ``runs/<run name>/``
 RUN_FIGURES = ("learning_curve.png", "model.png")
+#: more combinations of the other hyperparameters than this: one line style, no legend
+MAX_LINE_STYLES = 8
 #: the gap to scikit-learn's optimum is drawn down to this floor (it can be 0 or below)
 GAP_FLOOR = 1e-16
 
@@ -718,7 +720,11 @@ def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
     sm, lrs = _lr_scale(runs)
     style_keys = _style_keys(runs)
     combos = sorted({tuple(_fmt(r.hyperparameters.get(k)) for k in style_keys) for r in runs})
-    styles = {c: _LINESTYLES[i % len(_LINESTYLES)] for i, c in enumerate(combos)}
+    # beyond a few combinations line styles can't be told apart: one style, no legend
+    styled = 1 < len(combos) <= MAX_LINE_STYLES
+    styles = {c: (_LINESTYLES[i % len(_LINESTYLES)] if styled else "-")
+              for i, c in enumerate(combos)}
+    lw, alpha = (1.3, 0.9) if len(runs) <= 50 else (0.6, 0.5)  # many runs: thinner lines
     for ax, get in zip(axes, series, strict=True):
         finite_ok, finite_all = [], []
         curves = []
@@ -736,7 +742,7 @@ def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
         for r, y in curves:
             combo = tuple(_fmt(r.hyperparameters.get(k)) for k in style_keys)
             ax.plot(r.history["epoch"], y, color=sm.to_rgba(r.lr), ls=styles[combo],
-                    lw=1.3, alpha=0.9)
+                    lw=lw, alpha=alpha)
         ref = np.concatenate(finite_ok) if finite_ok and any(a.size for a in finite_ok) \
             else (np.concatenate(finite_all) if finite_all else np.array([]))
         if ref.size:
@@ -762,10 +768,11 @@ def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
         ax.set_xlabel("epoch")
     cb = fig.colorbar(sm, ax=list(axes), shrink=0.9, pad=0.02)
     cb.set_label("learning rate (lr, log scale)")
-    cb.set_ticks(lrs, labels=[f"{v:g}" for v in lrs])
-    cb.minorticks_off()
+    if len(lrs) <= 12:  # each lr of the grid a tick; more would overlap
+        cb.set_ticks(lrs, labels=[f"{v:g}" for v in lrs])
+        cb.minorticks_off()
     handles = []
-    if style_keys and len(combos) > 1:
+    if style_keys and styled:
         handles += [Line2D([], [], color="0.2", ls=styles[c], lw=1.3,
                            label=", ".join(f"{k}={v}" for k, v in zip(style_keys, c,
                                                                         strict=True)))
