@@ -121,7 +121,7 @@ def describe(root: Path, r: dict, n: int, label: str, rows: list) -> dict:
     rows.append((label, "fit share, strict: model.fit (timing.json) / Snakemake job time",
                  pct(fit / sm_train) if sm_train else "n/a",
                  f"{t_str(fit)} over {n_fit} fits / {t_str(sm_train)} (start..end in "
-                 f".snakemake/metadata); median fit {t_str(fit / max(n_fit, 1))}"))
+                 f".snakemake/metadata); mean fit {t_str(fit / max(n_fit, 1))}"))
     tr = W.track_shard_logs(root)
     if tr:
         created = sum(t["created"] for t in tr)
