@@ -246,17 +246,23 @@ def test_heatmap_handles_any_grid(grid, x, y, facets):
 
 
 @pytest.mark.workflow
-def test_pipeline_plots_every_run_and_reports_them(finished_project, tmp_path):
+def test_pipeline_plots_every_sweep_and_its_best_run_and_reports_them(finished_project,
+                                                                      tmp_path):
+    """Sweep figures for every sweep; per-run figures for the best run only (plots.top_k
+    defaults to 1), none for the others."""
     root = finished_project.root
-    figures = []
-    for model, spec in TINY_CONFIG["models"].items():
+    figures, best_names = [], []
+    for model in TINY_CONFIG["models"]:
         task = "regression" if model == "linear_regression" else "classification"
         for dataset in (d for d, c in TINY_CONFIG["datasets"].items() if c["task"] == task):
             out = root / "results" / dataset / model / "plots"
             figures += [out / name for name in SWEEP_FIGURES]
-            grid = spec["grid"]
-            for hp in expand_grid(grid):
-                figures += [out / "runs" / run_name(hp, grid) / f for f in plots.RUN_FIGURES]
+            best = read_json(root / "results" / dataset / model / "best.json")["run_name"]
+            best_names.append(best)
+            figures += [out / "runs" / best / f for f in plots.RUN_FIGURES]
+            drawn = sorted(p.relative_to(out / "runs").as_posix()
+                           for p in (out / "runs").rglob("*.png"))
+            assert drawn == sorted(f"{best}/{f}" for f in plots.RUN_FIGURES)
             log = (root / "logs" / "plot" / dataset / f"{model}.log").read_text()
             assert re.search(r"plot job: [\d.]+ s in all", log), log
     for path in figures:
@@ -275,9 +281,8 @@ def test_pipeline_plots_every_run_and_reports_them(finished_project, tmp_path):
                     "Convergence to scikit-learn", "What the model learned",
                     "Learning curve</strong> of run"):
         assert caption in html, caption
-    run = next(iter(expand_grid(TINY_CONFIG["models"]["linear_regression"]["grid"])))
-    name = run_name(run, TINY_CONFIG["models"]["linear_regression"]["grid"])
-    assert f'"labels": {{"run": "{name}", "figure": "learning_curve"}}' in html
+    for name in best_names:
+        assert f'"labels": {{"run": "{name}", "figure": "learning_curve"}}' in html
 
 
 def test_per_run_figures_are_made_for_the_best_runs_only_by_default(plotted, tmp_path):
