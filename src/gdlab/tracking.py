@@ -963,6 +963,16 @@ def open_parent(client, experiment_id: str, dataset: str, model: str, commit: st
     return parent.run_id
 
 
+def _client(uri: str, experiment_id: str, experiment_name: str | None):
+    """A client of the store; with ``experiment_name``, first checks the id still names it."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    if experiment_name is not None:
+        check_experiment(client, experiment_id, experiment_name)
+    return client
+
+
 def sync_shard(uri: str, experiment_id: str, dataset: str, model: str,
                runs: list[RunResult], split_path: str | os.PathLike | None = None, *,
                experiment_name: str | None = None, commit: str | None = None,
@@ -972,14 +982,10 @@ def sync_shard(uri: str, experiment_id: str, dataset: str, model: str,
     Returns the record a ``track_shard`` job writes (parent id, run name -> child id).
     Call under :func:`store_lock`.
     """
-    from mlflow import MlflowClient
-
     log = log or (lambda msg: print(msg, file=sys.stderr))
     t0 = time.perf_counter()
     commit = commit or git_commit()
-    client = MlflowClient(uri)
-    if experiment_name is not None:
-        check_experiment(client, experiment_id, experiment_name)
+    client = _client(uri, experiment_id, experiment_name)
     by_name = {r.name: r for r in runs}
     existing = find_children(client, experiment_id, dataset, model, by_name)
     plan = plan_shard(existing, {r.name: r.content_key for r in runs})
@@ -1156,15 +1162,12 @@ def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
     with this sweep key. Returns the content of ``mlflow.json``. Call under
     :func:`store_lock`.
     """
-    from mlflow import MlflowClient
     from mlflow.entities import RunTag
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     t0 = time.perf_counter()
     commit = commit or git_commit()
-    client = MlflowClient(uri)
-    if experiment_name is not None:
-        check_experiment(client, experiment_id, experiment_name)
+    client = _client(uri, experiment_id, experiment_name)
     existing = [_existing(r) for r in _search(client, experiment_id, sweep.dataset,
                                               sweep.model)]
     missing = sorted(set(sweep_names := [r.name for r in sweep.runs]) - set(children))
