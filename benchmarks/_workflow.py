@@ -226,7 +226,10 @@ def dir_size(path: Path) -> int:
 
 
 # -- what the jobs say: train and track_shard logs ---------------------------------------
-_TRAIN_RE = re.compile(r"trained (\d+) runs: fit and write ([\d.]+) s, job ([\d.]+|nan) s")
+# "trained N runs, reused M: fit and write X s, job Y s" (runs trained from the same spec
+# before are reused, not refit)
+_TRAIN_RE = re.compile(r"trained (\d+) runs, reused \d+: fit and write ([\d.]+) s, "
+                       r"job ([\d.]+|nan) s")
 _TRACK_RE = re.compile(r"shard: kept (\d+), created (\d+), deleted (\d+) in ([\d.]+) s "
                        r"\(children ([\d.]+) ms each\)")
 

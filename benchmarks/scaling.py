@@ -16,7 +16,7 @@ Each size, from nothing with ``snakemake --cores 2``:
 
 - **wall time**, the jobs, the summed job time by rule (Snakemake's .snakemake/metadata);
 - the **fit share**: summed "fit and write" time / summed train-job time, both from the
-  train logs (``trained N runs: fit and write X s, job Y s since the process started``),
+  train logs (``trained N runs, reused M: fit and write X s, job Y s since the process started``),
   and the stricter summed ``model.fit`` time (every run's ``timing.json``) / summed
   train-job time as Snakemake saw it (start..end of each job). Target >= 50 %;
 - **tracking**: ms per child of the track_shard jobs (their logs), their ``import mlflow``;
