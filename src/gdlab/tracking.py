@@ -180,6 +180,15 @@ def redact_uri(uri: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def job_uri(spec: dict, config: dict) -> str:
+    """The real tracking URI of a setup or track job (never written down): MLflow set to
+    fail fast on a server that is down, and the URI checked against the planned hash."""
+    fail_fast_http()
+    uri = resolve_tracking_uri(config)
+    check_uri(uri, spec["uri_hash"])
+    return uri
+
+
 def check_uri(uri: str, expected_hash: str) -> None:
     """Fail if the job sees another tracking URI than the one Snakemake planned with."""
     if uri_hash(uri) != expected_hash:

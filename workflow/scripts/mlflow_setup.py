@@ -8,11 +8,8 @@ import json  # noqa: E402
 from gdlab import tracking  # noqa: E402
 from gdlab.io import write_json  # noqa: E402
 
-tracking.fail_fast_http()  # a server that is down fails this job in < 30 s
-
 spec = json.loads(snakemake.params.spec)
-uri = tracking.resolve_tracking_uri(snakemake.config)  # the real URI: never in params or logs
-tracking.check_uri(uri, spec["uri_hash"])
+uri = tracking.job_uri(spec, snakemake.config)  # fails fast if the server is down
 print(f"tracking store {tracking.redact_uri(uri)}, experiment {spec['experiment']!r}",
       file=sys.stderr)
 with tracking.redacted_errors(uri):

@@ -11,15 +11,13 @@ from gdlab import tracking  # noqa: E402
 from gdlab.io import read_json, write_json  # noqa: E402
 from gdlab.runfiles import manifest_runs  # noqa: E402
 
-tracking.fail_fast_http()  # a server that is down fails this job in < 30 s
+spec = json.loads(snakemake.params.spec)
+uri = tracking.job_uri(spec, snakemake.config)  # fails fast if the server is down
 
 start = time.perf_counter()
 import mlflow.pyfunc  # noqa: E402, F401 - the one-off import (~1.5 s), timed apart
 
 print(f"import mlflow: {time.perf_counter() - start:.2f} s", file=sys.stderr)
-spec = json.loads(snakemake.params.spec)
-uri = tracking.resolve_tracking_uri(snakemake.config)  # the real URI: never in params or logs
-tracking.check_uri(uri, spec["uri_hash"])
 experiment = read_json(snakemake.input.experiment)
 sweep = tracking.load_sweep(Path(snakemake.output[0]).parent,
                             manifest_runs(snakemake.input.manifests),
