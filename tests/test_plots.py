@@ -71,7 +71,7 @@ def build_sweep(root: Path, case: str) -> dict:
     split_path = root / "split.npz"
     save_split(split_path, split)
     runs = []
-    for hp in expand_grid(grid):
+    for hp in expand_grid(grid, model):
         name = run_name(hp, grid)
         spec = {"dataset": case, "model": model, "task": split.task, "run_name": name,
                 "hyperparameters": hp, "seed": 5, "data_key": "test", "code_version": "test",
@@ -211,7 +211,7 @@ def test_weights_that_are_not_finite_still_plot():
 
 def _rows(grid: dict, diverged=()) -> list[dict]:
     rows = []
-    for i, hp in enumerate(expand_grid(grid)):
+    for i, hp in enumerate(expand_grid(grid, "linear_regression")):
         name = run_name(hp, grid)
         row = {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
                for k, v in hp.items()}
@@ -229,7 +229,7 @@ def _rows(grid: dict, diverged=()) -> list[dict]:
       "batch_size": [8, 16]}, "lr", "l2", 4),                        # 2 x 2 panels
 ])
 def test_heatmap_handles_any_grid(grid, x, y, facets):
-    rows = _rows(grid, diverged={run_name(expand_grid(grid)[-1], grid)})
+    rows = _rows(grid, diverged={run_name(expand_grid(grid, "linear_regression")[-1], grid)})
     best = {"selection_metric": "val_mse", "run_name": rows[0]["run_name"]}
     assert plots.grid_axes(rows)[:2] == (x, y)
     fig = plots.heatmap_figure(rows, best, "test")
@@ -255,7 +255,7 @@ def test_pipeline_plots_every_run_and_reports_them(finished_project, tmp_path):
             out = root / "results" / dataset / model / "plots"
             figures += [out / name for name in SWEEP_FIGURES]
             grid = spec["grid"]
-            for hp in expand_grid(grid):
+            for hp in expand_grid(grid, model):
                 figures += [out / "runs" / run_name(hp, grid) / f for f in plots.RUN_FIGURES]
             log = (root / "logs" / "plot" / dataset / f"{model}.log").read_text()
             assert re.search(r"plot job: [\d.]+ s in all", log), log
@@ -275,7 +275,7 @@ def test_pipeline_plots_every_run_and_reports_them(finished_project, tmp_path):
                     "Convergence to scikit-learn", "What the model learned",
                     "Learning curve</strong> of run"):
         assert caption in html, caption
-    run = next(iter(expand_grid(TINY_CONFIG["models"]["linear_regression"]["grid"])))
+    run = expand_grid(TINY_CONFIG["models"]["linear_regression"]["grid"], "linear_regression")[0]
     name = run_name(run, TINY_CONFIG["models"]["linear_regression"]["grid"])
     assert f'"labels": {{"run": "{name}", "figure": "learning_curve"}}' in html
 

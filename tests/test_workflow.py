@@ -62,7 +62,7 @@ def n_shards(project: Project, dataset: str, model: str) -> int:
 
     config = project.config()
     grid = config["models"][model]["grid"]
-    names = [run_name(hp, grid) for hp in expand_grid(grid)]
+    names = [run_name(hp, grid) for hp in expand_grid(grid, model)]
     n = shard_count(len(names), config["train"]["shard_size"])
     return len({shard_of(name, n) for name in names})
 

@@ -47,7 +47,7 @@ from matplotlib.ticker import MaxNLocator
 
 from gdlab import metrics as M
 from gdlab.data.core import Split, load_split
-from gdlab.grid import DEFAULT_HYPERPARAMETERS
+from gdlab.grid import HYPERPARAMETERS
 from gdlab.io import read_json, write_bytes
 from gdlab.losses import sigmoid
 from gdlab.runfiles import read_history, run_dir
@@ -129,7 +129,7 @@ class Run:
 
     @property
     def lr(self) -> float:
-        return float(self.hyperparameters.get("lr", DEFAULT_HYPERPARAMETERS["lr"]))
+        return float(self.hyperparameters["lr"])
 
     @property
     def l2(self) -> float:
@@ -586,7 +586,7 @@ def _sort_key(v):
 
 def grid_axes(rows: list[dict]) -> tuple[str | None, str | None, list[str]]:
     """(x, y, facets): the varying hyperparameters, ``lr`` on x when it varies."""
-    keys = [k for k in DEFAULT_HYPERPARAMETERS if rows and k in rows[0]]
+    keys = [k for k in HYPERPARAMETERS if rows and k in rows[0]]
     varying = [k for k in keys if len({r[k] for r in rows}) > 1]
     x = "lr" if "lr" in varying else (varying[0] if varying else None)
     rest = sorted((k for k in varying if k != x),
@@ -697,7 +697,7 @@ def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
 
 def _style_keys(runs: list[Run]) -> list[str]:
     """Hyperparameters other than lr that vary across ``runs`` (they pick the line style)."""
-    keys = [k for k in DEFAULT_HYPERPARAMETERS if k != "lr"]
+    keys = [k for k in HYPERPARAMETERS if k != "lr"]
     return [k for k in keys
             if len({_fmt(r.hyperparameters.get(k)) for r in runs}) > 1]
 

@@ -86,7 +86,7 @@ def _build_runs():
         grid = config["models"][model]["grid"]
         data_key = _data_key(dataset)
         table = {}
-        for hp in G.expand_grid(grid):
+        for hp in G.expand_grid(grid, model):
             name = G.run_name(hp, grid)
             spec = {
                 "dataset": dataset,
