@@ -78,7 +78,7 @@ def build_sweep(root: Path, case: str) -> dict:
                 "run_key": stable_hash([case, name])}
         runs.append(train_run(spec, split_path, run_dir(root, name)))
     assert any(r["diverged"] for r in runs), "the sweep needs a diverging grid point"
-    base = baseline(split, grid["l2"])
+    base = baseline(split, model, expand_grid(grid, model))
     metric = SELECTION[model]
     best = S.select_best(runs, metric)
     write_json(root / "baseline.json", base)
@@ -163,7 +163,7 @@ def test_same_inputs_give_identical_bytes(plotted, tmp_path):
     run = plots.load_run(*inputs["run_files"][-1])
     alone = plots.render_png(plots.model_figure(split, run, base))
     assert alone == first[f"runs/{run.name}/model.png"]
-    opt = base["by_l2"][repr(run.l2)]["objective"]
+    opt = base["references"][repr(run.l2)]["objective"]
     assert plots.render_png(plots.learning_curve_figure(run, opt)) == \
         first[f"runs/{run.name}/learning_curve.png"]
 

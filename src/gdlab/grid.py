@@ -108,6 +108,23 @@ def run_name(hp: dict, grid_keys) -> str:
     return "/".join(f"{k}~{format_value(hp[k])}" for k in sorted(grid_keys))
 
 
+#: hyperparameters besides l2 that change the problem a run solves (not how it is solved)
+PROBLEM_AXES = ("loss", "hidden_layer_sizes", "activation")
+
+
+def problem(hp: dict) -> dict:
+    """What defines a run's problem, the one scikit-learn solves for it: ``l2``, and the
+    :data:`PROBLEM_AXES` its grid lists (others take the class's defaults)."""
+    return {k: hp[k] for k in ("l2", *PROBLEM_AXES) if k in hp}
+
+
+def reference_key(hp: dict) -> str:
+    """The key of a run's reference in ``baseline.json``: ``repr(l2)``, then the run's
+    :data:`PROBLEM_AXES` when its grid lists them (``0.01/hidden_layer_sizes~16``)."""
+    return "/".join([repr(float(hp["l2"]))] +
+                    [f"{k}~{format_value(hp[k])}" for k in PROBLEM_AXES if k in hp])
+
+
 def dataset_classes(dataset: dict) -> int | None:
     """K of a classification dataset's config, known before reading any file (None: regression).
 

@@ -47,7 +47,7 @@ from matplotlib.ticker import MaxNLocator
 
 from gdlab import metrics as M
 from gdlab.data.core import Split, load_split
-from gdlab.grid import HYPERPARAMETERS
+from gdlab.grid import HYPERPARAMETERS, reference_key
 from gdlab.io import read_json, write_bytes
 from gdlab.losses import sigmoid
 from gdlab.runfiles import read_history, run_dir
@@ -334,7 +334,8 @@ def _reference(split: Split, run: Run, baseline: dict | None):
     Taken from the baseline job's numbers: no figure fits a model. For regression these
     are scikit-learn's exact solves (``LinearRegression``, ``Ridge(solver="cholesky")``).
     """
-    entry = None if baseline is None else baseline.get("by_l2", {}).get(repr(run.l2))
+    entry = None if baseline is None else \
+        baseline.get("references", {}).get(reference_key(run.hyperparameters))
     if entry is None:
         return None
     label = "closed form (exact)" if split.task == "regression" else "scikit-learn"
@@ -798,8 +799,8 @@ def learning_curves_figure(runs: list[Run], title: str = "") -> Figure:
     return fig
 
 
-def _optimum(baseline: dict, l2: float) -> float | None:
-    entry = baseline.get("by_l2", {}).get(repr(float(l2)))
+def _optimum(baseline: dict, run: Run) -> float | None:
+    entry = baseline.get("references", {}).get(reference_key(run.hyperparameters))
     return None if entry is None else float(entry["objective"])
 
 
@@ -810,7 +811,7 @@ def convergence_figure(runs: list[Run], baseline: dict, title: str = "") -> Figu
     ax = fig.add_subplot()
 
     def gap(r: Run):
-        opt = _optimum(baseline, r.l2)
+        opt = _optimum(baseline, r)
         if opt is None:
             return None
         with np.errstate(all="ignore"):
@@ -874,7 +875,7 @@ def plot_sweep(split: Split, runs: list[Run], rows: list[dict], best: dict, base
     chosen = figure_runs(runs, metric, top_k) if metric else []
     curve_fig = model_fig = None
     for run in chosen:
-        curve_fig = learning_curve_figure(run, _optimum(baseline, run.l2), fig=curve_fig)
+        curve_fig = learning_curve_figure(run, _optimum(baseline, run), fig=curve_fig)
         model_fig = model_figure(split, run, baseline, fig=model_fig)
         for name, fig in zip(RUN_FIGURES, (curve_fig, model_fig), strict=True):
             write_bytes(run_figure_path(runs_dir, run.name, name), render_png(fig))

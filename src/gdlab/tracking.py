@@ -1058,8 +1058,10 @@ def _sweep_tags_metrics(sweep: SweepResult):
             metrics.append(Metric("best/objective_gap",
                                   _value(best["final_objective"]) - _value(ref["objective"]),
                                   now, 0))
-    for entry in sweep.baseline.get("by_l2", {}).values():
-        prefix = f"sklearn_l2_{entry['l2']!r}"
+    for key, entry in sweep.baseline.get("references", {}).items():
+        # the extra axes of a key (loss~squared, hidden_layer_sizes~16...) as metric-safe text
+        extra = key.partition("/")[2].replace("~", "_")
+        prefix = f"sklearn_l2_{entry['l2']!r}" + (f"/{extra}" if extra else "")
         metrics.append(Metric(f"{prefix}/objective", _value(entry["objective"]), now, 0))
         for part, values in entry["metrics"].items():
             metrics += [Metric(f"{prefix}/{part}_{k}", _value(v), now, 0)

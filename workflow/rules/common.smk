@@ -158,6 +158,21 @@ def shard_files(pattern):
     ]
 
 
+def baseline_spec(w):
+    """What a baseline job depends on: the sweep's problems (l2, loss, architecture)."""
+    problems = {
+        canonical_json(G.problem(spec["hyperparameters"]))
+        for spec in RUNS[(w.dataset, w.model)].values()
+    }
+    return canonical_json(
+        {
+            "model": w.model,
+            "problems": [json.loads(p) for p in sorted(problems)],
+            "code": G.code_version("gdlab.baseline", REGISTRY[w.model].module),
+        }
+    )
+
+
 def tracking_uri():
     """MLFLOW_TRACKING_URI, else the config's, else the embedded SQLite store."""
     return (
