@@ -217,6 +217,8 @@ def track_spec(w):
             "experiment": config["experiment"],
             "uri_hash": MLFLOW_URI_HASH,
             "register": config["mlflow"]["register_models"],
-            "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model"),
+            "code": G.code_version(
+                "gdlab.tracking", "gdlab.mlflow_model", REGISTRY[w.model].module
+            ),
         }
     )
