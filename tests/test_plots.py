@@ -211,7 +211,7 @@ def test_weights_that_are_not_finite_still_plot():
 
 def _rows(grid: dict, diverged=()) -> list[dict]:
     rows = []
-    for i, hp in enumerate(expand_grid(grid, "linear_regression")):
+    for i, hp in enumerate(expand_grid(grid, "logistic_regression")):
         name = run_name(hp, grid)
         row = {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
                for k, v in hp.items()}
@@ -229,7 +229,7 @@ def _rows(grid: dict, diverged=()) -> list[dict]:
       "batch_size": [8, 16]}, "lr", "l2", 4),                        # 2 x 2 panels
 ])
 def test_heatmap_handles_any_grid(grid, x, y, facets):
-    rows = _rows(grid, diverged={run_name(expand_grid(grid, "linear_regression")[-1], grid)})
+    rows = _rows(grid, diverged={run_name(expand_grid(grid, "logistic_regression")[-1], grid)})
     best = {"selection_metric": "val_mse", "run_name": rows[0]["run_name"]}
     assert plots.grid_axes(rows)[:2] == (x, y)
     fig = plots.heatmap_figure(rows, best, "test")
@@ -299,3 +299,42 @@ def test_per_run_figures_are_made_for_the_best_runs_only_by_default(plotted, tmp
         assert set(got) == expected
         assert all(got[k] == every[k] for k in got)  # the same figures, byte for byte
         assert f"per-run figures for {len(names)}" in logs[-1]
+
+
+@pytest.mark.parametrize("model, generator, d, k", [
+    ("softmax_regression", "blobs", 2, 3),   # decision regions of three classes
+    ("mlp_classifier", "moons", 2, 2),       # a non-linear boundary
+    ("softmax_regression", "blobs", 4, 3),   # K x K confusion matrix
+    ("mlp_regressor", "linear", 3, 0),       # predicted vs actual
+])
+def test_every_model_is_drawn_through_the_one_predict_without_fitting(
+        model, generator, d, k, tmp_path, monkeypatch):
+    from gdlab.models.training import GradientDescentModel
+
+    kw = {"n_classes": k} if k > 2 else {}
+    split = split_dataset(make_synthetic(generator, 120, d, 0.3, seed=3, **kw),
+                          test_size=0.25, val_size=0.25, seed=4, stratify=True,
+                          standardize=True)
+    grid = {"lr": [0.05], "epochs": [60]}
+    [hp] = expand_grid(grid, model)
+    spec = {"dataset": generator, "model": model, "task": split.task,
+            "run_name": run_name(hp, grid), "hyperparameters": hp, "seed": 5}
+    save_split(tmp_path / "split.npz", split)
+    train_run(spec, tmp_path / "split.npz", tmp_path / "run")
+    base = baseline(split, model, [hp])
+    run = plots.load_run(*(tmp_path / "run" / f
+                           for f in ("history.csv", "model.npz", "metrics.json")))
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a figure fitted a model")
+
+    monkeypatch.setattr(GradientDescentModel, "fit", no_fit)
+    fig = plots.model_figure(split, run, base)
+    title = " ".join(ax.get_title() for ax in fig.axes)
+    expected = {"regression": "Predicted vs actual",
+                "classification": "Decision regions" if d == 2 else "Confusion matrix"}
+    assert expected[split.task] in title
+    if split.task == "classification" and d == 2:
+        [ax] = fig.axes
+        assert len(ax.collections) >= 2  # our boundary and scikit-learn's
+    assert_png(plots.render_png(fig), f"{model} {d}-D")

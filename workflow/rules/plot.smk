@@ -51,7 +51,7 @@ rule plot:
         # code of the figures and the run names: an edit of gdlab.plots reruns only plots
         spec=lambda w: canonical_json(
             {
-                "code": G.code_version("gdlab.plots"),
+                "code": G.code_version("gdlab.plots", REGISTRY[w.model].module),
                 "runs": sweep_runs(w),
                 "top_k": config["plots"]["top_k"],
             }
