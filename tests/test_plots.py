@@ -227,6 +227,9 @@ def _rows(grid: dict, diverged=()) -> list[dict]:
     ({"lr": [0.1]}, None, None, 1),                                  # a single run
     ({"lr": [0.1, 1.0], "l2": [0.0, 0.1, 1.0], "optimizer": ["gd", "momentum"],
       "batch_size": [8, 16]}, "lr", "l2", 4),                        # 2 x 2 panels
+    ({"lr": [0.1, 1.0], "loss": ["log_loss", "squared"]}, "lr", None, 2),  # losses side by side
+    ({"lr": [0.1, 1.0], "loss": ["log_loss", "squared"], "init": ["zeros", "normal"]},
+     "lr", "init", 2),
 ])
 def test_heatmap_handles_any_grid(grid, x, y, facets):
     rows = _rows(grid, diverged={run_name(expand_grid(grid, "logistic_regression")[-1], grid)})
@@ -338,3 +341,35 @@ def test_every_model_is_drawn_through_the_one_predict_without_fitting(
         [ax] = fig.axes
         assert len(ax.collections) >= 2  # our boundary and scikit-learn's
     assert_png(plots.render_png(fig), f"{model} {d}-D")
+
+
+def test_the_lesson_figure_draws_both_losses_with_the_runs_own_paths(tmp_path):
+    split = split_dataset(make_synthetic("blobs", 120, 2, 0.8, seed=3), test_size=0.25,
+                          val_size=0.25, seed=4, stratify=True, standardize=True)
+    save_split(tmp_path / "split.npz", split)
+    grid = {"lr": [0.5, 2.0], "epochs": [40], "loss": ["log_loss", "squared"],
+            "init": ["normal"], "init_scale": [3.0]}
+    names = []
+    for i, hp in enumerate(expand_grid(grid, "logistic_regression")):
+        name = run_name(hp, grid)
+        spec = {"dataset": "blobs", "model": "logistic_regression", "task": split.task,
+                "run_name": name, "hyperparameters": hp, "seed": 10 + i}
+        train_run(spec, tmp_path / "split.npz", run_dir(tmp_path, name))
+        names.append(name)
+    runs = [plots.load_run(*(run_dir(tmp_path, n) / f
+                             for f in ("history.csv", "model.npz", "metrics.json")))
+            for n in names]
+    chosen = plots.lesson_runs(runs, "log_loss")
+    assert set(chosen) == {"log_loss", "squared"}
+    assert chosen["squared"].hyperparameters["loss"] == "squared"
+    paths = plots.lesson_paths(split, chosen)
+    for loss, run in chosen.items():
+        # the replay is the run's own fit: it ends exactly where the run's files say
+        assert paths[loss].shape == (run.history["epoch"].size + 1, 3)  # the start, then epochs
+        np.testing.assert_array_equal(paths[loss][-1], np.append(run.coef, run.intercept))
+    fig = plots.loss_landscape_figure(split, chosen, "blobs")
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.get_title()]
+    assert [ax.get_title().split("\n")[0] for ax in panels] == ["log_loss", "squared"]
+    out = tmp_path / "landscape.png"
+    plots.plot_lesson_file(tmp_path / "split.npz", tmp_path, names, "log_loss", out)
+    assert_png_file(out)

@@ -132,6 +132,7 @@ class Run:
     metrics: dict = field(default_factory=dict)
     #: every array of its model.npz (what :func:`gdlab.models.registry.predict` reads)
     arrays: dict = field(default_factory=dict)
+    seed: int = 0
 
     @property
     def lr(self) -> float:
@@ -160,7 +161,7 @@ def load_run(history_path, model_path, metrics_path) -> Run:
         intercept=float(weights["intercept"]) if linear else float("nan"),
         diverged=bool(info.get("diverged", False)),
         dataset=info.get("dataset", ""), model=info.get("model", ""),
-        metrics=info.get("metrics", {}), arrays=weights,
+        metrics=info.get("metrics", {}), arrays=weights, seed=int(info.get("seed", 0)),
     )
 
 
@@ -740,14 +741,20 @@ def _sort_key(v):
         else (2, 0.0, str(v))
 
 
+#: axes whose values are shown side by side, one panel each, never on the y axis
+FACET_AXES = ("loss",)
+
+
 def grid_axes(rows: list[dict]) -> tuple[str | None, str | None, list[str]]:
-    """(x, y, facets): the varying hyperparameters, ``lr`` on x when it varies."""
+    """(x, y, facets): the varying hyperparameters, ``lr`` on x when it varies, the
+    :data:`FACET_AXES` (the two losses of the lesson) as panels."""
     keys = [k for k in HYPERPARAMETERS if rows and k in rows[0]]
     varying = [k for k in keys if len({r[k] for r in rows}) > 1]
     x = "lr" if "lr" in varying else (varying[0] if varying else None)
     rest = sorted((k for k in varying if k != x),
-                  key=lambda k: (-len({r[k] for r in rows}), k))
-    return x, (rest[0] if rest else None), rest[1:]
+                  key=lambda k: (k in FACET_AXES, -len({r[k] for r in rows}), k))
+    y = rest[0] if rest and rest[0] not in FACET_AXES else None
+    return x, y, [k for k in rest if k != y]
 
 
 def _values(rows, key) -> list:
@@ -1005,6 +1012,112 @@ def figure_runs(runs: list[Run], metric: str, top_k: int | str) -> list[Run]:
     ranked = rank_runs([{"run_name": r.name, "diverged": r.diverged, "metrics": r.metrics}
                         for r in runs], metric)
     return [by_name[r["run_name"]] for r in ranked[:int(top_k)]]
+
+
+# --------------------------------------------------------------------------------------
+# The lesson: log loss against MSE on the sigmoid
+# --------------------------------------------------------------------------------------
+
+#: the two losses of logistic regression the lesson compares, convex first
+LESSON_LOSSES = ("log_loss", "squared")
+
+
+def lesson_runs(runs: list[Run], metric: str) -> dict[str, Run]:
+    """The best run (on validation, as the best run is chosen) of each loss of the lesson."""
+    out = {}
+    for loss in LESSON_LOSSES:
+        chosen = figure_runs([r for r in runs if r.hyperparameters.get("loss") == loss],
+                             metric, 1)
+        if chosen:
+            out[loss] = chosen[0]
+    return out
+
+
+def lesson_paths(split: Split, runs: dict[str, Run]) -> dict[str, np.ndarray]:
+    """The gradient-descent path ``[w, b]`` per epoch of each run, replayed.
+
+    The one figure that runs gradient descent again (:func:`gdlab.models.training.
+    descent_path`): a run's files keep its end point, not its path. The replay is the run's
+    own fit (same hyperparameters, seed and training data), so it ends at the saved
+    parameters exactly.
+    """
+    from gdlab.models.logistic_regression import LogisticRegression
+    from gdlab.models.training import descent_path
+
+    return {loss: descent_path(LogisticRegression(**run.hyperparameters, seed=run.seed),
+                               split.X_train, split.y_train)
+            for loss, run in runs.items()}
+
+
+@_styled
+def loss_landscape_figure(split: Split, runs: dict[str, Run], title: str = "") -> Figure:
+    """The objective of each loss on one plane through weight space, with the GD paths.
+
+    The plane passes through the log-loss run's start ``c`` and spans its displacement
+    ``u`` and the part of the squared-loss run's displacement orthogonal to it; paths are
+    drawn projected onto it. Log loss is a convex bowl there; MSE on the sigmoid has
+    plateaus where the gradient vanishes.
+    """
+    from gdlab.models.logistic_regression import objective_surface, plane_grid
+
+    paths = lesson_paths(split, runs)
+    fig = _new_figure(5.2 * max(len(paths), 1), 4.8)
+    if not paths:
+        ax = fig.add_subplot()
+        _note(ax, "no run of either loss")
+        return fig
+    first = paths[next(iter(paths))]
+    c = first[0]
+    u = first[-1] - c
+    if not np.linalg.norm(u) > 0:
+        u = np.eye(c.size)[0]
+    other = paths[list(paths)[-1]]
+    w = (other[-1] if other is not first else other[0]) - c
+    v = w - (w @ u) / (u @ u) * u
+    if not np.linalg.norm(v) > 1e-12 * np.linalg.norm(u):
+        v = np.eye(c.size)[-1] - (np.eye(c.size)[-1] @ u) / (u @ u) * u
+    v *= np.linalg.norm(u) / np.linalg.norm(v)  # the same scale on both axes
+    basis = np.column_stack([u, v])
+    coords = {loss: np.linalg.lstsq(basis, (p - c).T, rcond=None)[0].T
+              for loss, p in paths.items()}
+    pts = np.vstack(list(coords.values()))
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = 0.25 * np.maximum(hi - lo, 0.5)
+    alphas = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 121)
+    betas = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 121)
+    thetas = plane_grid(c, u, v, alphas, betas)
+    axes = fig.subplots(1, len(paths), squeeze=False)[0]
+    for ax, (loss, run) in zip(axes, runs.items(), strict=True):
+        surface = objective_surface(split.X_train, split.y_train, thetas, loss=loss,
+                                    l2=run.l2)
+        cs = ax.contourf(alphas, betas, surface, levels=20, cmap="viridis")
+        fig.colorbar(cs, ax=ax, label=f"training objective ({loss})", fraction=0.05)
+        for other_loss, xy in coords.items():
+            mine = other_loss == loss
+            ax.plot(xy[:, 0], xy[:, 1], color="white" if mine else "0.75",
+                    lw=2.0 if mine else 1.0, ls="-" if mine else "--", marker=".",
+                    ms=3 if mine else 0, label=f"GD path, {other_loss}")
+            ax.plot(*xy[0], "o", color="white", mec="k", ms=6)
+            ax.plot(*xy[-1], "*", color="#e41a1c" if mine else "0.75", mec="k", ms=11)
+        ax.set_xlabel("α (along the log-loss run's path)")
+        ax.set_ylabel("β")
+        ax.set_title(f"{loss}\n{run.name}", fontsize=7)
+        ax.legend(loc="lower right", fontsize=7)
+    fig.suptitle("Objective on a plane through weight space, with the gradient-descent "
+                 "paths (o start, * end)" + (f"\n{title}" if title else ""), fontsize=9)
+    return fig
+
+
+def plot_lesson_file(split_path, sweep_dir, run_names: Iterable[str], metric: str,
+                     out) -> None:
+    """Write the loss-landscape figure of a sweep over logistic regression's ``loss``."""
+    split = load_split(split_path)
+    runs = [load_run(*(run_dir(sweep_dir, n) / f
+                       for f in ("history.csv", "model.npz", "metrics.json")))
+            for n in run_names]
+    title = " / ".join(p for p in (runs[0].dataset, runs[0].model) if p) if runs else ""
+    _save(loss_landscape_figure(split, lesson_runs(runs, metric), title), out)
 
 
 def plot_sweep(split: Split, runs: list[Run], rows: list[dict], best: dict, baseline: dict,

@@ -182,6 +182,12 @@ def tracking_uri():
     )
 
 
+def lesson_sweep(dataset, model):
+    """A logistic-regression sweep over both losses gets the loss-landscape figure."""
+    grid = config["models"][model]["grid"]
+    return model == "logistic_regression" and {"log_loss", "squared"} <= set(grid.get("loss", []))
+
+
 def all_outputs():
     out = ["results/summary.csv"]
     for dataset, model in SWEEPS:
@@ -191,6 +197,8 @@ def all_outputs():
             f"results/{dataset}/{model}/plots/heatmap.png",
             f"results/{dataset}/{model}/mlflow.json",
         ]
+        if lesson_sweep(dataset, model):
+            out.append(f"results/{dataset}/{model}/plots/loss_landscape.png")
     return out
 
 
