@@ -42,7 +42,8 @@ def evaluate(task: str, model, X, y, n_classes: int = 2) -> dict[str, float]:
     kind = "regression" if task == "regression" else "binary" if n_classes == 2 \
         else "multiclass"
     params = [a for a in model.to_arrays().values() if a.dtype.kind == "f"]
-    out = model.predict(X) if kind == "regression" else model.predict_proba(X)
+    with np.errstate(all="ignore"):  # a diverged model's overflow: NaN metrics below
+        out = model.predict(X) if kind == "regression" else model.predict_proba(X)
     if not all(np.all(np.isfinite(a)) for a in [*params, out]):
         return dict.fromkeys(METRIC_KEYS[kind], float("nan"))
     if kind == "regression":
