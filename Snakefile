@@ -33,6 +33,7 @@ localrules:
     summarize,
     overview,
     plot,
+    lesson,
     mlflow_setup,
     track,
     track_shard,

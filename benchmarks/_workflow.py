@@ -443,7 +443,7 @@ def shards(config: dict) -> dict[str, dict[str, list[str]]]:
     out = {}
     for d, m in G.sweeps(config):
         grid = config["models"][m]["grid"]
-        names = sorted(G.run_name(hp, grid) for hp in G.expand_grid(grid))
+        names = sorted(G.run_name(hp, grid) for hp in G.expand_grid(grid, m))
         n = G.shard_count(len(names), size)
         by: dict[str, list[str]] = {}
         for name in names:

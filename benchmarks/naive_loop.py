@@ -126,7 +126,7 @@ def main(argv=None) -> int:
         ds_cfg = config["datasets"][dataset]
         split = build_split(dataset, ds_cfg, config)
         task = ds_cfg["task"]
-        for hp in G.expand_grid(config["models"][model_name]["grid"]):
+        for hp in G.expand_grid(config["models"][model_name]["grid"], model_name):
             Est = SGDClassifier if task == "classification" else SGDRegressor
             kw = {"loss": "log_loss"} if task == "classification" else {}
             est = Est(learning_rate="constant", eta0=hp["lr"], max_iter=hp["epochs"], tol=None,
@@ -188,7 +188,7 @@ def gdlab_loop(a) -> int:
         ds_cfg = config["datasets"][dataset]
         split = build_split(dataset, ds_cfg, config)
         grid = config["models"][model_name]["grid"]
-        for hp in G.expand_grid(grid):
+        for hp in G.expand_grid(grid, model_name):
             seed = G.derive_seed(config["seed"], dataset, model_name, hp)
             t1 = time.perf_counter()
             model = MODELS[model_name](**hp, seed=seed)

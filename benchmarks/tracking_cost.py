@@ -71,7 +71,7 @@ def build_runs(work: Path, n_runs: int, epochs: int):
     grid = {"lr": [float(f"{x:.6g}") for x in np.geomspace(1e-3, 1.0, -(-n_runs // 2))],
             "l2": [0.0, 1e-3], "epochs": [epochs], "optimizer": ["gd"]}
     entries = {}
-    for hp in G.expand_grid(grid)[:n_runs]:
+    for hp in G.expand_grid(grid, MODEL)[:n_runs]:
         name = G.run_name(hp, grid)
         spec = {"dataset": DATASET, "model": MODEL, "task": "classification",
                 "run_name": name, "hyperparameters": hp,

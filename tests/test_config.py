@@ -131,6 +131,38 @@ def test_fit_intercept_is_not_a_grid_key():
     assert_names(config, "models.linear_regression.grid.fit_intercept", "unknown key")
 
 
+def test_the_schemas_models_and_axes_are_the_registrys():
+    from gdlab.models.registry import REGISTRY
+
+    models = SCHEMA["properties"]["models"]
+    assert models["propertyNames"]["enum"] == list(REGISTRY)
+    for name, info in REGISTRY.items():
+        axes = models["properties"][name]["properties"]["grid"]["properties"]
+        assert {k: v["items"] for k, v in axes.items()} == info.axes
+        # a model's default grid is a valid grid of it
+        config = tiny_config()
+        config["models"] = {name: {"grid": {k: list(v) for k, v in
+                                            {"lr": [0.1], "epochs": [1],
+                                             **info.default_grid}.items()}}}
+        config["datasets"]["k3"] = {"task": "classification", "source": "sklearn",
+                                    "name": "iris"}
+        validate_config(config, SCHEMA, base_dir=REPO)
+
+
+def test_k_class_datasets_and_the_new_models_axes_are_accepted():
+    config = tiny_config()
+    config["datasets"]["blobs3"] = {"task": "classification", "source": "synthetic",
+                                    "generator": "blobs", "n_samples": 90, "n_features": 2,
+                                    "noise": 0.5, "n_classes": 3}
+    config["models"]["mlp_classifier"] = {"grid": {
+        "lr": [0.05], "epochs": [5], "hidden_layer_sizes": [[16], [8, 4]],
+        "activation": ["tanh", "relu"]}}
+    grid(config, "logistic_regression").update(loss=["log_loss", "squared"],
+                                                init=["zeros", "normal"], init_scale=["2"])
+    validate_config(config, SCHEMA, base_dir=REPO)
+    assert grid(config, "logistic_regression")["init_scale"] == [2.0]  # coerced
+
+
 # ------------------------------------------------------------------------------------------
 # Invalid configs: one problem each, named by its key
 # ------------------------------------------------------------------------------------------
@@ -161,6 +193,11 @@ def _add_dataset(name, spec):
 
 def _only_regression(config):
     del config["datasets"]["moons"]
+
+
+def _roc_auc_with_iris(config):
+    config["datasets"]["iris"] = {"task": "classification", "source": "sklearn", "name": "iris"}
+    config["selection"]["classification"] = "roc_auc"
 
 
 CSV = {"task": "classification", "source": "csv", "path": "pyproject.toml", "target": "y"}
@@ -257,6 +294,30 @@ INVALID = {
     "unknown task": (
         _set(("datasets", "line", "task"), "clustering"), "datasets.line.task",
         ["'clustering'"]),
+    "an axis of another model": (
+        _set(("models", "logistic_regression", "grid", "hidden_layer_sizes"), [[16]]),
+        "models.logistic_regression.grid.hidden_layer_sizes", ["unknown key", "loss"]),
+    "a loss logistic regression does not have": (
+        _set(("models", "logistic_regression", "grid", "loss"), ["hinge"]),
+        "models.logistic_regression.grid.loss[0]", ["'hinge'"]),
+    "an empty architecture": (
+        _set(("models", "mlp_classifier"), {"grid": {"lr": [0.1], "epochs": [1],
+                                                     "hidden_layer_sizes": [[]]}}),
+        "models.mlp_classifier.grid.hidden_layer_sizes[0]", ["should be non-empty"]),
+    "n_classes of xor": (
+        _add_dataset("xor3", {"task": "classification", "source": "synthetic",
+                              "generator": "xor", "n_samples": 90, "n_features": 2,
+                              "noise": 0.1, "n_classes": 3}),
+        "datasets.xor3.n_classes", ["only 'blobs'"]),
+    "n_classes of a regression set": (
+        _set(("datasets", "line", "n_classes"), 2), "datasets.line.n_classes",
+        ["regression"]),
+    "binary model, only K-class data": (
+        _set(("datasets", "moons"), {"task": "classification", "source": "sklearn",
+                                     "name": "wine"}),
+        "models.logistic_regression", ["binary (two-class) classification"]),
+    "binary-only selection metric with K classes": (
+        _roc_auc_with_iris, "selection.classification", ["binary only", "iris"]),
     "dataset not a mapping": (
         _set(("datasets", "line"), 5), "datasets.line", ["not of type 'object'"]),
 }

@@ -71,14 +71,14 @@ def build_sweep(root: Path, case: str) -> dict:
     split_path = root / "split.npz"
     save_split(split_path, split)
     runs = []
-    for hp in expand_grid(grid):
+    for hp in expand_grid(grid, model):
         name = run_name(hp, grid)
         spec = {"dataset": case, "model": model, "task": split.task, "run_name": name,
                 "hyperparameters": hp, "seed": 5, "data_key": "test", "code_version": "test",
                 "run_key": stable_hash([case, name])}
         runs.append(train_run(spec, split_path, run_dir(root, name)))
     assert any(r["diverged"] for r in runs), "the sweep needs a diverging grid point"
-    base = baseline(split, grid["l2"])
+    base = baseline(split, model, expand_grid(grid, model))
     metric = SELECTION[model]
     best = S.select_best(runs, metric)
     write_json(root / "baseline.json", base)
@@ -163,7 +163,7 @@ def test_same_inputs_give_identical_bytes(plotted, tmp_path):
     run = plots.load_run(*inputs["run_files"][-1])
     alone = plots.render_png(plots.model_figure(split, run, base))
     assert alone == first[f"runs/{run.name}/model.png"]
-    opt = base["by_l2"][repr(run.l2)]["objective"]
+    opt = base["references"][repr(run.l2)]["objective"]
     assert plots.render_png(plots.learning_curve_figure(run, opt)) == \
         first[f"runs/{run.name}/learning_curve.png"]
 
@@ -211,7 +211,7 @@ def test_weights_that_are_not_finite_still_plot():
 
 def _rows(grid: dict, diverged=()) -> list[dict]:
     rows = []
-    for i, hp in enumerate(expand_grid(grid)):
+    for i, hp in enumerate(expand_grid(grid, "logistic_regression")):
         name = run_name(hp, grid)
         row = {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
                for k, v in hp.items()}
@@ -227,9 +227,12 @@ def _rows(grid: dict, diverged=()) -> list[dict]:
     ({"lr": [0.1]}, None, None, 1),                                  # a single run
     ({"lr": [0.1, 1.0], "l2": [0.0, 0.1, 1.0], "optimizer": ["gd", "momentum"],
       "batch_size": [8, 16]}, "lr", "l2", 4),                        # 2 x 2 panels
+    ({"lr": [0.1, 1.0], "loss": ["log_loss", "squared"]}, "lr", None, 2),  # losses side by side
+    ({"lr": [0.1, 1.0], "loss": ["log_loss", "squared"], "init": ["zeros", "normal"]},
+     "lr", "init", 2),
 ])
 def test_heatmap_handles_any_grid(grid, x, y, facets):
-    rows = _rows(grid, diverged={run_name(expand_grid(grid)[-1], grid)})
+    rows = _rows(grid, diverged={run_name(expand_grid(grid, "logistic_regression")[-1], grid)})
     best = {"selection_metric": "val_mse", "run_name": rows[0]["run_name"]}
     assert plots.grid_axes(rows)[:2] == (x, y)
     fig = plots.heatmap_figure(rows, best, "test")
@@ -304,3 +307,74 @@ def test_per_run_figures_are_made_for_the_best_runs_only_by_default(plotted, tmp
         assert set(got) == expected
         assert all(got[k] == every[k] for k in got)  # the same figures, byte for byte
         assert f"per-run figures for {len(names)}" in logs[-1]
+
+
+@pytest.mark.parametrize("model, generator, d, k", [
+    ("softmax_regression", "blobs", 2, 3),   # decision regions of three classes
+    ("mlp_classifier", "moons", 2, 2),       # a non-linear boundary
+    ("softmax_regression", "blobs", 4, 3),   # K x K confusion matrix
+    ("mlp_regressor", "linear", 3, 0),       # predicted vs actual
+])
+def test_every_model_is_drawn_through_the_one_predict_without_fitting(
+        model, generator, d, k, tmp_path, monkeypatch):
+    from gdlab.models.training import GradientDescentModel
+
+    kw = {"n_classes": k} if k > 2 else {}
+    split = split_dataset(make_synthetic(generator, 120, d, 0.3, seed=3, **kw),
+                          test_size=0.25, val_size=0.25, seed=4, stratify=True,
+                          standardize=True)
+    grid = {"lr": [0.05], "epochs": [60]}
+    [hp] = expand_grid(grid, model)
+    spec = {"dataset": generator, "model": model, "task": split.task,
+            "run_name": run_name(hp, grid), "hyperparameters": hp, "seed": 5}
+    save_split(tmp_path / "split.npz", split)
+    train_run(spec, tmp_path / "split.npz", tmp_path / "run")
+    base = baseline(split, model, [hp])
+    run = plots.load_run(*(tmp_path / "run" / f
+                           for f in ("history.csv", "model.npz", "metrics.json")))
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a figure fitted a model")
+
+    monkeypatch.setattr(GradientDescentModel, "fit", no_fit)
+    fig = plots.model_figure(split, run, base)
+    title = " ".join(ax.get_title() for ax in fig.axes)
+    expected = {"regression": "Predicted vs actual",
+                "classification": "Decision regions" if d == 2 else "Confusion matrix"}
+    assert expected[split.task] in title
+    if split.task == "classification" and d == 2:
+        [ax] = fig.axes
+        assert len(ax.collections) >= 2  # our boundary and scikit-learn's
+    assert_png(plots.render_png(fig), f"{model} {d}-D")
+
+
+def test_the_lesson_figure_draws_both_losses_with_the_runs_own_paths(tmp_path):
+    split = split_dataset(make_synthetic("blobs", 120, 2, 0.8, seed=3), test_size=0.25,
+                          val_size=0.25, seed=4, stratify=True, standardize=True)
+    save_split(tmp_path / "split.npz", split)
+    grid = {"lr": [0.5, 2.0], "epochs": [40], "loss": ["log_loss", "squared"],
+            "init": ["normal"], "init_scale": [3.0]}
+    names = []
+    for i, hp in enumerate(expand_grid(grid, "logistic_regression")):
+        name = run_name(hp, grid)
+        spec = {"dataset": "blobs", "model": "logistic_regression", "task": split.task,
+                "run_name": name, "hyperparameters": hp, "seed": 10 + i}
+        train_run(spec, tmp_path / "split.npz", run_dir(tmp_path, name))
+        names.append(name)
+    runs = [plots.load_run(*(run_dir(tmp_path, n) / f
+                             for f in ("history.csv", "model.npz", "metrics.json")))
+            for n in names]
+    chosen = plots.lesson_runs(runs, "log_loss")
+    assert set(chosen) == {"log_loss", "squared"}
+    assert chosen["squared"].hyperparameters["loss"] == "squared"
+    paths = plots.lesson_paths(split, chosen)
+    for loss, run in chosen.items():
+        # the replay is the run's own fit: it ends exactly where the run's files say
+        assert paths[loss].shape == (run.history["epoch"].size + 1, 3)  # the start, then epochs
+        np.testing.assert_array_equal(paths[loss][-1], np.append(run.coef, run.intercept))
+    fig = plots.loss_landscape_figure(split, chosen, "blobs")
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.get_title()]
+    assert [ax.get_title().split("\n")[0] for ax in panels] == ["log_loss", "squared"]
+    out = tmp_path / "landscape.png"
+    plots.plot_lesson_file(tmp_path / "split.npz", tmp_path, names, "log_loss", out)
+    assert_png_file(out)

@@ -124,7 +124,7 @@ def test_predict_from_saved_arrays_equals_the_fitted_model(name, tmp_path):
 
 
 def test_predict_reads_the_model_npz_the_pipeline_writes_today():
-    # train.py saves coef, intercept, x_mean, x_scale; the pyfunc computes sigmoid(z)
+    # a logistic run's model.npz: coef, intercept, x_mean, x_scale; predict gives sigmoid(z)
     info = REGISTRY["logistic_regression"]
     split, X_raw = data_for(info)
     model = MODELS["logistic_regression"](epochs=30).fit(split.X_train, split.y_train)

@@ -41,7 +41,7 @@ def ran(tmp_path, finished_project) -> Project:
 def shards_of(config: dict, model: str) -> dict[str, int]:
     """Run name -> shard of every run of the model's sweep, as the workflow assigns them."""
     grid = config["models"][model]["grid"]
-    names = [G.run_name(hp, grid) for hp in G.expand_grid(grid)]
+    names = [G.run_name(hp, grid) for hp in G.expand_grid(grid, model)]
     n = G.shard_count(len(names), config["train"]["shard_size"])
     return {name: G.shard_of(name, n) for name in names}
 

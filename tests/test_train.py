@@ -22,7 +22,7 @@ def shard(tmp_path_factory):
                           standardize=True)
     save_split(root / "split.npz", split)
     specs = []
-    for i, hp in enumerate(expand_grid(GRID)):
+    for i, hp in enumerate(expand_grid(GRID, "logistic_regression")):
         name = run_name(hp, GRID)
         specs.append({"dataset": "moons", "model": "logistic_regression",
                       "task": "classification", "run_name": name, "hyperparameters": hp,

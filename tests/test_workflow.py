@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_CONFIG, Project, tiny_config
+from conftest import REPO, TINY_CONFIG, Project, tiny_config
 
 from gdlab.data import load_dataset
 
@@ -62,7 +62,7 @@ def n_shards(project: Project, dataset: str, model: str) -> int:
 
     config = project.config()
     grid = config["models"][model]["grid"]
-    names = [run_name(hp, grid) for hp in expand_grid(grid)]
+    names = [run_name(hp, grid) for hp in expand_grid(grid, model)]
     n = shard_count(len(names), config["train"]["shard_size"])
     return len({shard_of(name, n) for name in names})
 
@@ -393,3 +393,47 @@ def test_a_bad_csv_fails_its_make_dataset_job_naming_file_and_problem(
     # nothing half-written
     data = project.root / "data" / "bad"
     assert not data.exists() or list(data.iterdir()) == []
+
+
+def test_the_new_models_and_the_lesson_overlay_run_end_to_end(project):
+    """K classes, the MLP, the closed form and config/lesson.yaml, through plots."""
+    import yaml
+
+    config = tiny_config()
+    config["datasets"]["blobs3"] = {"task": "classification", "source": "synthetic",
+                                    "generator": "blobs", "n_samples": 90, "n_features": 2,
+                                    "noise": 0.5, "n_classes": 3}
+    config["models"] = {
+        "linear_regression": {"grid": {"lr": [0.1], "epochs": [15],
+                                       "solver": ["gd", "closed_form"]}},
+        "softmax_regression": {"grid": {"lr": [0.5], "epochs": [30]}},
+        "mlp_classifier": {"grid": {"lr": [0.05], "epochs": [40],
+                                    "hidden_layer_sizes": [[8], [8, 4]]}},
+    }
+    project.write_config(config)
+    with open(REPO / "config" / "lesson.yaml", encoding="utf-8") as f:
+        lesson = yaml.safe_load(f)
+    lesson["models"]["logistic_regression"]["grid"]["epochs"] = [15]  # quicker, same shape
+    (project.root / "config" / "lesson.yaml").write_text(yaml.safe_dump(lesson))
+    targets = [f"results/{d}/{m}/{f}" for d, m in (
+        ("blobs3", "softmax_regression"), ("blobs3", "mlp_classifier"),
+        ("moons", "mlp_classifier"), ("line", "linear_regression"),
+        ("moons", "logistic_regression")) for f in ("best.json", "plots/heatmap.png")]
+    project.snakemake("--cores", "2", *targets,
+                      "results/moons/logistic_regression/plots/loss_landscape.png",
+                      "--configfile", "config/lesson.yaml")
+    root = project.root / "results"
+    # logistic regression is binary only: no sweep of the three-class blobs
+    assert not (root / "blobs3" / "logistic_regression").exists()
+    assert read_json(root / "blobs3/softmax_regression/best.json")["metrics"]["test"].keys() \
+        == {"accuracy", "log_loss", "f1_macro"}
+    mlp = root / "moons/mlp_classifier/runs"
+    assert {p.name for p in mlp.glob("epochs~40/hidden_layer_sizes~*")} == {
+        "hidden_layer_sizes~8", "hidden_layer_sizes~8x4"}
+    closed = root / "line/linear_regression/runs/epochs~15/lr~0.1/solver~closed_form"
+    assert read_json(closed / "metrics.json")["n_epochs"] == 0
+    names = {r["run_name"] for r in read_csv(root / "moons/logistic_regression/summary.csv")}
+    assert "epochs~15/init~normal/init_scale~4.0/l2~0.0/loss~squared/lr~10.0/optimizer~gd" \
+        in names
+    png = (root / "moons/logistic_regression/plots/loss_landscape.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000

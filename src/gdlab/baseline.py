@@ -1,9 +1,21 @@
 """The scikit-learn reference a sweep is compared with: same split, same objective.
 
-For each L2 strength in the sweep's grid, scikit-learn solves the same regularised
-problem to high precision (``LogisticRegression(C=1/(n*l2))`` or ``Ridge(alpha=n*l2)``,
-see :mod:`gdlab.losses`). Its objective value is the optimum that the convergence plot
-measures each gradient-descent run against.
+For each problem of the sweep (:func:`gdlab.grid.reference_key`: its ``l2``, and its loss or
+architecture when the grid sets them), scikit-learn fits the model that minimises the
+same objective (see :mod:`gdlab.losses` and the models' docstrings):
+
+- ``linear_regression``: ``LinearRegression`` / ``Ridge(alpha=n*l2)``, exact;
+- ``logistic_regression``: ``LogisticRegression(C=1/(n*l2))``, lbfgs with a tight tol;
+- ``softmax_regression``: the same, multinomial for K > 2 (for K = 2 the binary fit at
+  ``C = 2/(n*l2)``, whose weights ``±w/2`` are the softmax optimum);
+- ``mlp_classifier``, ``mlp_regressor``: ``MLPClassifier`` / ``MLPRegressor`` of the same
+  architecture with ``alpha = n*l2``. A non-convex problem: a comparison of accuracy, not
+  an exact oracle.
+
+scikit-learn's parameters are loaded into the gdlab model (``from_arrays``), so the
+reference's objective and metrics are computed by gdlab's own code. For a logistic run
+with ``loss="squared"`` the reference is the log-loss fit, its objective the squared one
+at that point: a point to compare with, not that problem's optimum.
 """
 
 from __future__ import annotations
@@ -13,70 +25,90 @@ import warnings
 import numpy as np
 
 from gdlab.data.core import Split
-from gdlab.losses import LogisticLoss, SquaredLoss
+from gdlab.grid import reference_key
+from gdlab.models.registry import model_info
 from gdlab.train import evaluate
 
-
-class _Fitted:
-    """The slice of the gdlab model interface that :func:`gdlab.train.evaluate` needs."""
-
-    def __init__(self, coef, intercept):
-        self.coef_, self.intercept_ = np.asarray(coef, dtype=np.float64), float(intercept)
-
-    def decision_function(self, X):
-        return X @ self.coef_ + self.intercept_
-
-    def predict_proba(self, X):
-        from gdlab.losses import sigmoid
-
-        p = sigmoid(self.decision_function(X))
-        return np.column_stack([1 - p, p])
+_SKLEARN_TOL = 1e-10
 
 
-def sklearn_fit(task: str, X, y, l2: float) -> tuple[np.ndarray, float, bool]:
-    """Solve the penalised problem with scikit-learn; returns (coef, intercept, converged)."""
+def sklearn_arrays(model: str, hp: dict, X, y) -> tuple[dict[str, np.ndarray], bool]:
+    """scikit-learn's solution of the run's problem as the gdlab model's ``to_arrays()``;
+    returns (arrays, converged)."""
     from sklearn.exceptions import ConvergenceWarning
 
-    n = X.shape[0]
+    est = model_info(model).load()(**hp)  # the run's problem, with the class's defaults
+    n, l2 = X.shape[0], float(est.l2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        if task == "classification":
+        if model == "linear_regression":
+            from sklearn.linear_model import LinearRegression, Ridge
+
+            sk = (LinearRegression() if l2 == 0 else Ridge(alpha=n * l2, solver="cholesky"))
+            sk.fit(X, y)
+            arrays = {"coef": sk.coef_, "intercept": np.float64(sk.intercept_)}
+        elif model in ("logistic_regression", "softmax_regression"):
             from sklearn.linear_model import LogisticRegression
 
+            k = int(y.max()) + 1
+            # two-class softmax: W = [-w/2, w/2] has penalty l2/4 ||w||^2, so C doubles
+            scale = 2.0 if model == "softmax_regression" and k == 2 else 1.0
             # l2 = 0: C = inf is scikit-learn's unpenalised fit (penalty= is deprecated in 1.9)
-            C = np.inf if l2 == 0 else 1.0 / (n * l2)
-            est = LogisticRegression(C=C, tol=1e-10, max_iter=10000).fit(X, y)
-            coef, intercept = est.coef_[0], est.intercept_[0]
-        elif l2 == 0:
-            from sklearn.linear_model import LinearRegression
-
-            est = LinearRegression().fit(X, y)
-            coef, intercept = est.coef_, est.intercept_
+            C = np.inf if l2 == 0 else scale / (n * l2)
+            sk = LogisticRegression(C=C, tol=_SKLEARN_TOL, max_iter=10000).fit(X, y)
+            if model == "logistic_regression":
+                arrays = {"coef": sk.coef_[0], "intercept": np.float64(sk.intercept_[0])}
+            elif k == 2:
+                arrays = {"coef": np.vstack([-sk.coef_[0], sk.coef_[0]]) / 2,
+                          "intercept": np.array([-1.0, 1.0]) * sk.intercept_[0] / 2}
+            else:
+                arrays = {"coef": sk.coef_, "intercept": sk.intercept_}
         else:
-            from sklearn.linear_model import Ridge
+            from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-            est = Ridge(alpha=n * l2, solver="cholesky").fit(X, y)
-            coef, intercept = est.coef_, est.intercept_
+            cls = MLPClassifier if model == "mlp_classifier" else MLPRegressor
+            sk = cls(hidden_layer_sizes=tuple(est.hidden_layer_sizes),
+                     activation=est.activation, alpha=n * l2, max_iter=1000, random_state=0)
+            sk.fit(X, y)
+            layers = list(zip(sk.coefs_, sk.intercepts_, strict=True))
+            if model == "mlp_classifier" and sk.coefs_[-1].shape[1] == 1:
+                # scikit-learn's two-class output is sigmoid(z): the softmax of [0, z]
+                W, b = layers[-1]
+                layers[-1] = (np.hstack([np.zeros_like(W), W]), np.concatenate([[0.0], b]))
+            arrays = {"activation": np.array(est.activation, dtype=np.str_)}
+            for i, (W, b) in enumerate(layers):
+                arrays[f"W{i}"], arrays[f"b{i}"] = W, b
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    return np.asarray(coef, dtype=np.float64), float(intercept), converged
+    return {k: np.asarray(v) for k, v in arrays.items()}, converged
 
 
-def baseline(split: Split, l2_values) -> dict:
-    """scikit-learn's solution, objective and metrics for every ``l2`` in ``l2_values``."""
-    objective_cls = LogisticLoss if split.task == "classification" else SquaredLoss
-    out = {"task": split.task, "by_l2": {}}
-    for l2 in sorted({float(v) for v in l2_values}):
-        coef, intercept, converged = sklearn_fit(split.task, split.X_train, split.y_train, l2)
-        fitted = _Fitted(coef, intercept)
-        out["by_l2"][repr(l2)] = {
-            "l2": l2,
-            "coef": coef.tolist(),
-            "intercept": intercept,
+def _fitted(model: str, hp: dict, arrays: dict):
+    """The gdlab model with ``arrays`` as parameters and the run's objective."""
+    fitted = model_info(model).load().from_arrays(arrays)
+    est = model_info(model).load()(**hp)
+    for key in ("l2", "loss", "fit_intercept"):
+        if hasattr(est, key):
+            setattr(fitted, key, getattr(est, key))
+    return fitted
+
+
+def baseline(split: Split, model: str, hyperparameters) -> dict:
+    """scikit-learn's solution, objective and metrics for each problem of the runs
+    ``hyperparameters`` (keyed by :func:`gdlab.grid.reference_key`)."""
+    problems = {reference_key(hp): hp for hp in hyperparameters}
+    out = {"task": split.task, "model": model, "references": {}}
+    for key in sorted(problems):
+        hp = problems[key]
+        arrays, converged = sklearn_arrays(model, hp, split.X_train, split.y_train)
+        fitted = _fitted(model, hp, arrays)
+        out["references"][key] = {
+            "l2": float(hp["l2"]),
+            **{k: v.tolist() for k, v in arrays.items()},
             "converged": converged,
-            "objective": objective_cls(l2).value(coef, intercept, split.X_train, split.y_train),
-            "metrics": {part: evaluate(split.task, fitted, X, y) for part, X, y in (
-                ("train", split.X_train, split.y_train),
-                ("val", split.X_val, split.y_val),
-                ("test", split.X_test, split.y_test))},
+            "objective": float(fitted.objective(split.X_train, split.y_train)),
+            "metrics": {part: evaluate(split.task, fitted, X, y, split.n_classes)
+                        for part, X, y in (("train", split.X_train, split.y_train),
+                                           ("val", split.X_val, split.y_val),
+                                           ("test", split.X_test, split.y_test))},
         }
     return out

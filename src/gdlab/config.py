@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from gdlab.grid import DEFAULT_SHARD_SIZE
-from gdlab.models import MODEL_TASKS
+from gdlab.grid import DEFAULT_SHARD_SIZE, dataset_classes, fits, normalize_value
+from gdlab.models.registry import REGISTRY
 
 DEFAULT_SELECTION = {"classification": "log_loss", "regression": "mse"}
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -83,11 +83,37 @@ def _coerce_numbers(value: Any, schemas: list, defs: dict) -> Any:
     return value
 
 
+#: selection metrics every K-class sweep reports (the binary-only ones need K = 2)
+MULTICLASS_SELECTION = ("accuracy", "log_loss")
+
+
 def load_schema(path: str | os.PathLike) -> dict:
+    """The config's JSON Schema: ``path``, with ``models`` filled in from the registry."""
     import yaml
 
     with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        schema = yaml.safe_load(f)
+    schema["properties"]["models"].update(models_schema())
+    return schema
+
+
+def models_schema() -> dict:
+    """``models.<name>.grid.<axis>``: a list of values of one of the model's axes.
+
+    Generated from :data:`gdlab.models.registry.REGISTRY` (names and ``ModelInfo.axes``),
+    so a new model or axis needs no edit of ``config/schema.yaml``.
+    """
+    def grid(axes: dict) -> dict:
+        return {"type": "object", "additionalProperties": False, "required": ["lr", "epochs"],
+                "properties": {key: {"type": "array", "minItems": 1, "items": axis}
+                               for key, axis in axes.items()}}
+
+    return {
+        "propertyNames": {"enum": list(REGISTRY)},
+        "properties": {name: {"type": "object", "additionalProperties": False,
+                              "required": ["grid"], "properties": {"grid": grid(info.axes)}}
+                       for name, info in REGISTRY.items()},
+    }
 
 
 def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".") -> dict:
@@ -123,10 +149,13 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
         )
     tasks = {name: ds["task"] for name, ds in config["datasets"].items()}
     for model in config["models"]:
-        if MODEL_TASKS[model] not in tasks.values():
+        info = REGISTRY[model]
+        if not any(fits(model, ds) for ds in config["datasets"].values()):
+            kind = info.task if info.multiclass or info.task == "regression" \
+                else "binary (two-class) classification"
             problems.append(
-                f"models.{model}: fits {MODEL_TASKS[model]} datasets, but no dataset has "
-                f"task {MODEL_TASKS[model]!r} (datasets: {tasks})"
+                f"models.{model}: fits {kind} datasets, but no dataset is one "
+                f"(datasets: {tasks})"
             )
     for name, ds in config["datasets"].items():
         if ds["source"] == "synthetic":
@@ -138,6 +167,12 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
             if ds["generator"] in ("moons", "xor") and ds["n_features"] != 2:
                 problems.append(f"datasets.{name}.n_features: {ds['generator']!r} is 2-D, "
                                 f"got {ds['n_features']}")
+            if ds.get("n_classes", 2) != 2 and ds["generator"] != "blobs":
+                problems.append(f"datasets.{name}.n_classes: only 'blobs' draws K > 2 "
+                                f"classes; {ds['generator']!r} draws 2")
+            if ds.get("n_classes", 2) > 2 and ds["n_features"] < 2:
+                problems.append(f"datasets.{name}.n_classes: K > 2 blobs need "
+                                f"n_features >= 2, got {ds['n_features']}")
         elif ds["source"] == "sklearn":
             from gdlab.data import SKLEARN_TASKS
 
@@ -149,11 +184,19 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
     selection = config.setdefault("selection", {})
     for task, metric in DEFAULT_SELECTION.items():
         selection.setdefault(task, metric)
+    many = sorted(name for name, ds in config["datasets"].items()
+                  if (dataset_classes(ds) or 2) > 2)
+    if many and selection["classification"] not in MULTICLASS_SELECTION:
+        problems.append(f"selection.classification: {selection['classification']!r} is "
+                        f"binary only; datasets {many} have K > 2 classes (use one of "
+                        f"{', '.join(MULTICLASS_SELECTION)})")
+    for name, ds in config["datasets"].items():
+        if ds["task"] == "regression" and "n_classes" in ds:
+            problems.append(f"datasets.{name}.n_classes: a regression dataset has no classes")
     for model, spec in config["models"].items():
         for key, values in spec["grid"].items():
             # compare as runs see them: 1 and 1.0, 0.0 and -0.0 are one value
-            seen = [repr(v) if isinstance(v, bool | str | None) else repr(float(v) + 0.0)
-                    for v in values]
+            seen = [repr(normalize_value(v, REGISTRY[model].axes[key])) for v in values]
             if len(set(seen)) != len(seen):
                 problems.append(f"models.{model}.grid.{key}: repeated value in {values}")
     if problems:

@@ -9,18 +9,16 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import inspect
 import itertools
 from pathlib import Path
 
 from gdlab.io import canonical_json
-from gdlab.models import MODEL_TASKS
+from gdlab.models.registry import COMMON_AXES, REGISTRY, model_info
 
-#: hyperparameters a run always has, with the value used when the grid does not list them
-DEFAULT_HYPERPARAMETERS = {
-    "lr": 0.1, "epochs": 100, "l2": 0.0, "batch_size": None, "optimizer": "gd",
-    "tol": None, "fit_intercept": True,
-}
-_FLOAT_KEYS = ("lr", "l2", "tol")
+#: every hyperparameter a run may record, common axes first (the order figures use)
+HYPERPARAMETERS: tuple[str, ...] = tuple(dict.fromkeys(
+    [*COMMON_AXES, "fit_intercept", *(k for info in REGISTRY.values() for k in info.own_axes)]))
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -42,32 +40,62 @@ def derive_seed(global_seed: int, *parts) -> int:
     return int(stable_hash([int(global_seed), *parts], 16), 16) % (2**32)
 
 
-def normalize_hyperparameters(hp: dict) -> dict:
-    """Fill defaults and give every value one type (``lr: 1`` and ``lr: 1.0`` are one run)."""
-    out = {**DEFAULT_HYPERPARAMETERS, **hp}
-    for key in _FLOAT_KEYS:
-        if out[key] is not None:
-            out[key] = float(out[key]) + 0.0  # + 0.0: -0.0 and 0.0 are one value
-    out["epochs"] = int(out["epochs"])
-    if out["batch_size"] is not None:
-        out["batch_size"] = int(out["batch_size"])
-    return out
+@functools.cache
+def default_hyperparameters(model: str) -> dict:
+    """The hyperparameters every run of ``model`` records, with its class's defaults.
+
+    They are the keyword defaults of the model's constructor, except ``seed`` (a run's is
+    derived) and the model's own axes (``ModelInfo.own_axes``: ``solver``, ``loss``,
+    ``hidden_layer_sizes``...), which a run records only when its grid lists them. So a
+    linear or logistic run keeps the spec it had before those axes existed, and an MLP gets
+    no ``fit_intercept`` it does not take.
+    """
+    info = model_info(model)
+    params = inspect.signature(info.load()).parameters.values()
+    return {p.name: p.default for p in params
+            if p.default is not inspect.Parameter.empty
+            and p.name != "seed" and p.name not in info.own_axes}
 
 
-def expand_grid(grid: dict[str, list]) -> list[dict]:
+def normalize_value(value, axis: dict | None):
+    """One value in the one type its axis's JSON Schema says (``1`` and ``1.0`` are one lr)."""
+    if value is None or axis is None:
+        return value
+    types = axis.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if "array" in types:
+        return [normalize_value(v, axis["items"]) for v in value]
+    if "number" in types:
+        return float(value) + 0.0  # + 0.0: -0.0 and 0.0 are one value
+    if "integer" in types:
+        return int(value)
+    return value
+
+
+def normalize_hyperparameters(hp: dict, model: str) -> dict:
+    """Fill ``model``'s defaults and give every value the type of its axis."""
+    axes = model_info(model).axes
+    return {k: normalize_value(v, axes.get(k))
+            for k, v in {**default_hyperparameters(model), **hp}.items()}
+
+
+def expand_grid(grid: dict[str, list], model: str) -> list[dict]:
     """Every combination of the grid's values, in a fixed order (keys sorted, values as listed)."""
     keys = sorted(grid)
-    return [normalize_hyperparameters(dict(zip(keys, combo, strict=True)))
+    return [normalize_hyperparameters(dict(zip(keys, combo, strict=True)), model)
             for combo in itertools.product(*(grid[k] for k in keys))]
 
 
 def format_value(value) -> str:
+    """A value as a run name shows it; path-safe (``[16, 8]`` -> ``16x8``)."""
     if value is None:
         return "none"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, str):
         return value
+    if isinstance(value, list | tuple):
+        return "x".join(format_value(v) for v in value)
     return repr(value)  # round-trips floats exactly: distinct values, distinct names
 
 
@@ -80,11 +108,51 @@ def run_name(hp: dict, grid_keys) -> str:
     return "/".join(f"{k}~{format_value(hp[k])}" for k in sorted(grid_keys))
 
 
+#: hyperparameters besides l2 that change the problem a run solves (not how it is solved)
+PROBLEM_AXES = ("loss", "hidden_layer_sizes", "activation")
+
+
+def problem(hp: dict) -> dict:
+    """What defines a run's problem, the one scikit-learn solves for it: ``l2``, and the
+    :data:`PROBLEM_AXES` its grid lists (others take the class's defaults)."""
+    return {k: hp[k] for k in ("l2", *PROBLEM_AXES) if k in hp}
+
+
+def reference_key(hp: dict) -> str:
+    """The key of a run's reference in ``baseline.json``: ``repr(l2)``, then the run's
+    :data:`PROBLEM_AXES` when its grid lists them (``0.01/hidden_layer_sizes~16``)."""
+    return "/".join([repr(float(hp["l2"]))] +
+                    [f"{k}~{format_value(hp[k])}" for k in PROBLEM_AXES if k in hp])
+
+
+def dataset_classes(dataset: dict) -> int | None:
+    """K of a classification dataset's config, known before reading any file (None: regression).
+
+    Declared, not discovered: blobs and CSV datasets say ``n_classes`` (default 2); a
+    dataset bundled with scikit-learn has the K of :data:`gdlab.data.bundled.SKLEARN_N_CLASSES`.
+    """
+    if dataset["task"] != "classification":
+        return None
+    if dataset.get("source") == "sklearn":
+        from gdlab.data.bundled import SKLEARN_N_CLASSES
+
+        # a name of the wrong task has no K; the config check reports it
+        return SKLEARN_N_CLASSES.get(dataset["name"], 2)
+    return int(dataset.get("n_classes", 2))
+
+
+def fits(model: str, dataset: dict) -> bool:
+    """Whether ``model`` is swept over ``dataset``: same task, and K = 2 for a binary model."""
+    info = model_info(model)
+    return dataset["task"] == info.task and (
+        info.multiclass or dataset["task"] != "classification" or dataset_classes(dataset) == 2)
+
+
 def sweeps(config: dict) -> list[tuple[str, str]]:
-    """(dataset, model) pairs: each model sweeps every dataset of its task."""
+    """(dataset, model) pairs: each model sweeps every dataset it :func:`fits`."""
     return [(ds, model) for model in sorted(config["models"])
             for ds in sorted(config["datasets"])
-            if config["datasets"][ds]["task"] == MODEL_TASKS[model]]
+            if fits(model, config["datasets"][ds])]
 
 
 @functools.lru_cache(maxsize=256)

@@ -47,9 +47,10 @@ from matplotlib.ticker import MaxNLocator
 
 from gdlab import metrics as M
 from gdlab.data.core import Split, load_split
-from gdlab.grid import DEFAULT_HYPERPARAMETERS
+from gdlab.grid import HYPERPARAMETERS, reference_key
 from gdlab.io import read_json, write_bytes
 from gdlab.losses import sigmoid
+from gdlab.models.registry import predict
 from gdlab.runfiles import read_history, run_dir
 from gdlab.summary import rank_runs
 
@@ -98,6 +99,9 @@ STYLE = {
     "image.interpolation": "nearest",
 }
 
+#: models with one weight vector and an intercept, drawn with their line or boundary
+LINEAR_MODELS = ("linear_regression", "logistic_regression")
+
 _DIVERGED_COLOR = "#d62728"
 _TRAIN_COLOR, _TEST_COLOR = "#1f77b4", "#ff7f0e"
 _CLASS_COLORS = ("#2166ac", "#b2182b")
@@ -128,10 +132,13 @@ class Run:
     dataset: str = ""
     model: str = ""
     metrics: dict = field(default_factory=dict)
+    #: every array of its model.npz (what :func:`gdlab.models.registry.predict` reads)
+    arrays: dict = field(default_factory=dict)
+    seed: int = 0
 
     @property
     def lr(self) -> float:
-        return float(self.hyperparameters.get("lr", DEFAULT_HYPERPARAMETERS["lr"]))
+        return float(self.hyperparameters["lr"])
 
     @property
     def l2(self) -> float:
@@ -148,13 +155,15 @@ def load_run(history_path, model_path, metrics_path) -> Run:
 
     info = read_json(metrics_path)
     weights = load_npz(model_path)
+    linear = info.get("model", "") in LINEAR_MODELS
     return Run(
         name=info["run_name"], hyperparameters=info["hyperparameters"],
         history=read_history(history_path),
-        coef=np.asarray(weights["coef"], dtype=np.float64).ravel(),
-        intercept=float(weights["intercept"]), diverged=bool(info.get("diverged", False)),
+        coef=np.asarray(weights["coef"], dtype=np.float64).ravel() if linear else np.empty(0),
+        intercept=float(weights["intercept"]) if linear else float("nan"),
+        diverged=bool(info.get("diverged", False)),
         dataset=info.get("dataset", ""), model=info.get("model", ""),
-        metrics=info.get("metrics", {}),
+        metrics=info.get("metrics", {}), arrays=weights, seed=int(info.get("seed", 0)),
     )
 
 
@@ -336,7 +345,8 @@ def _reference(split: Split, run: Run, baseline: dict | None):
     Taken from the baseline job's numbers: no figure fits a model. For regression these
     are scikit-learn's exact solves (``LinearRegression``, ``Ridge(solver="cholesky")``).
     """
-    entry = None if baseline is None else baseline.get("by_l2", {}).get(repr(run.l2))
+    entry = None if baseline is None else \
+        baseline.get("references", {}).get(reference_key(run.hyperparameters))
     if entry is None:
         return None
     label = "closed form (exact)" if split.task == "regression" else "scikit-learn"
@@ -543,16 +553,163 @@ def _classification_nd(fig: Figure, split: Split, run: Run, ref) -> None:
     fig.suptitle(f"Classifier quality: {_run_title(run)}")
 
 
+def _outputs(model: str, arrays: dict, X: np.ndarray) -> np.ndarray:
+    """:func:`gdlab.models.registry.predict` on standardised rows (the figures' space)."""
+    d = X.shape[1]
+    with np.errstate(all="ignore"):
+        return predict(model, {**arrays, "x_mean": np.zeros(d), "x_scale": np.ones(d)}, X)
+
+
+def _reference_arrays(run: Run, baseline: dict | None) -> dict | None:
+    """scikit-learn's parameters for the run's problem, from ``baseline.json`` (no refit)."""
+    entry = None if baseline is None else \
+        baseline.get("references", {}).get(reference_key(run.hyperparameters))
+    if entry is None:
+        return None
+    skip = ("l2", "converged", "objective", "metrics")
+    return {k: np.asarray(v) for k, v in entry.items() if k not in skip}
+
+
+def _class_colors(k: int) -> list:
+    return list(_CLASS_COLORS) if k == 2 else [mpl.colormaps["tab10"](i % 10) for i in range(k)]
+
+
+def _regions_2d(fig: Figure, split: Split, run: Run, ref: dict | None) -> None:
+    """Decision regions of any classifier on 2-D data: the most probable class on a grid."""
+    _margins(fig, right=0.3, bottom=0.95)
+    ax = fig.add_subplot()
+    m, s = split.x_mean, split.x_scale
+    X = np.vstack([split.X_train, split.X_test])
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.08 * np.where(hi > lo, hi - lo, 1.0)
+    gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 160)
+    gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 160)
+    xx, yy = np.meshgrid(gx, gy)
+    grid = np.column_stack([xx.ravel(), yy.ravel()])
+    rx, ry = xx * s[0] + m[0], yy * s[1] + m[1]
+    k = max(split.n_classes, 2)
+    colors = _class_colors(k)
+    handles = []
+    P = _outputs(run.model, run.arrays, grid)
+    if np.all(np.isfinite(P)):
+        label = P.argmax(axis=1).reshape(xx.shape)
+        rgba = np.array([mcolors.to_rgba(c) for c in colors])[label]
+        rgba[..., 3] = 0.15 + 0.45 * (P.max(axis=1).reshape(xx.shape) - 1 / k) / (1 - 1 / k)
+        ax.imshow(rgba, extent=(rx.min(), rx.max(), ry.min(), ry.max()), origin="lower",
+                  aspect="auto", zorder=0)
+        ax.contour(rx, ry, label, levels=np.arange(k - 1) + 0.5, colors="k", linewidths=1.8,
+                   zorder=2)
+        handles.append(Line2D([], [], color="k", lw=1.8, label="decision boundary"))
+    else:
+        _note(ax, "outputs not finite (run diverged): no regions", y=0.06,
+              color=_DIVERGED_COLOR)
+    if ref is not None:
+        Pr = _outputs(run.model, ref, grid)
+        if np.all(np.isfinite(Pr)):
+            ax.contour(rx, ry, Pr.argmax(axis=1).reshape(xx.shape),
+                       levels=np.arange(k - 1) + 0.5, colors="#1a9850", linewidths=1.4,
+                       linestyles="--", zorder=2)
+            handles.append(Line2D([], [], color="#1a9850", lw=1.4, ls="--",
+                                  label="scikit-learn boundary"))
+    names = split.classes or tuple(range(k))
+    for Xp, yp, mk, part in ((split.X_train, split.y_train, "o", "train"),
+                             (split.X_test, split.y_test, "^", "test")):
+        for c in range(k):
+            pts = Xp[yp == c] * s + m
+            ax.scatter(pts[:, 0], pts[:, 1], s=16, marker=mk, color=colors[c],
+                       edgecolors="k", linewidths=0.35, zorder=3)
+            handles.append(Line2D([], [], ls="", marker=mk, color=colors[c], ms=5,
+                                  label=f"class {names[c]}, {part}"))
+    ax.set_xlim(rx.min(), rx.max())
+    ax.set_ylim(ry.min(), ry.max())
+    ax.set_xlabel(split.feature_names[0])
+    ax.set_ylabel(split.feature_names[1])
+    ax.grid(False)
+    ax.set_title(f"Decision regions: {_run_title(run)}")
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=4,
+               fontsize=7.5, frameon=False)
+
+
+def _confusion_k(fig: Figure, split: Split, run: Run, ref: dict | None) -> None:
+    """The K x K confusion matrix of the test part (any classifier, any dimension)."""
+    _margins(fig, bottom=0.7, top=0.8)
+    ax = fig.add_subplot()
+    ax.grid(False)
+    k = max(split.n_classes, 2)
+    P = _outputs(run.model, run.arrays, split.X_test)
+    title = "Confusion matrix (test)"
+    if np.all(np.isfinite(P)):
+        cm = M.multiclass_confusion_matrix(split.y_test, P.argmax(axis=1), k)
+        ax.imshow(cm, cmap="Blues", vmin=0, vmax=max(int(cm.max()), 1))
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=9 if k > 5 else 12,
+                    color="white" if v > 0.6 * cm.max() else "black")
+        title += f"\naccuracy {np.trace(cm) / max(int(cm.sum()), 1):.3f}"
+        if ref is not None:
+            Pr = _outputs(run.model, ref, split.X_test)
+            title += f", scikit-learn {np.mean(Pr.argmax(axis=1) == split.y_test):.3f}"
+    else:
+        _note(ax, "predictions not finite", color=_DIVERGED_COLOR)
+    names = [str(c) for c in (split.classes or range(k))]
+    ax.set_xticks(range(k), names, rotation=45 if k > 5 else 0)
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("actual class")
+    ax.set_title(f"{title}: {_run_title(run)}", fontsize=9)
+
+
+def _predicted_vs_actual(fig: Figure, split: Split, run: Run, ref: dict | None) -> None:
+    """Any regressor: its test predictions against the targets, and scikit-learn's."""
+    _margins(fig)
+    ax = fig.add_subplot()
+    y = split.y_test
+    lo, hi = _padded(float(y.min()), float(y.max()))
+    if ref is not None:
+        pr = _outputs(run.model, ref, split.X_test)
+        if np.all(np.isfinite(pr)):
+            ax.scatter(y, pr, s=16, marker="x", c="0.45", lw=0.9,
+                       label=f"scikit-learn (R² = {M.r2(y, pr):.3f})", zorder=2)
+    ax.plot([lo, hi], [lo, hi], color="0.1", ls=":", lw=1.0, label="perfect prediction")
+    pred = _outputs(run.model, run.arrays, split.X_test)
+    ok = np.isfinite(pred) & (pred >= lo) & (pred <= hi)
+    if np.all(np.isfinite(pred)):
+        ax.scatter(y[ok], pred[ok], s=14, c=_DIVERGED_COLOR if run.diverged else "C0",
+                   alpha=0.7, lw=0, label=f"gradient descent (R² = {M.r2(y, pred):.3g})",
+                   zorder=3)
+    if not ok.all():
+        _note(ax, f"{int(np.sum(~ok))} of {y.size} predictions off the chart", y=0.9,
+              color=_DIVERGED_COLOR)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("actual y (test)")
+    ax.set_ylabel("predicted y")
+    ax.set_title(f"Predicted vs actual, test part: {_run_title(run)}")
+    ax.legend(loc="lower right")
+
+
 @_styled
 def model_figure(split: Split, run: Run, baseline: dict | None = None,
                  fig: Figure | None = None) -> Figure:
     """What the run's model learned, drawn in the way that fits its task and dimension.
 
-    The reference is the exact solution for the run's ``l2``: the closed form for
-    regression, scikit-learn's (from ``baseline``, a ``baseline.json`` record) for
-    classification (both from ``baseline``, a ``baseline.json`` record).
+    Linear and logistic regression: the fitted line, the probability map and boundary
+    (2-D) or the ROC curve and confusion matrix. Every other model through
+    :func:`gdlab.models.registry.predict`: decision regions of K classes (2-D), the K x K
+    confusion matrix, or predicted against actual targets. The reference is scikit-learn's
+    solution of the run's problem, read from ``baseline`` (a ``baseline.json`` record):
+    no figure fits a model.
     """
     d = split.n_features
+    if run.model and run.model not in LINEAR_MODELS:
+        # any other model: what registry.predict gives on a grid or the test part
+        if split.task == "regression":
+            draw, size = _predicted_vs_actual, (5.4, 5.2)
+        else:
+            draw, size = (_regions_2d, (6.4, 5.8)) if d == 2 else (_confusion_k, (5.6, 5.4))
+        fig = _run_figure(fig, *size)
+        draw(fig, split, run, _reference_arrays(run, baseline))
+        return fig
     if split.task == "regression":
         draw, size = (_regression_1d, (6.0, 4.2)) if d == 1 else (_regression_nd, (5.4, 5.2))
     else:
@@ -586,14 +743,20 @@ def _sort_key(v):
         else (2, 0.0, str(v))
 
 
+#: axes whose values are shown side by side, one panel each, never on the y axis
+FACET_AXES = ("loss",)
+
+
 def grid_axes(rows: list[dict]) -> tuple[str | None, str | None, list[str]]:
-    """(x, y, facets): the varying hyperparameters, ``lr`` on x when it varies."""
-    keys = [k for k in DEFAULT_HYPERPARAMETERS if rows and k in rows[0]]
+    """(x, y, facets): the varying hyperparameters, ``lr`` on x when it varies, the
+    :data:`FACET_AXES` (the two losses of the lesson) as panels."""
+    keys = [k for k in HYPERPARAMETERS if rows and k in rows[0]]
     varying = [k for k in keys if len({r[k] for r in rows}) > 1]
     x = "lr" if "lr" in varying else (varying[0] if varying else None)
     rest = sorted((k for k in varying if k != x),
-                  key=lambda k: (-len({r[k] for r in rows}), k))
-    return x, (rest[0] if rest else None), rest[1:]
+                  key=lambda k: (k in FACET_AXES, -len({r[k] for r in rows}), k))
+    y = rest[0] if rest and rest[0] not in FACET_AXES else None
+    return x, y, [k for k in rest if k != y]
 
 
 def _values(rows, key) -> list:
@@ -699,7 +862,7 @@ def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
 
 def _style_keys(runs: list[Run]) -> list[str]:
     """Hyperparameters other than lr that vary across ``runs`` (they pick the line style)."""
-    keys = [k for k in DEFAULT_HYPERPARAMETERS if k != "lr"]
+    keys = [k for k in HYPERPARAMETERS if k != "lr"]
     return [k for k in keys
             if len({_fmt(r.hyperparameters.get(k)) for r in runs}) > 1]
 
@@ -805,8 +968,8 @@ def learning_curves_figure(runs: list[Run], title: str = "") -> Figure:
     return fig
 
 
-def _optimum(baseline: dict, l2: float) -> float | None:
-    entry = baseline.get("by_l2", {}).get(repr(float(l2)))
+def _optimum(baseline: dict, run: Run) -> float | None:
+    entry = baseline.get("references", {}).get(reference_key(run.hyperparameters))
     return None if entry is None else float(entry["objective"])
 
 
@@ -817,7 +980,7 @@ def convergence_figure(runs: list[Run], baseline: dict, title: str = "") -> Figu
     ax = fig.add_subplot()
 
     def gap(r: Run):
-        opt = _optimum(baseline, r.l2)
+        opt = _optimum(baseline, r)
         if opt is None:
             return None
         with np.errstate(all="ignore"):
@@ -858,6 +1021,112 @@ def figure_runs(runs: list[Run], metric: str, top_k: int | str) -> list[Run]:
     return [by_name[r["run_name"]] for r in ranked[:int(top_k)]]
 
 
+# --------------------------------------------------------------------------------------
+# The lesson: log loss against MSE on the sigmoid
+# --------------------------------------------------------------------------------------
+
+#: the two losses of logistic regression the lesson compares, convex first
+LESSON_LOSSES = ("log_loss", "squared")
+
+
+def lesson_runs(runs: list[Run], metric: str) -> dict[str, Run]:
+    """The best run (on validation, as the best run is chosen) of each loss of the lesson."""
+    out = {}
+    for loss in LESSON_LOSSES:
+        chosen = figure_runs([r for r in runs if r.hyperparameters.get("loss") == loss],
+                             metric, 1)
+        if chosen:
+            out[loss] = chosen[0]
+    return out
+
+
+def lesson_paths(split: Split, runs: dict[str, Run]) -> dict[str, np.ndarray]:
+    """The gradient-descent path ``[w, b]`` per epoch of each run, replayed.
+
+    The one figure that runs gradient descent again (:func:`gdlab.models.training.
+    descent_path`): a run's files keep its end point, not its path. The replay is the run's
+    own fit (same hyperparameters, seed and training data), so it ends at the saved
+    parameters exactly.
+    """
+    from gdlab.models.logistic_regression import LogisticRegression
+    from gdlab.models.training import descent_path
+
+    return {loss: descent_path(LogisticRegression(**run.hyperparameters, seed=run.seed),
+                               split.X_train, split.y_train)
+            for loss, run in runs.items()}
+
+
+@_styled
+def loss_landscape_figure(split: Split, runs: dict[str, Run], title: str = "") -> Figure:
+    """The objective of each loss on one plane through weight space, with the GD paths.
+
+    The plane passes through the log-loss run's start ``c`` and spans its displacement
+    ``u`` and the part of the squared-loss run's displacement orthogonal to it; paths are
+    drawn projected onto it. Log loss is a convex bowl there; MSE on the sigmoid has
+    plateaus where the gradient vanishes.
+    """
+    from gdlab.models.logistic_regression import objective_surface, plane_grid
+
+    paths = lesson_paths(split, runs)
+    fig = _new_figure(5.2 * max(len(paths), 1), 4.8)
+    if not paths:
+        ax = fig.add_subplot()
+        _note(ax, "no run of either loss")
+        return fig
+    first = paths[next(iter(paths))]
+    c = first[0]
+    u = first[-1] - c
+    if not np.linalg.norm(u) > 0:
+        u = np.eye(c.size)[0]
+    other = paths[list(paths)[-1]]
+    w = (other[-1] if other is not first else other[0]) - c
+    v = w - (w @ u) / (u @ u) * u
+    if not np.linalg.norm(v) > 1e-12 * np.linalg.norm(u):
+        v = np.eye(c.size)[-1] - (np.eye(c.size)[-1] @ u) / (u @ u) * u
+    v *= np.linalg.norm(u) / np.linalg.norm(v)  # the same scale on both axes
+    basis = np.column_stack([u, v])
+    coords = {loss: np.linalg.lstsq(basis, (p - c).T, rcond=None)[0].T
+              for loss, p in paths.items()}
+    pts = np.vstack(list(coords.values()))
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = 0.25 * np.maximum(hi - lo, 0.5)
+    alphas = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 121)
+    betas = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 121)
+    thetas = plane_grid(c, u, v, alphas, betas)
+    axes = fig.subplots(1, len(paths), squeeze=False)[0]
+    for ax, (loss, run) in zip(axes, runs.items(), strict=True):
+        surface = objective_surface(split.X_train, split.y_train, thetas, loss=loss,
+                                    l2=run.l2)
+        cs = ax.contourf(alphas, betas, surface, levels=20, cmap="viridis")
+        fig.colorbar(cs, ax=ax, label=f"training objective ({loss})", fraction=0.05)
+        for other_loss, xy in coords.items():
+            mine = other_loss == loss
+            ax.plot(xy[:, 0], xy[:, 1], color="white" if mine else "0.75",
+                    lw=2.0 if mine else 1.0, ls="-" if mine else "--", marker=".",
+                    ms=3 if mine else 0, label=f"GD path, {other_loss}")
+            ax.plot(*xy[0], "o", color="white", mec="k", ms=6)
+            ax.plot(*xy[-1], "*", color="#e41a1c" if mine else "0.75", mec="k", ms=11)
+        ax.set_xlabel("α (along the log-loss run's path)")
+        ax.set_ylabel("β")
+        ax.set_title(f"{loss}\n{run.name}", fontsize=7)
+        ax.legend(loc="lower right", fontsize=7)
+    fig.suptitle("Objective on a plane through weight space, with the gradient-descent "
+                 "paths (o start, * end)" + (f"\n{title}" if title else ""), fontsize=9)
+    return fig
+
+
+def plot_lesson_file(split_path, sweep_dir, run_names: Iterable[str], metric: str,
+                     out) -> None:
+    """Write the loss-landscape figure of a sweep over logistic regression's ``loss``."""
+    split = load_split(split_path)
+    runs = [load_run(*(run_dir(sweep_dir, n) / f
+                       for f in ("history.csv", "model.npz", "metrics.json")))
+            for n in run_names]
+    title = " / ".join(p for p in (runs[0].dataset, runs[0].model) if p) if runs else ""
+    _save(loss_landscape_figure(split, lesson_runs(runs, metric), title), out)
+
+
 def plot_sweep(split: Split, runs: list[Run], rows: list[dict], best: dict, baseline: dict,
                heatmap, learning_curves, convergence, runs_dir, top_k: int | str = 1,
                log: Callable[[str], None] | None = None) -> dict[str, float]:
@@ -881,7 +1150,7 @@ def plot_sweep(split: Split, runs: list[Run], rows: list[dict], best: dict, base
     chosen = figure_runs(runs, metric, top_k) if metric else []
     curve_fig = model_fig = None
     for run in chosen:
-        curve_fig = learning_curve_figure(run, _optimum(baseline, run.l2), fig=curve_fig)
+        curve_fig = learning_curve_figure(run, _optimum(baseline, run), fig=curve_fig)
         model_fig = model_figure(split, run, baseline, fig=model_fig)
         for name, fig in zip(RUN_FIGURES, (curve_fig, model_fig), strict=True):
             write_bytes(run_figure_path(runs_dir, run.name, name), render_png(fig))

@@ -10,6 +10,7 @@ import csv
 import io
 import math
 
+from gdlab.grid import reference_key
 from gdlab.metrics import HIGHER_IS_BETTER
 
 PARTS = ("train", "val", "test")
@@ -59,7 +60,7 @@ def select_best(runs: list[dict], metric: str) -> dict | None:
 def sweep_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dict]:
     rows = []
     for r in sorted(runs, key=lambda r: r["run_name"]):
-        ref = baseline["by_l2"][repr(float(r["hyperparameters"]["l2"]))]
+        ref = baseline["references"][reference_key(r["hyperparameters"])]
         row = {"dataset": r["dataset"], "model": r["model"], "run_name": r["run_name"],
                "run_key": r["run_key"]}
         row.update(r["hyperparameters"])
@@ -82,7 +83,7 @@ def best_record(best: dict | None, baseline: dict, metric: str, dataset: str, mo
     rec = {"dataset": dataset, "model": model, "selection_metric": f"val_{metric}"}
     if best is None:
         return {**rec, "run_name": None, "note": "every run diverged or has no finite metric"}
-    ref = baseline["by_l2"][repr(float(best["hyperparameters"]["l2"]))]
+    ref = baseline["references"][reference_key(best["hyperparameters"])]
     return {**rec, "run_name": best["run_name"], "run_key": best["run_key"],
             "hyperparameters": best["hyperparameters"], "n_epochs": best["n_epochs"],
             "metrics": best["metrics"], "final_objective": best["final_objective"],

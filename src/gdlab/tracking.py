@@ -121,6 +121,7 @@ import numpy as np
 from gdlab import grid as G
 from gdlab.data.core import Split, load_split
 from gdlab.io import load_npz, read_json
+from gdlab.models.registry import model_info, predict
 from gdlab.runfiles import RUN_FILES, read_history, run_dir
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -145,9 +146,10 @@ def code_version() -> str:
     return G.code_version("gdlab.tracking")
 
 
-def model_code_version() -> str:
-    """Version of the pyfunc code: part of the best model's key and of the sweep key."""
-    return G.code_version("gdlab.mlflow_model")
+def model_code_version(model: str) -> str:
+    """Version of the pyfunc code (with the model's own module, which it loads lazily): part
+    of the best model's key and of the sweep key."""
+    return G.code_version("gdlab.mlflow_model", model_info(model).module)
 
 
 def registered_model_name(dataset: str, model: str) -> str:
@@ -532,7 +534,7 @@ def load_sweep(sweep_dir: str | os.PathLike, entries: dict[str, dict],
                         read_json(sweep_dir / "baseline.json"), plots,
                         Path(split_path) if split_path else None, files=files)
     sweep.sweep_key = G.stable_hash([
-        code_version(), model_code_version(), sweep.dataset, sweep.model,
+        code_version(), model_code_version(sweep.model), sweep.dataset, sweep.model,
         sorted((r.name, r.content_key) for r in runs),
         {p.relative_to(sweep_dir).as_posix(): _file_hash(p)
          for p in files + plots + [q for r in runs for q in r.plots]},
@@ -1044,7 +1046,18 @@ def _update_kept(client, keep: dict[str, str], by_id: dict[str, Existing],
 
 def _model_key(run: RunResult) -> str:
     """Identity of a logged best model: the run's results and the pyfunc code."""
-    return G.stable_hash([run.content_key, model_code_version()], 32)
+    return G.stable_hash([run.content_key, model_code_version(run.result["model"])], 32)
+
+
+def pyfunc_files(model: str, weights) -> dict:
+    """What makes a gdlab model an MLflow pyfunc (arguments of ``mlflow.pyfunc.log_model`` /
+    ``save_model``): :mod:`gdlab.mlflow_model` as the model's code, the ``gdlab`` package
+    beside it (``code_paths``), the run's ``model.npz`` as ``weights``."""
+    import mlflow
+
+    return {"python_model": str(MODEL_FILE), "code_paths": [str(MODEL_FILE.parent)],
+            "artifacts": {"weights": str(weights)}, "model_config": {"model": model},
+            "pip_requirements": [f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}"]}
 
 
 def log_best_model(client, experiment_id: str, parent_id: str, sweep: SweepResult,
@@ -1065,33 +1078,30 @@ def log_best_model(client, experiment_id: str, parent_id: str, sweep: SweepResul
                 client.log_outputs(parent_id, [LoggedModelOutput(lm.model_id, step=0)])
             return lm.model_id
     task = run.result.get("task", "regression")
-    w = load_npz(run.dir / "model.npz")
     split = sweep.split
+    w = load_npz(run.dir / "model.npz")
     # input example: raw (unstandardised) training rows, what the model is meant to get
     example = (split.X_train[:5] * split.x_scale + split.x_mean if split is not None
                else w["x_mean"][None, :])
-    z = ((example - w["x_mean"]) / w["x_scale"]) @ w["coef"] + w["intercept"]
-    output = np.exp(-np.logaddexp(0.0, -z)) if task == "classification" else z
+    output = predict(sweep.model, w, example)  # the pyfunc's own predict
     lm = client.create_logged_model(
         experiment_id=experiment_id, name="best_model", source_run_id=parent_id,
         params={"run_name": run.name, **{k: _param(v) for k, v in
                                          run.result["hyperparameters"].items()}},
         tags={CONTENT_TAG: key, "run_key": run.run_key, "dataset": sweep.dataset,
               "model": sweep.model})
-    meta = {"task": task, "run_key": run.run_key, "run_name": run.name,
-            "output": "probability of class 1" if task == "classification" else "prediction",
+    meta = {"task": task, "model": sweep.model, "run_key": run.run_key, "run_name": run.name,
+            "output": "class probabilities, shape (n, K)" if task == "classification"
+            else "prediction",
             "input": "raw features, columns in training order"}
     if split is not None:
         meta["feature_names"] = list(split.feature_names)
         meta["classes"] = [str(c) for c in split.classes]
     with _global_tracking_uri(uri):
         mlflow.pyfunc.log_model(
-            name="best_model", python_model=str(MODEL_FILE), model_id=lm.model_id,
-            artifacts={"weights": str(run.dir / "model.npz")},
-            model_config={"task": task}, signature=infer_signature(example, output),
-            input_example=example, metadata=meta,
-            pip_requirements=[f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}"],
-        )
+            name="best_model", model_id=lm.model_id,
+            **pyfunc_files(sweep.model, run.dir / "model.npz"),
+            signature=infer_signature(example, output), input_example=example, metadata=meta)
     client.log_outputs(parent_id, [LoggedModelOutput(lm.model_id, step=0)])
     return lm.model_id
 
@@ -1144,8 +1154,10 @@ def _sweep_tags_metrics(sweep: SweepResult):
             metrics.append(Metric("best/objective_gap",
                                   _value(best["final_objective"]) - _value(ref["objective"]),
                                   now, 0))
-    for entry in sweep.baseline.get("by_l2", {}).values():
-        prefix = f"sklearn_l2_{entry['l2']!r}"
+    for key, entry in sweep.baseline.get("references", {}).items():
+        # the extra axes of a key (loss~squared, hidden_layer_sizes~16...) as metric-safe text
+        extra = key.partition("/")[2].replace("~", "_")
+        prefix = f"sklearn_l2_{entry['l2']!r}" + (f"/{extra}" if extra else "")
         metrics.append(Metric(f"{prefix}/objective", _value(entry["objective"]), now, 0))
         for part, values in entry["metrics"].items():
             metrics += [Metric(f"{prefix}/{part}_{k}", _value(v), now, 0)

@@ -24,17 +24,33 @@ from gdlab.io import canonical_json, npz_bytes, write_bytes, write_json
 from gdlab.models.registry import model_info
 from gdlab.runfiles import RUN_FILES, content_key, history_csv, run_content_key, run_dir
 
+#: the metrics of each kind of target (all NaN when a model's outputs are not finite)
+METRIC_KEYS = {
+    "regression": ("mse", "rmse", "mae", "r2"),
+    "binary": ("accuracy", "log_loss", "precision", "recall", "f1", "roc_auc"),
+    "multiclass": ("accuracy", "log_loss", "f1_macro"),
+}
 
-def evaluate(task: str, model, X, y) -> dict[str, float]:
-    """Metrics of a fitted model on one part of the data (NaN where predictions are not finite)."""
-    z = model.decision_function(X)
-    if not np.all(np.isfinite(z)):
-        keys = ("accuracy", "log_loss", "precision", "recall", "f1", "roc_auc") \
-            if task == "classification" else ("mse", "rmse", "mae", "r2")
-        return dict.fromkeys(keys, float("nan"))
-    if task == "classification":
-        return M.classification_metrics(y, model.predict_proba(X)[:, 1])
-    return M.regression_metrics(y, z)
+
+def evaluate(task: str, model, X, y, n_classes: int = 2) -> dict[str, float]:
+    """Metrics of a fitted model on one part of the data (NaN where outputs are not finite).
+
+    Regression: :func:`gdlab.metrics.regression_metrics`; two classes: the binary
+    :func:`~gdlab.metrics.classification_metrics` of the probability of class 1; K > 2:
+    :func:`~gdlab.metrics.multiclass_metrics` of the (n, K) probabilities.
+    """
+    kind = "regression" if task == "regression" else "binary" if n_classes == 2 \
+        else "multiclass"
+    params = [a for a in model.to_arrays().values() if a.dtype.kind == "f"]
+    with np.errstate(all="ignore"):  # a diverged model's overflow: NaN metrics below
+        out = model.predict(X) if kind == "regression" else model.predict_proba(X)
+    if not all(np.all(np.isfinite(a)) for a in [*params, out]):
+        return dict.fromkeys(METRIC_KEYS[kind], float("nan"))
+    if kind == "regression":
+        return M.regression_metrics(y, out)
+    if kind == "binary":
+        return M.classification_metrics(y, out[:, 1])
+    return M.multiclass_metrics(y, out)
 
 
 def fit_run(spec: dict, split: Split):
@@ -49,8 +65,8 @@ def train_run(spec: dict, split: Split, out_dir) -> tuple[dict, str]:
     """Train the run ``spec`` and write its files to ``out_dir``; returns (result, content key)."""
     model, start_ms, end_ms = fit_run(spec, split)
     out = Path(out_dir)
-    weights = npz_bytes({"coef": model.coef_, "intercept": np.float64(model.intercept_),
-                         "x_mean": split.x_mean, "x_scale": split.x_scale})
+    # the model's own arrays and the scaler: what gdlab.models.registry.predict reads
+    weights = npz_bytes({**model.to_arrays(), "x_mean": split.x_mean, "x_scale": split.x_scale})
     history = history_csv(model.history_).encode("utf-8")
     result = {
         **spec,
@@ -58,7 +74,8 @@ def train_run(spec: dict, split: Split, out_dir) -> tuple[dict, str]:
         "diverged": bool(model.diverged_),
         "converged": bool(model.converged_),
         "final_objective": float(model.history_["train_objective"][-1]),
-        "metrics": {part: evaluate(split.task, model, X, y) for part, X, y in (
+        "metrics": {part: evaluate(split.task, model, X, y, split.n_classes)
+                    for part, X, y in (
             ("train", split.X_train, split.y_train),
             ("val", split.X_val, split.y_val),
             ("test", split.X_test, split.y_test))},

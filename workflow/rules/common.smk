@@ -94,7 +94,7 @@ def _build_runs():
         grid = config["models"][model]["grid"]
         data_key = _data_key(dataset)
         table = {}
-        for hp in G.expand_grid(grid):
+        for hp in G.expand_grid(grid, model):
             name = G.run_name(hp, grid)
             spec = {
                 "dataset": dataset,
@@ -166,6 +166,21 @@ def shard_files(pattern):
     ]
 
 
+def baseline_spec(w):
+    """What a baseline job depends on: the sweep's problems (l2, loss, architecture)."""
+    problems = {
+        canonical_json(G.problem(spec["hyperparameters"]))
+        for spec in RUNS[(w.dataset, w.model)].values()
+    }
+    return canonical_json(
+        {
+            "model": w.model,
+            "problems": [json.loads(p) for p in sorted(problems)],
+            "code": G.code_version("gdlab.baseline", REGISTRY[w.model].module),
+        }
+    )
+
+
 def tracking_uri():
     """MLFLOW_TRACKING_URI, else the config's, else the embedded SQLite store."""
     return (
@@ -173,6 +188,12 @@ def tracking_uri():
         or config.get("mlflow", {}).get("tracking_uri")
         or "sqlite:///mlflow.db"
     )
+
+
+def lesson_sweep(dataset, model):
+    """A logistic-regression sweep over both losses gets the loss-landscape figure."""
+    grid = config["models"][model]["grid"]
+    return model == "logistic_regression" and {"log_loss", "squared"} <= set(grid.get("loss", []))
 
 
 def all_outputs():
@@ -184,6 +205,8 @@ def all_outputs():
             f"results/{dataset}/{model}/plots/heatmap.png",
             f"results/{dataset}/{model}/mlflow.json",
         ]
+        if lesson_sweep(dataset, model):
+            out.append(f"results/{dataset}/{model}/plots/loss_landscape.png")
     return out
 
 
@@ -210,6 +233,8 @@ def track_spec(w):
             "experiment": config["experiment"],
             "uri_hash": MLFLOW_URI_HASH,
             "register": config["mlflow"]["register_models"],
-            "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model"),
+            "code": G.code_version(
+                "gdlab.tracking", "gdlab.mlflow_model", REGISTRY[w.model].module
+            ),
         }
     )

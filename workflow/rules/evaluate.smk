@@ -10,14 +10,7 @@ rule baseline:
     conda:
         ENV
     params:
-        spec=lambda w: canonical_json(
-            {
-                "l2": sorted(
-                    {hp["hyperparameters"]["l2"] for hp in RUNS[(w.dataset, w.model)].values()}
-                ),
-                "code": G.code_version("gdlab.baseline"),
-            }
-        ),
+        spec=baseline_spec,
     script:
         "../scripts/baseline.py"
 

@@ -51,10 +51,41 @@ rule plot:
         # code of the figures and the run names: an edit of gdlab.plots reruns only plots
         spec=lambda w: canonical_json(
             {
-                "code": G.code_version("gdlab.plots"),
+                "code": G.code_version("gdlab.plots", REGISTRY[w.model].module),
                 "runs": sweep_runs(w),
                 "top_k": config["plots"]["top_k"],
             }
         ),
     script:
         "../scripts/plot.py"
+
+
+# The lesson (a logistic-regression sweep over both losses): each loss's objective on a
+# plane through weight space, with the best run of each loss's gradient-descent path.
+rule lesson:
+    input:
+        split="data/{dataset}/split.npz",
+        summary="results/{dataset}/{model}/summary.csv",
+        manifests=shard_files("results/{dataset}/{model}/shards/{shard}.json"),
+    output:
+        report(
+            "results/{dataset}/{model}/plots/loss_landscape.png",
+            caption="../report/loss_landscape.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "4. log loss against MSE on the sigmoid"},
+        ),
+    log:
+        "logs/lesson/{dataset}/{model}.log",
+    conda:
+        ENV
+    params:
+        spec=lambda w: canonical_json(
+            {
+                "code": G.code_version("gdlab.plots", "gdlab.models.logistic_regression"),
+                "runs": sweep_runs(w),
+                "metric": config["selection"]["classification"],
+            }
+        ),
+    script:
+        "../scripts/lesson.py"

@@ -1,4 +1,4 @@
-"""baseline: scikit-learn's solution of the same problem, for every l2 in the sweep."""
+"""baseline: scikit-learn's solution of the same problem, for every problem of the sweep."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
@@ -10,4 +10,5 @@ from gdlab.data.core import load_split  # noqa: E402
 from gdlab.io import write_json  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
-write_json(snakemake.output[0], baseline(load_split(snakemake.input[0]), spec["l2"]))
+write_json(snakemake.output[0],
+           baseline(load_split(snakemake.input[0]), spec["model"], spec["problems"]))

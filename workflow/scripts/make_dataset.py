@@ -13,7 +13,7 @@ if spec["source"] == "synthetic":
     from gdlab.data.synthetic import make_synthetic
 
     ds = make_synthetic(spec["generator"], spec["n_samples"], spec["n_features"],
-                        spec["noise"], spec["seed"])
+                        spec["noise"], spec["seed"], n_classes=spec.get("n_classes", 2))
 elif spec["source"] == "sklearn":
     from gdlab.data.bundled import load_sklearn
 
@@ -21,6 +21,7 @@ elif spec["source"] == "sklearn":
 else:
     from gdlab.data.csv_file import load_csv
 
-    ds = load_csv(snakemake.input[0], spec["target"], spec["task"])
+    ds = load_csv(snakemake.input[0], spec["target"], spec["task"],
+                  n_classes=spec.get("n_classes", 2))
 save_dataset(snakemake.output[0], ds)
 print(f"{spec['name']}: {ds.X.shape[0]} samples x {ds.X.shape[1]} features", file=sys.stderr)
