@@ -318,6 +318,15 @@ INVALID = {
         "models.logistic_regression", ["binary (two-class) classification"]),
     "binary-only selection metric with K classes": (
         _roc_auc_with_iris, "selection.classification", ["binary only", "iris"]),
+    "a model naming a dataset that does not exist": (
+        _set(("models", "logistic_regression", "datasets"), ["moon"]),
+        "models.logistic_regression.datasets", ["no dataset 'moon'", "'line', 'moons'"]),
+    "a model naming a dataset of the other task": (
+        _set(("models", "logistic_regression", "datasets"), ["line"]),
+        "models.logistic_regression.datasets", ["does not fit 'line'", "binary"]),
+    "a model naming a dataset twice": (
+        _set(("models", "logistic_regression", "datasets"), ["moons", "moons"]),
+        "models.logistic_regression.datasets", ["non-unique"]),
     "dataset not a mapping": (
         _set(("datasets", "line"), 5), "datasets.line", ["not of type 'object'"]),
 }

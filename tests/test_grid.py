@@ -84,6 +84,16 @@ def test_sweeps_pair_each_model_with_datasets_of_its_task():
                                 ("c", "logistic_regression")]
 
 
+def test_a_model_sweeps_only_the_datasets_it_names():
+    config = {"datasets": {"a": {"task": "classification"}, "b": {"task": "classification"},
+                           "c": {"task": "classification"}},
+              "models": {"logistic_regression": {},
+                         "mlp_classifier": {"datasets": ["c", "a"]}}}
+    assert G.sweeps(config) == [
+        ("a", "logistic_regression"), ("b", "logistic_regression"),
+        ("c", "logistic_regression"), ("a", "mlp_classifier"), ("c", "mlp_classifier")]
+
+
 def test_sweeps_give_k_class_datasets_to_multiclass_models_only():
     blobs = {"task": "classification", "source": "synthetic", "generator": "blobs"}
     config = {"datasets": {

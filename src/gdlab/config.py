@@ -108,12 +108,23 @@ def models_schema() -> dict:
                 "properties": {key: {"type": "array", "minItems": 1, "items": axis}
                                for key, axis in axes.items()}}
 
+    # which datasets a model sweeps (default: every one it fits)
+    datasets = {"type": "array", "minItems": 1, "uniqueItems": True,
+                "items": {"$ref": "#/$defs/name"}}
     return {
         "propertyNames": {"enum": list(REGISTRY)},
         "properties": {name: {"type": "object", "additionalProperties": False,
-                              "required": ["grid"], "properties": {"grid": grid(info.axes)}}
+                              "required": ["grid"],
+                              "properties": {"grid": grid(info.axes), "datasets": datasets}}
                        for name, info in REGISTRY.items()},
     }
+
+
+def _kind(model: str) -> str:
+    """The datasets a model fits, in words."""
+    info = REGISTRY[model]
+    return info.task if info.multiclass or info.task == "regression" \
+        else "binary (two-class) classification"
 
 
 def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".") -> dict:
@@ -148,13 +159,18 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
             f"{split['val_size']}): nothing would be left to train on"
         )
     tasks = {name: ds["task"] for name, ds in config["datasets"].items()}
-    for model in config["models"]:
-        info = REGISTRY[model]
-        if not any(fits(model, ds) for ds in config["datasets"].values()):
-            kind = info.task if info.multiclass or info.task == "regression" \
-                else "binary (two-class) classification"
+    for model, spec in config["models"].items():
+        for name in spec.get("datasets", []):
+            if name not in config["datasets"]:
+                problems.append(f"models.{model}.datasets: no dataset {name!r} "
+                                f"(datasets: {sorted(config['datasets'])})")
+            elif not fits(model, config["datasets"][name]):
+                problems.append(f"models.{model}.datasets: {model} does not fit {name!r} "
+                                f"({_kind(model)} only)")
+        if "datasets" not in spec and not any(fits(model, ds)
+                                              for ds in config["datasets"].values()):
             problems.append(
-                f"models.{model}: fits {kind} datasets, but no dataset is one "
+                f"models.{model}: fits {_kind(model)} datasets, but no dataset is one "
                 f"(datasets: {tasks})"
             )
     for name, ds in config["datasets"].items():

@@ -149,9 +149,10 @@ def fits(model: str, dataset: dict) -> bool:
 
 
 def sweeps(config: dict) -> list[tuple[str, str]]:
-    """(dataset, model) pairs: each model sweeps every dataset it :func:`fits`."""
-    return [(ds, model) for model in sorted(config["models"])
-            for ds in sorted(config["datasets"])
+    """(dataset, model) pairs: each model sweeps the datasets its ``datasets:`` lists, else
+    every dataset it :func:`fits`."""
+    return [(ds, model) for model, spec in sorted(config["models"].items())
+            for ds in sorted(spec.get("datasets", config["datasets"]))
             if fits(model, config["datasets"][ds])]
 
 
