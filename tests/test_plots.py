@@ -221,6 +221,40 @@ def _rows(grid: dict, diverged=()) -> list[dict]:
     return rows
 
 
+def test_a_large_sweep_draws_every_run_and_its_cells_by_colour_alone():
+    """At hundreds of runs the curves are drawn as collections (one per line style), every
+    run still in them; the heatmap stops printing values once there are too many cells."""
+    grid = {"lr": [round(0.01 * 1.2 ** i, 6) for i in range(25)],
+            "l2": [round(0.001 * i, 6) for i in range(16)]}
+    hps = expand_grid(grid, "logistic_regression")
+    diverged = {run_name(hp, grid) for hp in hps[::37]}
+    runs = []
+    for i, hp in enumerate(hps):
+        n = 5 + i % 7  # curves of different lengths
+        name = run_name(hp, grid)
+        runs.append(plots.Run(
+            name=name, hyperparameters=hp, coef=np.empty(0), intercept=float("nan"),
+            history={"epoch": np.arange(1, n + 1, dtype=float),
+                     "train_objective": np.linspace(1.0, 0.1 + 0.001 * i, n),
+                     "val_loss": np.linspace(1.1, 0.2 + 0.001 * i, n)},
+            diverged=name in diverged))
+    fig = plots.learning_curves_figure(runs)
+    for ax in fig.axes[:2]:
+        drawn = [path for c in ax.collections for path in c.get_paths()]
+        assert len(drawn) == len(runs)
+        marks = sum(len(line.get_xdata()) for line in ax.get_lines())
+        assert marks == len(diverged)
+    assert_png(plots.render_png(fig), "learning curves of 400 runs")
+    rows = _rows(grid, diverged=diverged)
+    assert len(rows) > plots.MAX_CELL_LABELS
+    heat = plots.heatmap_figure(rows, {"selection_metric": "val_mse",
+                                       "run_name": rows[3]["run_name"]})
+    assert not [t for ax in heat.axes for t in ax.texts]
+    hatched = [p for ax in heat.axes for p in ax.patches if p.get_hatch() == "///"]
+    assert len(hatched) == len(diverged)
+    assert_png(plots.render_png(heat), "heatmap of 400 cells")
+
+
 @pytest.mark.parametrize("grid, x, y, facets", [
     ({"lr": [0.01, 0.1, 1.0]}, "lr", None, 1),                       # one varying axis
     ({"l2": [0.0, 0.1, 1.0]}, "l2", None, 1),                        # lr not varied
