@@ -17,7 +17,9 @@ Two fitters (``--fitter``):
   ``SGDClassifier(loss="log_loss")`` / ``SGDRegressor`` with ``learning_rate="constant"``,
   ``eta0=lr``, ``max_iter=epochs``, ``tol=None``, ``penalty="l2"``, ``alpha=l2``. It has no
   momentum or Adam: such grid points are fitted as plain constant-lr SGD (the optimizer is
-  still logged as a param, and ``fitted_as`` says so). SGD is per-sample, not full-batch:
+  still logged as a param, and ``fitted_as`` says so); K classes one-vs-rest. An MLP grid
+  point is scikit-learn's ``MLPClassifier`` / ``MLPRegressor`` (adam, same architecture,
+  ``alpha = n * l2``). SGD is per-sample, not full-batch:
   the models differ from gdlab's; what is compared is the cost of a user's experiment.
   Logged: ``log_params`` + ``log_metrics`` of the final train/val/test metrics.
 * ``gdlab`` (the default with ``--per-epoch``): gdlab's own NumPy models
@@ -103,6 +105,7 @@ def main(argv=None) -> int:
         r2_score,
         roc_auc_score,
     )
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
     t_import = time.perf_counter() - t0
 
     with open(a.config, encoding="utf-8") as f:
@@ -113,9 +116,10 @@ def main(argv=None) -> int:
 
     def metrics(task, model, X, y):
         if task == "classification":
-            p = model.predict_proba(X)[:, 1]
-            return {"accuracy": accuracy_score(y, p >= 0.5),
-                    "log_loss": log_loss(y, p, labels=[0, 1]), "roc_auc": roc_auc_score(y, p)}
+            p = model.predict_proba(X)
+            out = {"accuracy": accuracy_score(y, p.argmax(axis=1)),
+                   "log_loss": log_loss(y, p, labels=list(range(p.shape[1])))}
+            return out | ({"roc_auc": roc_auc_score(y, p[:, 1])} if p.shape[1] == 2 else {})
         z = model.predict(X)
         return {"mse": mean_squared_error(y, z), "mae": mean_absolute_error(y, z),
                 "r2": r2_score(y, z)}
@@ -127,14 +131,23 @@ def main(argv=None) -> int:
         split = build_split(dataset, ds_cfg, config)
         task = ds_cfg["task"]
         for hp in G.expand_grid(config["models"][model_name]["grid"], model_name):
-            Est = SGDClassifier if task == "classification" else SGDRegressor
-            kw = {"loss": "log_loss"} if task == "classification" else {}
-            est = Est(learning_rate="constant", eta0=hp["lr"], max_iter=hp["epochs"], tol=None,
-                      penalty="l2", alpha=hp["l2"], random_state=0, **kw)
+            if model_name.startswith("mlp_"):  # what a user would pick: scikit-learn's MLP
+                Est = MLPClassifier if task == "classification" else MLPRegressor
+                est = Est(hidden_layer_sizes=tuple(hp["hidden_layer_sizes"]),
+                          activation=hp["activation"], solver="adam",
+                          learning_rate_init=hp["lr"], max_iter=hp["epochs"],
+                          alpha=hp["l2"] * len(split.y_train), random_state=0)
+            else:
+                Est = SGDClassifier if task == "classification" else SGDRegressor
+                kw = {"loss": "log_loss"} if task == "classification" else {}
+                est = Est(learning_rate="constant", eta0=hp["lr"], max_iter=hp["epochs"],
+                          tol=None, penalty="l2", alpha=hp["l2"], random_state=0, **kw)
             with mlflow.start_run(run_name=f"{dataset}/{model_name}/"
                                   f"{G.run_name(hp, config['models'][model_name]['grid'])}"):
                 mlflow.log_params({"dataset": dataset, "model": model_name, **hp,
-                                   "fitted_as": "sklearn SGD, constant lr (no momentum/adam)"})
+                                   "fitted_as": type(est).__name__ + (
+                                       "" if model_name.startswith("mlp_")
+                                       else ", constant lr (no momentum/adam)")})
                 t1 = time.perf_counter()
                 final = {}
                 try:
@@ -194,7 +207,8 @@ def gdlab_loop(a) -> int:
             model = MODELS[model_name](**hp, seed=seed)
             with np.errstate(all="ignore"):
                 model.fit(split.X_train, split.y_train, X_val=split.X_val, y_val=split.y_val)
-                final = {part: evaluate(split.task, model, X, y) for part, X, y in (
+                final = {part: evaluate(split.task, model, X, y, split.n_classes)
+                         for part, X, y in (
                     ("train", split.X_train, split.y_train),
                     ("val", split.X_val, split.y_val),
                     ("test", split.X_test, split.y_test))}
