@@ -146,3 +146,9 @@ def test_repeats_train_each_point_with_its_own_seed():
         assert runs[0]["run_key"] == base["run_key"]  # same data, model, values, seed, code
         assert G.config_of(runs[2]) == (point, 2)
     assert G.config_of(next(iter(one.values()))) == (next(iter(one)), 0)
+
+
+def test_more_repeats_only_add_runs():
+    two = G.run_specs({**CONFIG, "repeats": 2}, "moons", "logistic_regression", "d", "c")
+    four = G.run_specs({**CONFIG, "repeats": 4}, "moons", "logistic_regression", "d", "c")
+    assert {name: four[name] for name in two} == two
