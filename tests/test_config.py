@@ -178,6 +178,17 @@ def test_a_random_search_and_repeats_are_accepted_and_numbers_coerced():
     assert space["epochs"] == {"int": [5, 15]} and type(space["epochs"]["int"][0]) is int
 
 
+def test_an_overlay_replaces_a_grid_by_a_search_with_grid_null(tmp_path):
+    from snakemake.utils import update_config
+
+    config = tiny_config()
+    overlay = {"models": {"logistic_regression": {"grid": None, "search": SEARCH}}}
+    update_config(config, copy.deepcopy(overlay))  # how --configfile merges an overlay
+    assert config["models"]["logistic_regression"]["grid"] is None
+    validate_config(config, SCHEMA)
+    assert config["models"]["logistic_regression"] == {"search": SEARCH}
+
+
 def test_the_search_space_of_every_axis_is_the_registrys():
     from gdlab.models.registry import REGISTRY
 

@@ -202,6 +202,16 @@ def _sweep_problems(model: str, spec: dict) -> list[str]:
     return problems
 
 
+def _drop_nulls(config: dict) -> None:
+    """An overlay removes a model's key by setting it to null (``grid: null`` to search
+    instead): overlays merge into the config, so they cannot delete keys otherwise."""
+    models = config.get("models")
+    for spec in (models.values() if isinstance(models, dict) else []):
+        if isinstance(spec, dict):
+            for key in [k for k, v in spec.items() if v is None]:
+                del spec[key]
+
+
 def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".") -> dict:
     """Check ``config`` against the JSON schema and the rules a schema cannot say.
 
@@ -211,6 +221,7 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
     """
     import jsonschema
 
+    _drop_nulls(config)
     config = _coerce_numbers(config, [schema], schema.get("$defs", {}))
     validator = jsonschema.Draft202012Validator(schema)
     found = [p for err in validator.iter_errors(config) for p in _schema_problems(err)]
