@@ -1026,7 +1026,9 @@ def parallel_coordinates_figure(rows: list[dict], best: dict, title: str = "",
     with np.errstate(invalid="ignore"):
         goodness = np.where(healthy, scores if higher else -scores, -np.inf)
     order = np.argsort(goodness, kind="stable")  # worst first: the best lines end on top
-    colors = [cmap(norm(scores[i])) if healthy[i] else (0.6, 0.6, 0.6, 0.6) for i in order]
+    rgba = cmap(norm(np.where(healthy, scores, ok.min() if ok.size else 0.0)))  # vectorised
+    rgba[~healthy] = (0.6, 0.6, 0.6, 0.6)
+    colors = rgba[order]
     lw = 1.4 if len(rows) <= 50 else 0.7
     ax.add_collection(LineCollection([segments[i] for i in order], colors=colors,
                                      linewidths=lw, alpha=0.85 if len(rows) <= 200 else 0.5))
@@ -1034,8 +1036,7 @@ def parallel_coordinates_figure(rows: list[dict], best: dict, title: str = "",
     for i, r in enumerate(rows):
         if best_name is not None and _row_config(r) == best_name:
             ax.plot(xs, heights[i], color="#e41a1c", lw=3.6, zorder=4, solid_capstyle="round")
-            ax.plot(xs, heights[i], color=cmap(norm(scores[i])) if healthy[i] else "0.6",
-                    lw=1.8, zorder=5)
+            ax.plot(xs, heights[i], color=rgba[i], lw=1.8, zorder=5)
     for j, axis_ticks in enumerate(ticks):
         ax.axvline(j, color="0.25", lw=1.0, zorder=3)
         for h, label in axis_ticks:
@@ -1053,7 +1054,9 @@ def parallel_coordinates_figure(rows: list[dict], best: dict, title: str = "",
     ax.set_xlim(-0.6, n_axes - 0.6)
     ax.set_ylim(-0.06, 1.18)
     sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
-    fig.colorbar(sm, ax=ax, shrink=0.9, pad=0.02, label=metric)
+    cb = fig.colorbar(sm, ax=ax, shrink=0.9, pad=0.02, label=metric)
+    if not higher:
+        cb.ax.invert_yaxis()  # best on top, as on the metric's axis
     n_bad = int((~healthy).sum())
     fig.suptitle(f"Every configuration ({len(rows)}{_repeats_note(rows, ', each the ')}"
                  + (f", {n_bad} diverged or n/a" if n_bad else "") + ") through its "
