@@ -48,6 +48,17 @@ def test_the_shipped_default_config_is_valid():
     validate_config(config, SCHEMA, base_dir=REPO)
 
 
+@pytest.mark.parametrize("overlay", ["lesson.yaml", "search.yaml"])
+def test_the_shipped_overlays_are_valid(overlay):
+    from snakemake.utils import update_config
+
+    with open(REPO / "config" / "config.yaml", encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    with open(REPO / "config" / overlay, encoding="utf-8") as f:
+        update_config(config, yaml.safe_load(f))  # as --configfile merges it
+    validate_config(config, SCHEMA, base_dir=REPO)
+
+
 def test_defaults_are_filled_in_place():
     config = tiny_config()
     del config["split"]["stratify"], config["split"]["standardize"], config["mlflow"]
