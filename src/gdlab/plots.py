@@ -896,8 +896,9 @@ def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
     handles = [Patch(fc="none", ec="#e41a1c", lw=2.5, label="best run (chosen on validation)"),
                Patch(fc="0.82", ec="0.55", hatch="///", label="diverged")]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
-    repeats = _repeats_note(rows)
-    fig.suptitle(f"{metric}{repeats} over the grid" + (f": {title}" if title else ""))
+    repeats = _repeats_note(rows, "\neach cell the ")
+    fig.suptitle(f"{metric} over the grid" + (f": {title}" if title else "")
+                 + (f"{repeats} ± half its 95 % interval" if repeats else ""))
     return fig
 
 
@@ -963,6 +964,10 @@ def _positions(values: list, scale: str) -> tuple[np.ndarray, list[tuple[float, 
     t = np.log10(v) if scale == "log" else v
     lo, hi = float(t.min()), float(t.max())
     span = hi - lo if hi > lo else 1.0
+    distinct = np.unique(v)
+    if distinct.size <= 6:  # a few values (a grid's, a choice): each its own tick
+        return (t - lo) / span, [(((np.log10(x) if scale == "log" else x) - lo) / span,
+                                  _fmt(float(x))) for x in distinct]
     ticks = np.linspace(lo, hi, 5)
     return ((t - lo) / span,
             [((k - lo) / span, f"{10 ** k if scale == 'log' else k:.3g}") for k in ticks])
@@ -1210,8 +1215,8 @@ def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
             ax.plot(epochs, y, color=sm.to_rgba(r.lr), ls=styles[combo], lw=lw, alpha=alpha)
             if half is not None:
                 lo = y - half if floor is None else np.maximum(y - half, floor)
-                ax.fill_between(epochs, lo, y + half, color=sm.to_rgba(r.lr), alpha=0.15,
-                                lw=0)
+                ax.fill_between(epochs, lo, y + half, color=sm.to_rgba(r.lr),
+                                alpha=0.15 if len(runs) <= 10 else 0.07, lw=0)
         ref = np.concatenate(finite_ok) if finite_ok and any(a.size for a in finite_ok) \
             else (np.concatenate(finite_all) if finite_all else np.array([]))
         if ref.size:
