@@ -1210,13 +1210,9 @@ def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
             finite_all.append(y[np.isfinite(y)])
             if not r.diverged:
                 finite_ok.append(y[np.isfinite(y)])
-        for r, epochs, y, half in curves:
+        for r, epochs, y, _ in curves:
             combo = tuple(_fmt(r.hyperparameters.get(k)) for k in style_keys)
             ax.plot(epochs, y, color=sm.to_rgba(r.lr), ls=styles[combo], lw=lw, alpha=alpha)
-            if half is not None:
-                lo = y - half if floor is None else np.maximum(y - half, floor)
-                ax.fill_between(epochs, lo, y + half, color=sm.to_rgba(r.lr),
-                                alpha=0.15 if len(runs) <= 10 else 0.07, lw=0)
         ref = np.concatenate(finite_ok) if finite_ok and any(a.size for a in finite_ok) \
             else (np.concatenate(finite_all) if finite_all else np.array([]))
         if ref.size:
@@ -1228,6 +1224,13 @@ def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
             else:
                 lo, hi = _padded(float(ref.min()), float(ref.max()))
                 ax.set_ylim(lo, hi)
+        log = ax.get_yscale() == "log"
+        for r, epochs, y, half in curves:
+            if half is not None:  # on a log scale, only where the interval stays above 0
+                with np.errstate(invalid="ignore"):
+                    ax.fill_between(epochs, y - half, y + half, color=sm.to_rgba(r.lr),
+                                    where=(y - half > (floor or 0.0)) if log else None,
+                                    alpha=0.15 if len(runs) <= 10 else 0.07, lw=0)
         top = ax.get_ylim()[1]
         for r, epochs, y, _ in curves:
             if r.diverged and epochs.size:
@@ -1254,7 +1257,8 @@ def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
     if any(r.repeats for r in runs):
         n = sorted({len(r.repeats) for r in runs if r.repeats})
         handles.append(Patch(fc="0.6", alpha=0.4, label=f"mean of {'/'.join(map(str, n))} "
-                                                        "repeats, band: 95 % interval"))
+                                                        "repeats, band: 95 % interval"
+                             + (" (above 0)" if axes[0].get_yscale() == "log" else "")))
     if any(r.diverged for r in runs):
         handles.append(Line2D([], [], ls="", marker="x", color=_DIVERGED_COLOR, ms=7, mew=2.0,
                               label="diverged (× at its last epoch; at the top if off the chart)"))
