@@ -33,6 +33,7 @@ localrules:
     summarize,
     overview,
     plot,
+    plot_search,
     lesson,
     mlflow_setup,
     track,

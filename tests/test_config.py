@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 
 import pytest
@@ -44,6 +45,17 @@ def grid(config: dict, model: str = "linear_regression") -> dict:
 def test_the_shipped_default_config_is_valid():
     with open(REPO / "config" / "config.yaml", encoding="utf-8") as f:
         config = yaml.safe_load(f)
+    validate_config(config, SCHEMA, base_dir=REPO)
+
+
+@pytest.mark.parametrize("overlay", ["lesson.yaml", "search.yaml"])
+def test_the_shipped_overlays_are_valid(overlay):
+    from snakemake.utils import update_config
+
+    with open(REPO / "config" / "config.yaml", encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    with open(REPO / "config" / overlay, encoding="utf-8") as f:
+        update_config(config, yaml.safe_load(f))  # as --configfile merges it
     validate_config(config, SCHEMA, base_dir=REPO)
 
 
@@ -163,6 +175,46 @@ def test_k_class_datasets_and_the_new_models_axes_are_accepted():
     assert grid(config, "logistic_regression")["init_scale"] == [2.0]  # coerced
 
 
+def test_a_random_search_and_repeats_are_accepted_and_numbers_coerced():
+    config = tiny_config()
+    _search()(config)
+    config["models"]["logistic_regression"]["search"]["space"]["lr"] = {
+        "loguniform": ["1e-3", "1e1"]}  # YAML 1.1's strings
+    config["models"]["logistic_regression"]["search"]["space"]["epochs"] = {"int": [5.0, 15]}
+    config["repeats"] = 3
+    config["models"]["linear_regression"]["repeats"] = 1
+    validate_config(config, SCHEMA)
+    space = config["models"]["logistic_regression"]["search"]["space"]
+    assert space["lr"] == {"loguniform": [0.001, 10.0]}
+    assert space["epochs"] == {"int": [5, 15]} and type(space["epochs"]["int"][0]) is int
+
+
+def test_an_overlay_replaces_a_grid_by_a_search_with_grid_null(tmp_path):
+    from snakemake.utils import update_config
+
+    config = tiny_config()
+    overlay = {"models": {"logistic_regression": {"grid": None, "search": SEARCH}}}
+    update_config(config, copy.deepcopy(overlay))  # how --configfile merges an overlay
+    assert config["models"]["logistic_regression"]["grid"] is None
+    validate_config(config, SCHEMA)
+    assert config["models"]["logistic_regression"] == {"search": SEARCH}
+
+
+def test_the_search_space_of_every_axis_is_the_registrys():
+    from gdlab.models.registry import REGISTRY
+
+    models = SCHEMA["properties"]["models"]
+    for name, info in REGISTRY.items():
+        space = models["properties"][name]["properties"]["search"]["properties"]["space"]
+        assert set(space["properties"]) == set(info.axes)
+        for axis, schema in info.axes.items():
+            forms = space["properties"][axis]["properties"]
+            assert forms["choice"]["items"] == schema  # a choice is checked as a grid value
+            types = schema.get("type", [])
+            numbers = "number" in ([types] if isinstance(types, str) else types)
+            assert ("loguniform" in forms) == ("uniform" in forms) == numbers
+
+
 # ------------------------------------------------------------------------------------------
 # Invalid configs: one problem each, named by its key
 # ------------------------------------------------------------------------------------------
@@ -201,6 +253,31 @@ def _roc_auc_with_iris(config):
 
 
 CSV = {"task": "classification", "source": "csv", "path": "pyproject.toml", "target": "y"}
+
+SEARCH = {"method": "random", "n_trials": 8, "seed": 3,
+          "space": {"lr": {"loguniform": [1.0e-3, 10.0]}, "l2": {"uniform": [0.0, 0.1]},
+                    "epochs": {"int": [5, 15]}, "batch_size": {"choice": [None, 16]},
+                    "optimizer": {"choice": ["gd", "adam"]}}}
+
+
+def _search(grid=False, method=None, n_trials=None, **axes):
+    """logistic_regression searched (with its grid too if ``grid``); ``axes`` replace
+    the space's (None removes one)."""
+    def mutate(config):
+        spec = config["models"]["logistic_regression"]
+        search = spec["search"] = copy.deepcopy(SEARCH)
+        if not grid:
+            del spec["grid"]
+        if method is not None:
+            search["method"] = method
+        if n_trials is not None:
+            search["n_trials"] = n_trials
+        for axis, dist in axes.items():
+            if dist is None:
+                del search["space"][axis]
+            else:
+                search["space"][axis] = dist
+    return mutate
 
 INVALID = {
     "unknown top-level key": (
@@ -329,6 +406,65 @@ INVALID = {
         "models.logistic_regression.datasets", ["non-unique"]),
     "dataset not a mapping": (
         _set(("datasets", "line"), 5), "datasets.line", ["not of type 'object'"]),
+    # random search and repeats
+    "grid and search together": (
+        _search(grid=True), "models.logistic_regression",
+        ["both 'grid' and 'search'", "models.logistic_regression.grid",
+         "models.logistic_regression.search"]),
+    "neither grid nor search": (
+        _delete("models", "logistic_regression", "grid"), "models.logistic_regression",
+        ["needs 'grid'", "or 'search'"]),
+    "search: log-uniform from 0": (
+        _search(lr={"loguniform": [0.0, 1.0]}),
+        "models.logistic_regression.search.space.lr.loguniform[0]", ["minimum of 0"]),
+    "search: log-uniform from a negative l2": (
+        _search(l2={"loguniform": [-1.0, 1.0]}),
+        "models.logistic_regression.search.space.l2.loguniform[0]", ["-1.0"]),
+    "search: bounds the wrong way round": (
+        _search(lr={"loguniform": [1.0, 0.1]}),
+        "models.logistic_regression.search.space.lr.loguniform",
+        ["lower bound must be below the upper bound", "[1.0, 0.1]"]),
+    "search: equal bounds": (
+        _search(l2={"uniform": [0.1, 0.1]}),
+        "models.logistic_regression.search.space.l2.uniform", ["{choice: [0.1]}"]),
+    "search: one bound": (
+        _search(lr={"uniform": [0.1]}),
+        "models.logistic_regression.search.space.lr.uniform", ["too short"]),
+    "search: int bounds not integers": (
+        _search(epochs={"int": [10, 20.5]}),
+        "models.logistic_regression.search.space.epochs.int[1]", ["'integer'"]),
+    "search: int of a number axis": (
+        _search(lr={"int": [1, 3]}),
+        "models.logistic_regression.search.space.lr.int", ["unknown key", "loguniform"]),
+    "search: uniform of a categorical axis": (
+        _search(optimizer={"uniform": [0, 1]}),
+        "models.logistic_regression.search.space.optimizer.uniform",
+        ["unknown key", "choice"]),
+    "search: a choice the axis does not have": (
+        _search(optimizer={"choice": ["gd", "sgd"]}),
+        "models.logistic_regression.search.space.optimizer.choice[1]", ["'sgd'"]),
+    "search: a repeated choice": (
+        _search(batch_size={"choice": [32, 32.0]}),
+        "models.logistic_regression.search.space.batch_size.choice", ["repeated value"]),
+    "search: two distributions for one axis": (
+        _search(l2={"uniform": [0.0, 0.1], "choice": [0.0]}),
+        "models.logistic_regression.search.space.l2", ["exactly one of"]),
+    "search: no distribution": (
+        _search(l2={}), "models.logistic_regression.search.space.l2", ["exactly one of"]),
+    "search: an axis of another model": (
+        _search(hidden_layer_sizes={"choice": [[16]]}),
+        "models.logistic_regression.search.space.hidden_layer_sizes", ["unknown key"]),
+    "search: lr missing": (
+        _search(lr=None), "models.logistic_regression.search.space",
+        ["'lr' is a required property"]),
+    "search: unknown method": (
+        _search(method="bayes"), "models.logistic_regression.search.method", ["'bayes'"]),
+    "search: no trials": (
+        _search(n_trials=0), "models.logistic_regression.search.n_trials", ["minimum of 1"]),
+    "repeats 0": (_set(("repeats",), 0), "repeats", ["minimum of 1"]),
+    "a model's repeats not an integer": (
+        _set(("models", "linear_regression", "repeats"), 2.5),
+        "models.linear_regression.repeats", ["'integer'"]),
 }
 
 

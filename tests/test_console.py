@@ -35,6 +35,19 @@ def test_success_names_each_sweeps_best_run_against_sklearn(tmp_path):
     assert f"Whole table: {path}" in lines
 
 
+def test_with_repeats_the_best_configurations_mean_and_interval_are_shown(tmp_path):
+    repeated = dict(CLASSIFICATION, best_config="epochs~15/l2~0.0/lr~0.5", repeats=3,
+                    test_log_loss_mean=0.28, test_log_loss_ci_low=0.25,
+                    test_log_loss_ci_high=0.31)
+    text = console.success_message(_overview(tmp_path, [REGRESSION, repeated]),
+                                   "sqlite:///mlflow.db", "e")
+    moons_row = next(x for x in text.splitlines() if "moons/logistic_regression" in x)
+    assert "log_loss 0.2676 (scikit-learn 0.1751; mean of 3 repeats 0.28 [0.25, 0.31])" \
+        in moons_row
+    line_row = next(x for x in text.splitlines() if "line/linear_regression" in x)
+    assert "repeats" not in line_row  # its cells are empty: no repeats there
+
+
 def test_success_says_where_the_figures_report_and_runs_are(tmp_path):
     text = console.success_message(_overview(tmp_path, [REGRESSION]), "sqlite:///mlflow.db",
                                    "gdlab-default")

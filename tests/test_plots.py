@@ -23,7 +23,8 @@ from gdlab.runfiles import run_dir
 from gdlab.train import run as train_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SWEEP_FIGURES = ("heatmap.png", "learning_curves.png", "convergence.png")
+SWEEP_FIGURES = ("heatmap.png", "learning_curves.png", "convergence.png",
+                 "parallel_coordinates.png", "importance.png")
 
 #: case -> (generator, n_features, model, grid); every grid has a diverging point
 CASES = {
@@ -83,8 +84,10 @@ def build_sweep(root: Path, case: str) -> dict:
     best = S.select_best(runs, metric)
     write_json(root / "baseline.json", base)
     write_text(root / "summary.csv", S.to_csv(S.sweep_table(runs, base, best)))
+    write_text(root / "configs.csv", S.to_csv(S.config_table(runs, base, best)))
     write_json(root / "best.json", S.best_record(best, base, metric, case, model))
     return {"split": str(split_path), "summary": str(root / "summary.csv"),
+            "configs": str(root / "configs.csv"),
             "best": str(root / "best.json"), "baseline": str(root / "baseline.json"),
             "sweep_dir": root, "names": [r["run_name"] for r in runs],
             "run_files": [tuple(run_dir(root, r["run_name"]) / f for f in (
@@ -93,8 +96,10 @@ def build_sweep(root: Path, case: str) -> dict:
 
 def plot_into(inputs: dict, out: Path, top_k="all", log=None) -> dict[str, Path]:
     paths = {"heatmap": out / "heatmap.png", "learning_curves": out / "learning_curves.png",
-             "convergence": out / "convergence.png", "runs_dir": out / "runs"}
-    plots.plot_sweep_files(inputs["split"], inputs["summary"], inputs["best"],
+             "convergence": out / "convergence.png",
+             "parallel_coordinates": out / "parallel_coordinates.png",
+             "importance": out / "importance.png", "runs_dir": out / "runs"}
+    plots.plot_sweep_files(inputs["split"], inputs["configs"], inputs["best"],
                            inputs["baseline"], inputs["sweep_dir"], inputs["names"], **paths,
                            top_k=top_k, log=log)
     return paths
@@ -315,6 +320,7 @@ def test_pipeline_plots_every_sweep_and_its_best_run_and_reports_them(finished_p
         assert f'"{rel}": {{"name": "{path.name}"' in html, rel
         assert base64.b64encode(path.read_bytes()).decode() in html, rel
     for caption in ("Validation metric over the grid", "Learning curves of every run",
+                    "Every configuration at once", "Which hyperparameters matter",
                     "Convergence to scikit-learn", "What the model learned",
                     "Learning curve</strong> of run"):
         assert caption in html, caption
@@ -330,7 +336,8 @@ def test_per_run_figures_are_made_for_the_best_runs_only_by_default(plotted, tmp
     best = read_json(inputs["best"])
     runs = [read_json(f[2]) for f in inputs["run_files"]]
     metric = best["selection_metric"].removeprefix("val_")
-    ranked = [r["run_name"] for r in S.rank_runs(runs, metric)]
+    ranked = [r["run_name"] for r in S.ranked_runs(runs, metric)]
+    assert ranked == [r["run_name"] for r in S.rank_runs(runs, metric)]  # no repeats
     assert ranked[0] == best["run_name"]
     for top_k, names in ((1, ranked[:1]), (2, ranked[:2])):
         logs = []

@@ -68,6 +68,15 @@ def test_adding_a_grid_value_reruns_only_the_shard_it_lands_in(ran):
     assert sweeps_touched(jobs) == {("line", "linear_regression")}
 
 
+def test_one_repeat_is_the_default_and_changes_nothing(ran):
+    # repeats: 1 trains every point once, with the seed, name and files it always had
+    config = tiny_config()
+    config["repeats"] = 1
+    config["models"]["logistic_regression"]["repeats"] = 1
+    ran.write_config(config)
+    assert ran.planned_jobs() == []
+
+
 def test_dataset_change_reruns_that_datasets_chain_only(ran):
     config = tiny_config()
     config["datasets"]["line"]["noise"] = 0.5

@@ -130,10 +130,11 @@ def test_one_parent_per_sweep_one_child_per_grid_point(tracked):
         assert "sklearn/test_" + ("mse" if model == "linear_regression" else "accuracy") \
             in parent.data.metrics
         names = {a.path for a in client.list_artifacts(parent.info.run_id)}
-        assert {"summary.csv", "best.json", "baseline.json", "plots"} <= names
+        assert {"summary.csv", "configs.csv", "best.json", "baseline.json", "plots"} <= names
         plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
         assert plots == {"plots/heatmap.png", "plots/learning_curves.png",
-                         "plots/convergence.png"}
+                         "plots/convergence.png", "plots/parallel_coordinates.png",
+                         "plots/importance.png"}
         outputs = client.get_run(parent.info.run_id).outputs.model_outputs
         assert [o.model_id for o in outputs] == [record["logged_model_id"]]
 

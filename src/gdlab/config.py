@@ -53,6 +53,10 @@ def _schema_problems(err) -> list[tuple[tuple, str, bool]]:
         allowed = list(err.schema.get("properties", {}))
         return [(path + (k,), f"unknown key; allowed keys here: {', '.join(allowed)}", True)
                 for k in err.instance if k not in allowed]
+    if err.validator in ("minProperties", "maxProperties") and err.schema.get(
+            "maxProperties") == 1 and "properties" in err.schema:  # a search space's axis
+        return [(path, f"give exactly one of {', '.join(err.schema['properties'])}, got "
+                       f"{err.instance}", True)]
     if "propertyNames" in err.relative_schema_path:
         return [(path + (err.instance,), f"invalid name: {err.message}", True)]
     return [(path, err.message, True)]
@@ -98,7 +102,8 @@ def load_schema(path: str | os.PathLike) -> dict:
 
 
 def models_schema() -> dict:
-    """``models.<name>.grid.<axis>``: a list of values of one of the model's axes.
+    """``models.<name>``: its ``grid`` (lists of values per axis) or its ``search`` (a
+    random search over a space of the same axes), ``datasets`` and ``repeats``.
 
     Generated from :data:`gdlab.models.registry.REGISTRY` (names and ``ModelInfo.axes``),
     so a new model or axis needs no edit of ``config/schema.yaml``.
@@ -108,16 +113,55 @@ def models_schema() -> dict:
                 "properties": {key: {"type": "array", "minItems": 1, "items": axis}
                                for key, axis in axes.items()}}
 
+    def search(axes: dict) -> dict:
+        space = {"type": "object", "additionalProperties": False, "required": ["lr", "epochs"],
+                 "properties": {key: space_axis(axis) for key, axis in axes.items()}}
+        return {"type": "object", "additionalProperties": False,
+                "required": ["method", "n_trials", "space"],
+                "properties": {"method": {"enum": ["random"]},
+                               "n_trials": {"type": "integer", "minimum": 1},
+                               "seed": {"type": "integer", "minimum": 0},
+                               "space": space}}
+
     # which datasets a model sweeps (default: every one it fits)
     datasets = {"type": "array", "minItems": 1, "uniqueItems": True,
                 "items": {"$ref": "#/$defs/name"}}
     return {
         "propertyNames": {"enum": list(REGISTRY)},
         "properties": {name: {"type": "object", "additionalProperties": False,
-                              "required": ["grid"],
-                              "properties": {"grid": grid(info.axes), "datasets": datasets}}
+                              "properties": {"grid": grid(info.axes),
+                                             "search": search(info.axes),
+                                             "datasets": datasets,
+                                             "repeats": {"type": "integer", "minimum": 1}}}
                        for name, info in REGISTRY.items()},
     }
+
+
+def space_axis(axis: dict) -> dict:
+    """The JSON Schema of one axis of a search space: exactly one distribution of
+    :data:`gdlab.grid.DISTRIBUTIONS` that suits the axis, its bounds valid values of it.
+
+    ``choice`` suits every axis (its values checked as a grid's); ``uniform`` and
+    ``loguniform`` (bounds > 0) a number axis; ``int`` an integer axis.
+    """
+    types = axis.get("type", [])
+    types = [types] if isinstance(types, str) else types
+
+    def bounds(**extra) -> dict:
+        kind = "number" if "number" in types else "integer"
+        one = {**{k: v for k, v in axis.items() if k != "type"}, "type": kind, **extra}
+        if one.get("minimum", 0) <= one.get("exclusiveMinimum", -1):
+            one.pop("minimum", None)  # log-uniform: > 0 says it all (one message, not two)
+        return {"type": "array", "minItems": 2, "maxItems": 2, "items": one}
+
+    forms = {"choice": {"type": "array", "minItems": 1, "items": axis}}
+    if "number" in types:
+        forms["uniform"] = bounds()
+        forms["loguniform"] = bounds(exclusiveMinimum=0)
+    elif "integer" in types:
+        forms["int"] = bounds()
+    return {"type": "object", "additionalProperties": False, "minProperties": 1,
+            "maxProperties": 1, "properties": forms}
 
 
 def _kind(model: str) -> str:
@@ -125,6 +169,47 @@ def _kind(model: str) -> str:
     info = REGISTRY[model]
     return info.task if info.multiclass or info.task == "regression" \
         else "binary (two-class) classification"
+
+
+def _repeated(model: str, axis: str, values: list) -> bool:
+    """Whether two of ``values`` make the same run (1 and 1.0, 0.0 and -0.0 are one value)."""
+    seen = [repr(normalize_value(v, REGISTRY[model].axes[axis])) for v in values]
+    return len(set(seen)) != len(seen)
+
+
+def _sweep_problems(model: str, spec: dict) -> list[str]:
+    """A model's points come from its grid or its search (one of them); what the schema
+    cannot say about either."""
+    key = f"models.{model}"
+    if "grid" in spec and "search" in spec:
+        return [f"{key}: has both 'grid' and 'search'; a model's runs come from one of them "
+                f"(remove {key}.grid or {key}.search)"]
+    if "grid" not in spec and "search" not in spec:
+        return [f"{key}: needs 'grid' (lists of values) or 'search' (a random search)"]
+    if "grid" in spec:
+        return [f"{key}.grid.{axis}: repeated value in {values}"
+                for axis, values in spec["grid"].items() if _repeated(model, axis, values)]
+    problems = []
+    for axis, dist in spec["search"]["space"].items():
+        (kind, arg), = dist.items()
+        where = f"{key}.search.space.{axis}.{kind}"
+        if kind == "choice":
+            if _repeated(model, axis, arg):
+                problems.append(f"{where}: repeated value in {arg}")
+        elif not arg[0] < arg[1]:
+            problems.append(f"{where}: the lower bound must be below the upper bound, got "
+                            f"{arg} (a single value is {{choice: [{arg[0]}]}})")
+    return problems
+
+
+def _drop_nulls(config: dict) -> None:
+    """An overlay removes a model's key by setting it to null (``grid: null`` to search
+    instead): overlays merge into the config, so they cannot delete keys otherwise."""
+    models = config.get("models")
+    for spec in (models.values() if isinstance(models, dict) else []):
+        if isinstance(spec, dict):
+            for key in [k for k, v in spec.items() if v is None]:
+                del spec[key]
 
 
 def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".") -> dict:
@@ -136,6 +221,7 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
     """
     import jsonschema
 
+    _drop_nulls(config)
     config = _coerce_numbers(config, [schema], schema.get("$defs", {}))
     validator = jsonschema.Draft202012Validator(schema)
     found = [p for err in validator.iter_errors(config) for p in _schema_problems(err)]
@@ -210,11 +296,7 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
         if ds["task"] == "regression" and "n_classes" in ds:
             problems.append(f"datasets.{name}.n_classes: a regression dataset has no classes")
     for model, spec in config["models"].items():
-        for key, values in spec["grid"].items():
-            # compare as runs see them: 1 and 1.0, 0.0 and -0.0 are one value
-            seen = [repr(normalize_value(v, REGISTRY[model].axes[key])) for v in values]
-            if len(set(seen)) != len(seen):
-                problems.append(f"models.{model}.grid.{key}: repeated value in {values}")
+        problems += _sweep_problems(model, spec)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return config

@@ -62,7 +62,12 @@ def _best_run_line(row: dict[str, str]) -> str:
         return f"no healthy run ({runs})"
     metric = row["selection"].removeprefix("val_")
     ours, theirs = row[f"test_{metric}"], row[f"sklearn_test_{metric}"]
-    return (f"{metric} {_number(ours)} (scikit-learn {_number(theirs)})"
+    repeats = ""
+    if row.get("repeats"):  # the best configuration's mean over its repeats
+        repeats = (f"; mean of {row['repeats']} repeats {_number(row[f'test_{metric}_mean'])}"
+                   f" [{_number(row[f'test_{metric}_ci_low'])}, "
+                   f"{_number(row[f'test_{metric}_ci_high'])}]")
+    return (f"{metric} {_number(ours)} (scikit-learn {_number(theirs)}{repeats})"
             f"  {row['best_run']}  ({runs})")
 
 

@@ -1,7 +1,12 @@
-"""From a config to jobs: grid expansion, run names, run keys, derived seeds, code version.
+"""From a config to jobs: grid expansion, random search, repeats, run names, run keys,
+derived seeds, code version.
 
 Everything here is deterministic and depends only on values, never on dict order or
 scheduling, so the same config always yields the same jobs, names, keys and seeds.
+
+A model's *points* (configurations of hyperparameters) come from its ``grid`` (every
+combination of the listed values) or its ``search`` (``n_trials`` random draws from a
+space); each point is trained ``repeats`` times with different seeds, each time a *run*.
 """
 
 from __future__ import annotations
@@ -106,6 +111,162 @@ def run_name(hp: dict, grid_keys) -> str:
     grid does not vary is still in the run's spec and key.
     """
     return "/".join(f"{k}~{format_value(hp[k])}" for k in sorted(grid_keys))
+
+
+# --------------------------------------------------------------------------------------
+# Random search
+# --------------------------------------------------------------------------------------
+
+#: how a search space may draw one axis: ``{loguniform: [lo, hi]}``, ``{uniform: [lo, hi]}``
+#: (numbers), ``{int: [lo, hi]}`` (integers, both ends included), ``{choice: [values]}``
+DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
+#: significant digits of a drawn continuous value in a run name (never in the value itself)
+NAME_DIGITS = 3
+#: digits of the trial number in a run name (fixed: raising n_trials renames nothing)
+TRIAL_DIGITS = 4
+
+
+def unit_draw(*parts) -> float:
+    """A number in [0, 1) drawn from a hash of ``parts`` (52 bits of SHA-256).
+
+    A counter-based generator: the draw depends on its key only, not on how many draws
+    came before, so trial ``i``'s values are the same whatever ``n_trials`` and whichever
+    other axes the space has. Standard library only, the same on every platform.
+    """
+    return int(stable_hash(list(parts), 13), 16) / 16**13
+
+
+def draw(distribution: dict, u: float):
+    """The value of ``distribution`` (one of :data:`DISTRIBUTIONS`) at ``u`` in [0, 1)."""
+    (kind, arg), = distribution.items()
+    if kind == "choice":
+        return arg[min(int(u * len(arg)), len(arg) - 1)]
+    lo, hi = arg
+    if kind == "int":
+        return int(lo) + min(int(u * (int(hi) - int(lo) + 1)), int(hi) - int(lo))
+    if kind == "uniform":
+        value = lo + u * (hi - lo)
+    elif kind == "loguniform":
+        value = lo * (hi / lo) ** u  # lo at u = 0; log(value) uniform between the logs
+    else:
+        raise ValueError(f"unknown distribution {kind!r}; choose one of {DISTRIBUTIONS}")
+    return min(max(float(value), float(lo)), float(hi))  # rounding may miss a bound by an ulp
+
+
+def trial_seed(search_seed: int, model: str, trial: int) -> int:
+    """The seed trial ``trial`` of ``model``'s search draws its values from."""
+    return derive_seed(search_seed, "trial", model, trial)
+
+
+def search_trials(search: dict, model: str, global_seed: int) -> list[tuple[str, dict]]:
+    """(run name, hyperparameters) of every trial of a random search, trial 0 first.
+
+    Trial ``i`` draws each axis of the space from :func:`unit_draw` of
+    ``(trial_seed(seed, model, i), axis)``, ``seed`` being the search's (default: the
+    global seed). So raising ``n_trials`` only adds trials: the first ones keep their
+    values, names, seeds and run keys.
+    """
+    seed = search.get("seed", global_seed)
+    space = search["space"]
+    trials = []
+    for i in range(search["n_trials"]):
+        key = trial_seed(seed, model, i)
+        hp = normalize_hyperparameters(
+            {axis: draw(space[axis], unit_draw(key, axis)) for axis in sorted(space)}, model)
+        trials.append((trial_name(i, hp, space), hp))
+    return trials
+
+
+def trial_name(trial: int, hp: dict, space: dict) -> str:
+    """``trial~0007/epochs~123/lr~0.00123/optimizer~adam``: the trial number (which makes
+    the name unique), then each axis of the space; a value drawn from a continuous
+    distribution is shown to :data:`NAME_DIGITS` significant digits (path-safe: digits,
+    ``.``, ``e``, ``+``, ``-``), the others exactly as a grid's."""
+    def shown(axis):
+        continuous = next(iter(space[axis])) in ("loguniform", "uniform")
+        return f"{hp[axis]:.{NAME_DIGITS}g}" if continuous else format_value(hp[axis])
+
+    return "/".join([f"trial~{trial:0{TRIAL_DIGITS}d}",
+                     *(f"{axis}~{shown(axis)}" for axis in sorted(space))])
+
+
+def axis_values(model_spec: dict, axis: str) -> list | None:
+    """The values a model's grid lists for ``axis``, or its search's ``choice`` values;
+    None when the axis is drawn from a continuous or integer range, or not swept."""
+    if "grid" in model_spec:
+        return model_spec["grid"].get(axis)
+    dist = model_spec.get("search", {}).get("space", {}).get(axis, {})
+    return dist.get("choice")
+
+
+def drawn_axes(model_spec: dict) -> dict[str, str]:
+    """Axis -> distribution of the axes a model's search draws from a range
+    (``loguniform``, ``uniform``, ``int``): every trial has its own value, so figures bin
+    them or scale them instead of listing values. Empty for a grid."""
+    space = model_spec.get("search", {}).get("space", {})
+    return {axis: kind for axis, dist in sorted(space.items())
+            for kind in dist if kind != "choice"}
+
+
+def sweep_points(model_spec: dict, model: str, global_seed: int) -> list[tuple[str, dict]]:
+    """(name, hyperparameters) of every point of a model's sweep: the combinations of its
+    ``grid``, or the trials of its ``search``."""
+    if "search" in model_spec:
+        return search_trials(model_spec["search"], model, global_seed)
+    grid = model_spec["grid"]
+    return [(run_name(hp, grid), hp) for hp in expand_grid(grid, model)]
+
+
+# --------------------------------------------------------------------------------------
+# Repeats
+# --------------------------------------------------------------------------------------
+
+
+def sweep_repeats(config: dict, model: str) -> int:
+    """How many times each point of ``model`` is trained: ``models.<model>.repeats``, else
+    the top-level ``repeats``, else 1."""
+    return int(config["models"][model].get("repeats", config.get("repeats", 1)))
+
+
+def repeat_seed(seed: int, repeat: int) -> int:
+    """Repeat ``repeat``'s seed: repeat 0 keeps the point's own seed (a sweep without
+    repeats trains exactly what it always did), the others derive from it."""
+    return seed if repeat == 0 else derive_seed(seed, "repeat", repeat)
+
+
+def repeat_runs(point: str, seed: int, repeats: int) -> list[tuple[str, int, dict]]:
+    """(run name, seed, extra spec fields) of each repeat of a point.
+
+    One repeat: the point's name and seed, no extra field (a run's spec and files are
+    what they were before repeats existed). More: ``<point>/repeat~<r>``, with the fields
+    ``config`` (the point's name) and ``repeat``.
+    """
+    if repeats == 1:
+        return [(point, seed, {})]
+    return [(f"{point}/repeat~{r}", repeat_seed(seed, r), {"config": point, "repeat": r})
+            for r in range(repeats)]
+
+
+def config_of(result: dict) -> tuple[str, int]:
+    """(configuration name, repeat) of a run's spec or ``metrics.json``."""
+    return result.get("config", result["run_name"]), int(result.get("repeat", 0))
+
+
+def run_specs(config: dict, dataset: str, model: str, data_key: str,
+              code: str) -> dict[str, dict]:
+    """Run name -> the whole spec of every run of a sweep (what its train job receives)."""
+    specs = {}
+    k = sweep_repeats(config, model)
+    for point, hp in sweep_points(config["models"][model], model, config["seed"]):
+        for name, seed, extra in repeat_runs(
+                point, derive_seed(config["seed"], dataset, model, hp), k):
+            spec = {"dataset": dataset, "model": model,
+                    "task": config["datasets"][dataset]["task"], "run_name": name,
+                    "hyperparameters": hp, "seed": seed, **extra, "data_key": data_key,
+                    "code_version": code}
+            spec["run_key"] = stable_hash([data_key, model, hp, seed, code])
+            specs[name] = spec
+    return specs
 
 
 #: hyperparameters besides l2 that change the problem a run solves (not how it is solved)

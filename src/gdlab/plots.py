@@ -19,9 +19,17 @@ Per run (``runs/<run name>/``):
   decision boundary over the points; more features: predicted against actual
   (regression) or ROC curve and confusion matrix (classification), on the test part.
 
-Per sweep: ``heatmap.png`` (validation selection metric over the grid),
-``learning_curves.png`` (all runs, coloured by learning rate) and ``convergence.png``
-(objective minus scikit-learn's optimum per epoch).
+Per sweep: ``heatmap.png`` (validation selection metric over the grid; not for a random
+search, whose values do not form a grid), ``learning_curves.png`` (all runs, coloured by
+learning rate), ``convergence.png`` (objective minus scikit-learn's optimum per epoch),
+``parallel_coordinates.png`` (every configuration a line through its hyperparameters to
+its validation metric) and ``importance.png`` (the share of the metric's variance each
+hyperparameter explains, :func:`importance`).
+
+With repeats (several runs of one configuration, different seeds) the sweep figures show
+each configuration's mean: the heatmap's cells and the parallel coordinates give the mean
+validation metric (the heatmap adds the 95 % interval's half-width), the curves are the
+mean per epoch with the 95 % interval as a band.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ import numpy as np
 from matplotlib import colors as mcolors
 from matplotlib.collections import LineCollection
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -53,7 +62,8 @@ from gdlab.io import read_json, write_bytes
 from gdlab.losses import sigmoid
 from gdlab.models.registry import predict
 from gdlab.runfiles import read_history, run_dir
-from gdlab.summary import rank_runs
+from gdlab.stats import chance_share, mean_band, quantile_bins, variance_explained
+from gdlab.summary import ranked_runs
 
 __all__ = [
     "DPI",
@@ -62,13 +72,17 @@ __all__ = [
     "STYLE",
     "convergence_figure",
     "heatmap_figure",
+    "importance",
+    "importance_figure",
     "learning_curve_figure",
     "learning_curves_figure",
     "load_run",
     "model_figure",
+    "parallel_coordinates_figure",
     "plot_sweep",
     "plot_sweep_files",
     "read_summary",
+    "with_repeats",
     "render_png",
 ]
 
@@ -136,6 +150,11 @@ class Run:
     #: every array of its model.npz (what :func:`gdlab.models.registry.predict` reads)
     arrays: dict = field(default_factory=dict)
     seed: int = 0
+    #: its configuration (the run name without ``/repeat~r``) and repeat number
+    config: str = ""
+    repeat: int = 0
+    #: a configuration's mean drawn by the sweep figures: its repeats (see :func:`with_repeats`)
+    repeats: list = field(default_factory=list)
 
     @property
     def lr(self) -> float:
@@ -163,6 +182,7 @@ def load_run(history_path, model_path, metrics_path) -> Run:
         diverged=bool(info.get("diverged", False)),
         dataset=info.get("dataset", ""), model=info.get("model", ""),
         metrics=info.get("metrics", {}), seed=int(info.get("seed", 0)),
+        config=info.get("config", info["run_name"]), repeat=int(info.get("repeat", 0)),
     )
     return run if model_path is None else with_model(run, model_path)
 
@@ -178,8 +198,24 @@ def with_model(run: Run, model_path) -> Run:
                    coef=np.asarray(weights["coef"], dtype=np.float64).ravel())
 
 
+def with_repeats(runs: list[Run]) -> list[Run]:
+    """The sweep figures' lines: ``runs`` themselves when every configuration has one
+    run, else one :class:`Run` per configuration holding its repeats (``repeats``),
+    named after the configuration, diverged if any repeat diverged."""
+    groups: dict[str, list[Run]] = {}
+    for r in sorted(runs, key=lambda r: (r.config or r.name, r.repeat)):
+        groups.setdefault(r.config or r.name, []).append(r)
+    if all(len(g) == 1 for g in groups.values()):
+        return runs
+    return [Run(name=name, hyperparameters=g[0].hyperparameters, history=g[0].history,
+                coef=g[0].coef, intercept=g[0].intercept,
+                diverged=any(r.diverged for r in g), dataset=g[0].dataset,
+                model=g[0].model, config=name, repeats=g)
+            for name, g in groups.items()]
+
+
 def read_summary(path) -> list[dict[str, str]]:
-    """The rows of a sweep's ``summary.csv`` (values stay strings)."""
+    """The rows of a sweep's ``summary.csv`` or ``configs.csv`` (values stay strings)."""
     with open(path, encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
 
@@ -795,7 +831,9 @@ def _text_color(rgba) -> str:
 def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
     """The validation selection metric over the grid; best run framed, diverged hatched.
 
-    ``rows`` are ``summary.csv`` rows, ``best`` the sweep's ``best.json``.
+    ``rows`` are ``configs.csv`` rows (or ``summary.csv`` ones), ``best`` the sweep's
+    ``best.json``. With repeats a cell is a configuration's mean, with the half-width of
+    its 95 % interval under it, and the best configuration is framed.
     """
     metric = best.get("selection_metric") or "val_loss"
     name = metric.removeprefix("val_")
@@ -825,7 +863,7 @@ def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
     height = 1.5 + nrows * (0.55 * len(ys) + 0.9)
     fig = _new_figure(width, height)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-    best_name = best.get("run_name")
+    best_name = _best_config(best)
     # each cell says its value, unless there are so many that the colour has to
     labelled = len(xs) * len(ys) * len(facets) <= MAX_CELL_LABELS
 
@@ -853,8 +891,11 @@ def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
                     label(ax, j, i, "n/a", fontsize=7)
                 else:
                     data[i, j] = v
-                    label(ax, j, i, f"{v:.3g}", fontsize=7.5, color=_text_color(cmap(norm(v))))
-                if best_name is not None and r.get("run_name") == best_name:
+                    half = _half_width(r, metric)
+                    label(ax, j, i, f"{v:.3g}" + (f"\n±{half:.2g}" if half is not None else ""),
+                          fontsize=7.5 if half is None else 6.5,
+                          color=_text_color(cmap(norm(v))))
+                if best_name is not None and _row_config(r) == best_name:
                     ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False,
                                            ec="#e41a1c", lw=2.5, zorder=5))
         ax.imshow(np.ma.masked_invalid(data), cmap=cmap, norm=norm, aspect="auto",
@@ -876,7 +917,254 @@ def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
     handles = [Patch(fc="none", ec="#e41a1c", lw=2.5, label="best run (chosen on validation)"),
                Patch(fc="0.82", ec="0.55", hatch="///", label="diverged")]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
-    fig.suptitle(f"{metric} over the grid" + (f": {title}" if title else ""))
+    repeats = _repeats_note(rows, "\neach cell the ")
+    fig.suptitle(f"{metric} over the grid" + (f": {title}" if title else "")
+                 + (f"{repeats} ± half its 95 % interval" if repeats else ""))
+    return fig
+
+
+def _row_config(row: dict) -> str | None:
+    """The configuration a ``configs.csv`` (or ``summary.csv``) row stands for."""
+    return row.get("config") or row.get("run_name")
+
+
+def _best_config(best: dict) -> str | None:
+    """The best configuration of a ``best.json`` (its best run's, without repeats)."""
+    return (best.get("config") or {}).get("name") or best.get("run_name")
+
+
+def _half_width(row: dict, metric: str) -> float | None:
+    """Half the width of a row's 95 % interval of ``metric``, if it has one."""
+    lo, hi = _metric_of(row, f"{metric}_ci_low"), _metric_of(row, f"{metric}_ci_high")
+    return (hi - lo) / 2 if math.isfinite(lo) and math.isfinite(hi) else None
+
+
+def _repeats_note(rows: list[dict], prefix: str = " (") -> str:
+    """``" (mean of 3 repeats)"`` when the rows are configurations with repeats."""
+    counts = sorted({int(r["repeats"]) for r in rows if r.get("repeats")})
+    if not counts or counts == [1]:
+        return ""
+    return f"{prefix}mean of {'/'.join(map(str, counts))} repeats" + \
+        (")" if prefix == " (" else "")
+
+
+# --------------------------------------------------------------------------------------
+# Per sweep: every configuration at once (parallel coordinates) and what matters
+# --------------------------------------------------------------------------------------
+
+#: an axis with more distinct numbers than this is binned for :func:`importance`
+MAX_GROUPS = 10
+
+
+def varying_axes(rows: list[dict]) -> list[str]:
+    """The hyperparameters whose value differs between rows (in :data:`HYPERPARAMETERS`
+    order, ``lr`` first)."""
+    keys = [k for k in HYPERPARAMETERS if rows and k in rows[0]]
+    return [k for k in keys if len({r[k] for r in rows}) > 1]
+
+
+def _axis_scale(values: list, drawn: str | None = None) -> str:
+    """``"category"`` (names, ``None``, booleans, lists), ``"log"`` (drawn log-uniformly,
+    or positive numbers spanning at least a factor 10: an lr-like axis) or ``"linear"``.
+    ``drawn``: the axis's distribution in a random search, if it is drawn from a range."""
+    if drawn is not None:
+        return "log" if drawn == "loguniform" else "linear"
+    if any(v is None or isinstance(v, bool | str) for v in values):
+        return "category"
+    return "log" if _wants_log(values, ratio=10.0) else "linear"
+
+
+def _positions(values: list, scale: str) -> tuple[np.ndarray, list[tuple[float, str]]]:
+    """Each value's height in [0, 1] on its axis, and the axis's ticks (height, label)."""
+    if scale == "category":
+        cats = sorted(set(values), key=_sort_key)
+        where = {c: i / max(len(cats) - 1, 1) for i, c in enumerate(cats)}
+        return (np.array([where[v] for v in values], dtype=np.float64),
+                [(where[c], _fmt(c)) for c in cats])
+    v = np.asarray(values, dtype=np.float64)
+    t = np.log10(v) if scale == "log" else v
+    lo, hi = float(t.min()), float(t.max())
+    span = hi - lo if hi > lo else 1.0
+    distinct = np.unique(v)
+    if distinct.size <= 6:  # a few values (a grid's, a choice): each its own tick
+        return (t - lo) / span, [(((np.log10(x) if scale == "log" else x) - lo) / span,
+                                  _fmt(float(x))) for x in distinct]
+    ticks = np.linspace(lo, hi, 5)
+    return ((t - lo) / span,
+            [((k - lo) / span, f"{10 ** k if scale == 'log' else k:.3g}") for k in ticks])
+
+
+@_styled
+def parallel_coordinates_figure(rows: list[dict], best: dict, title: str = "",
+                                drawn: dict[str, str] | None = None) -> Figure:
+    """Every configuration a line through its hyperparameters to its validation metric.
+
+    ``rows`` are ``configs.csv`` rows (with repeats, the metric is the mean). One vertical
+    axis per varying hyperparameter — categories evenly spaced, numbers on a linear scale
+    or a log one when they span a factor 10 or more (lr) — then the selection metric, best
+    at the top (``drawn``: a random search's axes drawn from a range, by distribution:
+    log-uniform ones on a log scale). Lines are coloured by the metric (as the heatmap);
+    diverged or non-finite
+    configurations run grey to a mark above the metric axis; the best one is drawn thick,
+    framed red. One ``LineCollection``: cheap at thousands of lines.
+    """
+    metric = best.get("selection_metric") or "val_loss"
+    higher = M.HIGHER_IS_BETTER.get(metric.removeprefix("val_"), False)
+    drawn = drawn or {}
+    axes_keys = varying_axes(rows)
+    values = {k: [_parse(r[k]) for r in rows] for k in axes_keys}
+    scales = {k: _axis_scale(values[k], drawn.get(k)) for k in axes_keys}
+    scores = np.array([_metric_of(r, metric) for r in rows])
+    healthy = np.isfinite(scores) & np.array([r.get("diverged") != "true" for r in rows])
+    ok = scores[healthy]
+    log_metric = _wants_log(ok, ratio=10.0)
+    norm = (mcolors.LogNorm(ok.min(), ok.max()) if log_metric else
+            mcolors.Normalize(float(ok.min()), float(ok.max()) if ok.max() > ok.min()
+                              else float(ok.min()) + 1e-12)) if ok.size else \
+        mcolors.Normalize(0.0, 1.0)
+    cmap = mpl.colormaps["viridis" if higher else "viridis_r"]
+
+    n_axes = len(axes_keys) + 1
+    fig = _new_figure(max(6.0, 1.5 * n_axes + 2.2), 4.8)
+    ax = fig.add_subplot()
+    ax.grid(False)
+    ax.spines[["left", "bottom"]].set_visible(False)
+    heights = np.zeros((len(rows), n_axes))
+    ticks = []
+    for j, k in enumerate(axes_keys):
+        heights[:, j], axis_ticks = _positions(values[k], scales[k])
+        ticks.append(axis_ticks)
+    # the metric, best at the top; off-scale (diverged, n/a) just above the axis
+    if ok.size:
+        t = np.log10(ok) if log_metric else ok
+        lo, hi = float(t.min()), float(t.max())
+        span = hi - lo if hi > lo else 1.0
+        h = (t - lo) / span
+        heights[healthy, -1] = 1.0 - h if not higher else h
+        tick_values = np.linspace(lo, hi, 5)
+        ticks.append([((1.0 - (k - lo) / span) if not higher else (k - lo) / span,
+                       f"{10 ** k if log_metric else k:.3g}") for k in tick_values])
+    else:
+        ticks.append([])
+    heights[~healthy, -1] = 1.12
+    xs = np.arange(n_axes, dtype=np.float64)
+    segments = [np.column_stack([xs, heights[i]]) for i in range(len(rows))]
+    with np.errstate(invalid="ignore"):
+        goodness = np.where(healthy, scores if higher else -scores, -np.inf)
+    order = np.argsort(goodness, kind="stable")  # worst first: the best lines end on top
+    rgba = cmap(norm(np.where(healthy, scores, ok.min() if ok.size else 0.0)))  # vectorised
+    rgba[~healthy] = (0.6, 0.6, 0.6, 0.6)
+    colors = rgba[order]
+    lw = 1.4 if len(rows) <= 50 else 0.7
+    ax.add_collection(LineCollection([segments[i] for i in order], colors=colors,
+                                     linewidths=lw, alpha=0.85 if len(rows) <= 200 else 0.5))
+    best_name = _best_config(best)
+    for i, r in enumerate(rows):
+        if best_name is not None and _row_config(r) == best_name:
+            ax.plot(xs, heights[i], color="#e41a1c", lw=3.6, zorder=4, solid_capstyle="round")
+            ax.plot(xs, heights[i], color=rgba[i], lw=1.8, zorder=5)
+    for j, axis_ticks in enumerate(ticks):
+        ax.axvline(j, color="0.25", lw=1.0, zorder=3)
+        for h, label in axis_ticks:
+            ax.plot([j - 0.03, j], [h, h], color="0.25", lw=0.8, zorder=3)
+            ax.text(j - 0.05, h, label, ha="right", va="center", fontsize=7, zorder=6,
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 0.5})
+    if not healthy.all():
+        ax.text(n_axes - 1 + 0.05, 1.12, "diverged / n/a", ha="left", va="center",
+                fontsize=7, color="0.35")
+    scale_note = {"log": " (log)", "linear": "", "category": ""}
+    ax.set_xticks(xs, [f"{k}{scale_note[scales[k]]}" for k in axes_keys]
+                  + [f"{metric}{' (log)' if log_metric else ''}\n"
+                     f"{'higher' if higher else 'lower'} is better, best on top"])
+    ax.set_yticks([])
+    ax.set_xlim(-0.6, n_axes - 0.6)
+    ax.set_ylim(-0.06, 1.18)
+    sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+    cb = fig.colorbar(sm, ax=ax, shrink=0.9, pad=0.02, label=metric)
+    if not higher:
+        cb.ax.invert_yaxis()  # best on top, as on the metric's axis
+    n_bad = int((~healthy).sum())
+    fig.suptitle(f"Every configuration ({len(rows)}{_repeats_note(rows, ', each the ')}"
+                 + (f", {n_bad} diverged or n/a" if n_bad else "") + ") through its "
+                 "hyperparameters to its validation metric" + (f"\n{title}" if title else ""),
+                 fontsize=9)
+    if not axes_keys:
+        _note(ax, "no hyperparameter varies")
+    return fig
+
+
+def importance(rows: list[dict], metric: str,
+               drawn: dict[str, str] | None = None) -> list[dict]:
+    """How much of the validation metric's variance each varying hyperparameter explains.
+
+    The measure is eta squared (:func:`gdlab.stats.variance_explained`): the rows (the
+    configurations; their mean metric with repeats) that did not diverge and have a finite
+    ``metric`` are grouped by the hyperparameter's value, and the between-group sum of
+    squares is divided by the total. An axis a random search draws from a range
+    (``drawn``), or with more distinct numbers than :data:`MAX_GROUPS` or than half the
+    rows, is first cut into ``clip(n // 10, 2, 10)`` quantile bins of about equal counts
+    (``n`` rows): grouped by value, every row would be its own group and explain all.
+    Each entry:
+    ``{"axis", "share", "groups", "binned", "chance"}`` (``chance``: the share expected
+    with that many groups if the axis did not matter), largest share first. The shares
+    need not add up to 1: axes overlap and interact.
+    """
+    ok = [r for r in rows if r.get("diverged") != "true"
+          and math.isfinite(_metric_of(r, metric))]
+    y = np.array([_metric_of(r, metric) for r in ok])
+    out = []
+    for k in varying_axes(rows):
+        vals = [_parse(r[k]) for r in ok]
+        distinct = len(set(map(repr, vals)))
+        binned = k in (drawn or {}) or (_axis_scale(vals) != "category" and (
+            distinct > MAX_GROUPS or distinct > len(ok) / 2))
+        groups = (quantile_bins(np.asarray(vals, dtype=np.float64),
+                                min(max(len(ok) // 10, 2), MAX_GROUPS))
+                  if binned and ok else [repr(v) for v in vals])
+        n_groups = len(set(np.asarray(groups).tolist()))
+        out.append({"axis": k, "share": variance_explained(groups, y) if ok else math.nan,
+                    "groups": n_groups, "binned": binned,
+                    "chance": chance_share(n_groups, len(ok))})
+    return sorted(out, key=lambda e: (-(e["share"] if math.isfinite(e["share"]) else -1.0),
+                                      e["axis"]))
+
+
+@_styled
+def importance_figure(rows: list[dict], best: dict, title: str = "",
+                      drawn: dict[str, str] | None = None) -> Figure:
+    """:func:`importance` as bars, one per varying hyperparameter, largest first, with the
+    share expected by chance marked on each."""
+    metric = best.get("selection_metric") or "val_loss"
+    entries = importance(rows, metric, drawn)
+    fig = _new_figure(6.8, max(3.0, 1.9 + 0.42 * len(entries)))
+    ax = fig.add_subplot()
+    n_ok = sum(1 for r in rows if r.get("diverged") != "true"
+               and math.isfinite(_metric_of(r, metric)))
+    if not entries:
+        _note(ax, "no hyperparameter varies")
+    labels = [e["axis"] + (f"\n({e['groups']} quantile bins)" if e["binned"] else
+                           f"\n({e['groups']} values)") for e in entries]
+    shares = [e["share"] if math.isfinite(e["share"]) else 0.0 for e in entries]
+    ys = np.arange(len(entries))[::-1]
+    ax.barh(ys, shares, color="#3b75af", height=0.6)
+    for y, e, share in zip(ys, entries, shares, strict=True):
+        ax.text(share + 0.01, y, f"{e['share']:.2f}" if math.isfinite(e["share"]) else "n/a",
+                va="center", fontsize=8)
+        if math.isfinite(e["chance"]):
+            ax.plot([e["chance"]] * 2, [y - 0.38, y + 0.38], color="0.2", ls=":", lw=1.4)
+    if entries:
+        fig.legend(handles=[Line2D([], [], color="0.2", ls=":", lw=1.4,
+                                   label="expected by chance with that many groups: "
+                                         "(groups − 1) / (n − 1)")],
+                   loc="outside lower center", frameon=False, fontsize=7)
+    ax.set_yticks(ys, labels)
+    ax.set_xlim(0.0, 1.08)
+    ax.set_xlabel(f"share of the variance of {metric} explained "
+                  "(between-group / total sum of squares)")
+    ax.grid(axis="y", visible=False)
+    fig.suptitle(f"Which hyperparameters matter: the {n_ok} configurations that did not "
+                 f"diverge{_repeats_note(rows)}"
+                 + (f"\n{title}" if title else ""), fontsize=9)
     return fig
 
 
@@ -895,13 +1183,36 @@ def _lr_scale(runs: list[Run]):
     return mpl.cm.ScalarMappable(norm=mcolors.LogNorm(lo, hi), cmap=_LR_CMAP), lrs
 
 
+def _series(run: Run, get: Callable[[Run], np.ndarray], floor: float | None):
+    """(epochs, values, band half-width or None) of ``get`` for a run, or for a
+    configuration with repeats their mean over the epochs every repeat reached and the
+    95 % interval's half-width; None when ``get`` has nothing for it."""
+    members = run.repeats or [run]
+    ys = [get(r) for r in members]
+    if any(y is None for y in ys):
+        return None
+    n = min(len(y) for y in ys)
+    ys = [_finite(y)[:n] for y in ys]
+    if floor is not None:
+        ys = [np.where(np.isnan(y), np.nan, np.maximum(y, floor)) for y in ys]
+    epochs = np.asarray(members[0].history["epoch"])[:n]
+    if not run.repeats:
+        return epochs, ys[0], None
+    with np.errstate(all="ignore"):
+        mean, half = mean_band(np.array(ys))
+    return epochs, _finite(mean), _finite(half)
+
+
 def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
-             floor: float | None = None) -> None:
+             floor: float | None = None, drawn: Iterable[str] = ()) -> None:
     """Draw ``series(run)`` of every run on each axis in ``axes``: colour = lr,
-    line style = the other varying hyperparameters; the y range follows the runs that did
-    not diverge, and a diverged run is marked with × where it left."""
+    line style = the other varying hyperparameters but those a search ``drawn`` from a
+    range; the y range follows the runs that did not diverge, and a diverged run is marked
+    with × where it left. A configuration with repeats (:func:`with_repeats`) is drawn as
+    its mean with a band (95 % interval)."""
+    drawn = set(drawn)
     sm, lrs = _lr_scale(runs)
-    style_keys = _style_keys(runs)
+    style_keys = [k for k in _style_keys(runs) if k not in drawn]
     combos = sorted({tuple(_fmt(r.hyperparameters.get(k)) for k in style_keys) for r in runs})
     # beyond a few combinations line styles can't be told apart: one style, no legend
     styled = 1 < len(combos) <= MAX_LINE_STYLES
@@ -912,26 +1223,24 @@ def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
         finite_ok, finite_all = [], []
         curves = []
         for r in sorted(runs, key=lambda r: (r.lr, r.name)):
-            y = get(r)
-            if y is None:
+            line = _series(r, get, floor)
+            if line is None:
                 continue
-            y = _finite(y)
-            if floor is not None:
-                y = np.where(np.isnan(y), np.nan, np.maximum(y, floor))
-            curves.append((r, y))
+            epochs, y, half = line
+            curves.append((r, epochs, y, half))
             finite_all.append(y[np.isfinite(y)])
             if not r.diverged:
                 finite_ok.append(y[np.isfinite(y)])
         # one collection per line style, not a Line2D per run: a thousand runs draw in
         # a fraction of a second instead of many seconds (lower lrs first, as before)
         by_style: dict[str, list] = {}
-        for r, y in curves:
+        for r, epochs, y, _ in curves:
             combo = tuple(_fmt(r.hyperparameters.get(k)) for k in style_keys)
-            by_style.setdefault(styles[combo], []).append((r, y))
+            by_style.setdefault(styles[combo], []).append((r, epochs, y))
         for ls, group in by_style.items():
             ax.add_collection(LineCollection(
-                [np.column_stack([r.history["epoch"], y]) for r, y in group],
-                colors=sm.to_rgba(np.array([r.lr for r, _ in group])), linestyles=ls,
+                [np.column_stack([epochs, y]) for _, epochs, y in group],
+                colors=sm.to_rgba(np.array([r.lr for r, _, _ in group])), linestyles=ls,
                 linewidths=lw, alpha=alpha))
         ax.autoscale_view()
         ref = np.concatenate(finite_ok) if finite_ok and any(a.size for a in finite_ok) \
@@ -945,11 +1254,18 @@ def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
             else:
                 lo, hi = _padded(float(ref.min()), float(ref.max()))
                 ax.set_ylim(lo, hi)
+        log = ax.get_yscale() == "log"
+        for r, epochs, y, half in curves:
+            if half is not None:  # on a log scale, only where the interval stays above 0
+                with np.errstate(invalid="ignore"):
+                    ax.fill_between(epochs, y - half, y + half, color=sm.to_rgba(r.lr),
+                                    where=(y - half > (floor or 0.0)) if log else None,
+                                    alpha=0.15 if len(runs) <= 10 else 0.07, lw=0)
         top = ax.get_ylim()[1]
         on_chart, off_chart = [], []  # off the chart: marked just inside the top edge
-        for r, y in curves:
-            if r.diverged and r.history["epoch"].size:
-                last = float(r.history["epoch"][-1])
+        for r, epochs, y, _ in curves:
+            if r.diverged and epochs.size:
+                last = float(epochs[-1])
                 if np.isfinite(y[-1]) and y[-1] < top:
                     on_chart.append((last, y[-1]))
                 else:
@@ -963,7 +1279,7 @@ def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
         ax.set_xlabel("epoch")
     cb = fig.colorbar(sm, ax=list(axes), shrink=0.9, pad=0.02)
     cb.set_label("learning rate (lr, log scale)")
-    if len(lrs) <= 12:  # each lr of the grid a tick; more would overlap
+    if len(lrs) <= 12 and "lr" not in drawn:  # each lr of the grid a tick; more would overlap
         cb.set_ticks(lrs, labels=[f"{v:g}" for v in lrs])
         cb.minorticks_off()
     handles = []
@@ -972,6 +1288,11 @@ def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
                            label=", ".join(f"{k}={v}" for k, v in zip(style_keys, c,
                                                                         strict=True)))
                     for c in combos]
+    if any(r.repeats for r in runs):
+        n = sorted({len(r.repeats) for r in runs if r.repeats})
+        handles.append(Patch(fc="0.6", alpha=0.4, label=f"mean of {'/'.join(map(str, n))} "
+                                                        "repeats, band: 95 % interval"
+                             + (" (above 0)" if axes[0].get_yscale() == "log" else "")))
     if any(r.diverged for r in runs):
         handles.append(Line2D([], [], ls="", marker="x", color=_DIVERGED_COLOR, ms=7, mew=2.0,
                               label="diverged (× at its last epoch; at the top if off the chart)"))
@@ -982,15 +1303,17 @@ def _overlay(axes, fig, runs: list[Run], series: Callable[[Run], np.ndarray],
 
 
 @_styled
-def learning_curves_figure(runs: list[Run], title: str = "") -> Figure:
-    """Training objective and validation loss of every run, coloured by learning rate."""
+def learning_curves_figure(runs: list[Run], title: str = "",
+                           drawn: Iterable[str] = ()) -> Figure:
+    """Training objective and validation loss of every run, coloured by learning rate
+    (``drawn``: the axes a random search draws from a range, see :func:`_overlay`)."""
     has_val = any("val_loss" in r.history for r in runs)
     fig = _new_figure(10.0 if has_val else 6.5, 4.6)
     axes = fig.subplots(1, 2 if has_val else 1, squeeze=False).ravel()
     getters = [lambda r: r.history["train_objective"]]
     if has_val:
         getters.append(lambda r: r.history.get("val_loss"))
-    _overlay(list(axes), fig, runs, getters)
+    _overlay(list(axes), fig, runs, getters, drawn=drawn)
     axes[0].set_ylabel("training objective")
     axes[0].set_title("Training objective (mean loss + L2 penalty)")
     if has_val:
@@ -1006,7 +1329,8 @@ def _optimum(baseline: dict, run: Run) -> float | None:
 
 
 @_styled
-def convergence_figure(runs: list[Run], baseline: dict, title: str = "") -> Figure:
+def convergence_figure(runs: list[Run], baseline: dict, title: str = "",
+                       drawn: Iterable[str] = ()) -> Figure:
     """Training objective minus scikit-learn's optimum (for the run's l2), per epoch."""
     fig = _new_figure(7.5, 4.8)
     ax = fig.add_subplot()
@@ -1018,7 +1342,7 @@ def convergence_figure(runs: list[Run], baseline: dict, title: str = "") -> Figu
         with np.errstate(all="ignore"):
             return np.asarray(r.history["train_objective"], dtype=np.float64) - opt
 
-    _overlay([ax], fig, runs, [gap], floor=GAP_FLOOR)
+    _overlay([ax], fig, runs, [gap], floor=GAP_FLOOR, drawn=drawn)
     if ax.get_ylim()[0] <= GAP_FLOOR:  # some run got there: show where "there" is
         ax.axhline(GAP_FLOOR, color="0.3", ls=":", lw=1.0)
         ax.annotate(f"floor {GAP_FLOOR:g}: gap ≤ floor (scikit-learn's optimum reached)",
@@ -1042,14 +1366,16 @@ def run_figure_path(runs_dir, run_name: str, figure: str) -> Path:
 def figure_runs(runs: list[Run], metric: str, top_k: int | str) -> list[Run]:
     """The runs that get per-run figures: the ``top_k`` best on validation, or ``"all"``.
 
-    Ranked as the best run is chosen (:func:`gdlab.summary.rank_runs`); MLflow's chart
+    Ranked as the best run is chosen (:func:`gdlab.summary.ranked_runs`: with repeats,
+    the best repeat of each of the best configurations); MLflow's chart
     view already plots every run's curves, so by default only the best run is drawn.
     """
     if top_k == "all":
         return sorted(runs, key=lambda r: r.name)
     by_name = {r.name: r for r in runs}
-    ranked = rank_runs([{"run_name": r.name, "diverged": r.diverged, "metrics": r.metrics}
-                        for r in runs], metric)
+    ranked = ranked_runs([{"run_name": r.name, "diverged": r.diverged, "metrics": r.metrics,
+                           "config": r.config or r.name, "repeat": r.repeat} for r in runs],
+                         metric)
     return [by_name[r["run_name"]] for r in ranked[:int(top_k)]]
 
 
@@ -1160,23 +1486,36 @@ def plot_lesson_file(split_path, sweep_dir, run_names: Iterable[str], metric: st
 
 
 def plot_sweep(split: Split, runs: list[Run], rows: list[dict], best: dict, baseline: dict,
-               heatmap, learning_curves, convergence, runs_dir, top_k: int | str = 1,
+               heatmap, learning_curves, convergence, parallel_coordinates, importance_path,
+               runs_dir, top_k: int | str = 1, drawn: dict[str, str] | None = None,
                log: Callable[[str], None] | None = None,
                load_model: Callable[[Run], Run] | None = None) -> dict[str, float]:
     """Write every figure of one sweep; returns seconds spent per kind of figure.
 
-    The sweep figures show every run; per-run figures are drawn for :func:`figure_runs`,
-    whose models ``load_model`` adds when ``runs`` were read without them.
+    ``rows`` are the sweep's ``configs.csv`` rows. The sweep figures show every run (with
+    repeats, every configuration's mean); per-run figures are drawn for
+    :func:`figure_runs`. ``heatmap`` None: no heatmap (a random search's values are not a
+    grid; the parallel coordinates show them). ``drawn``: the axes a random search draws
+    from a range (:func:`gdlab.grid.drawn_axes`). ``load_model`` adds the models of the
+    runs that get per-run figures when ``runs`` were read without them.
     """
     log = log or (lambda _msg: None)
     title = " / ".join(p for p in (best.get("dataset", ""), best.get("model", "")) if p)
     times = {}
 
     t = time.perf_counter()
-    _save(heatmap_figure(rows, best, title), heatmap)
-    _save(learning_curves_figure(runs, title), learning_curves)
-    _save(convergence_figure(runs, baseline, title), convergence)
+    if heatmap is not None:
+        _save(heatmap_figure(rows, best, title), heatmap)
+    drawn = drawn or {}
+    lines = with_repeats(runs)
+    _save(learning_curves_figure(lines, title, drawn), learning_curves)
+    _save(convergence_figure(lines, baseline, title, drawn), convergence)
     times["sweep figures"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _save(parallel_coordinates_figure(rows, best, title, drawn), parallel_coordinates)
+    _save(importance_figure(rows, best, title, drawn), importance_path)
+    times["sweep views"] = time.perf_counter() - t
 
     t = time.perf_counter()
     Path(runs_dir).mkdir(parents=True, exist_ok=True)
@@ -1194,11 +1533,13 @@ def plot_sweep(split: Split, runs: list[Run], rows: list[dict], best: dict, base
     return times
 
 
-def plot_sweep_files(split, summary, best, baseline, sweep_dir, run_names: Iterable[str],
-                     heatmap, learning_curves, convergence, runs_dir, top_k: int | str = 1,
+def plot_sweep_files(split, configs, best, baseline, sweep_dir, run_names: Iterable[str],
+                     heatmap, learning_curves, convergence, parallel_coordinates, importance,
+                     runs_dir, top_k: int | str = 1, drawn: dict[str, str] | None = None,
                      log: Callable[[str], None] | None = None) -> dict[str, float]:
-    """:func:`plot_sweep` from files: the runs ``run_names`` of ``sweep_dir`` (their
-    directories as :func:`gdlab.runfiles.run_dir` places them)."""
+    """:func:`plot_sweep` from files: ``configs`` is the sweep's ``configs.csv``, the runs
+    ``run_names`` of ``sweep_dir`` (their directories as :func:`gdlab.runfiles.run_dir`
+    places them)."""
     runs = []
     for name in sorted(run_names):
         d = run_dir(sweep_dir, name)
@@ -1206,8 +1547,8 @@ def plot_sweep_files(split, summary, best, baseline, sweep_dir, run_names: Itera
         if run.name != name:
             raise ValueError(f"{d / 'metrics.json'} describes run {run.name!r}, not {name!r}")
         runs.append(run)
-    return plot_sweep(load_split(split), runs, read_summary(summary), read_json(best),
-                      read_json(baseline), heatmap, learning_curves, convergence, runs_dir,
-                      top_k=top_k, log=log,
-                      load_model=lambda r: with_model(r, run_dir(sweep_dir, r.name)
-                                                      / "model.npz"))
+    return plot_sweep(load_split(split), runs, read_summary(configs), read_json(best),
+                      read_json(baseline), heatmap, learning_curves, convergence,
+                      parallel_coordinates, importance, runs_dir, top_k=top_k, drawn=drawn,
+                      log=log, load_model=lambda r: with_model(r, run_dir(sweep_dir, r.name)
+                                                                / "model.npz"))

@@ -1,7 +1,15 @@
-"""Tables of a sweep's runs, the choice of its best run, and the table across sweeps.
+"""Tables of a sweep's runs and configurations, the choice of its best run, and the table
+across sweeps.
 
 The best run is chosen on the **validation** metric named in the config's ``selection``;
 its test metrics are what gets reported. Test data never take part in the choice.
+
+With repeats (each configuration trained several times, with different seeds), a
+configuration's score is the **mean** of its repeats' validation metric, given with a 95 %
+Student-t confidence interval (:mod:`gdlab.stats`). The best configuration is the one
+with the best mean among those whose every repeat trained without diverging; its best
+repeat (on validation) is the sweep's best run, the model that gets registered. Without
+repeats a configuration is one run and all of this is the plain choice of the best run.
 """
 
 from __future__ import annotations
@@ -10,8 +18,9 @@ import csv
 import io
 import math
 
-from gdlab.grid import reference_key
+from gdlab.grid import config_of, reference_key
 from gdlab.metrics import HIGHER_IS_BETTER
+from gdlab.stats import mean_ci
 
 PARTS = ("train", "val", "test")
 
@@ -51,18 +60,94 @@ def rank_runs(runs: list[dict], metric: str) -> list[dict]:
     return sorted(candidates, key=lambda r: (sign * _metric(r, "val", metric), r["run_name"]))
 
 
+def configurations(runs: list[dict]) -> dict[str, list[dict]]:
+    """Configuration name -> its runs (repeat 0 first), configurations sorted by name."""
+    groups: dict[str, list[dict]] = {}
+    for r in sorted(runs, key=lambda r: config_of(r)[::-1]):
+        groups.setdefault(config_of(r)[0], []).append(r)
+    return dict(sorted(groups.items()))
+
+
+def rank_configs(runs: list[dict], metric: str) -> list[tuple[str, list[dict]]]:
+    """(name, runs) of the configurations whose every repeat qualifies for
+    :func:`rank_runs`, best mean validation ``metric`` first; ties go to the first name."""
+    sign = -1.0 if HIGHER_IS_BETTER[metric] else 1.0
+    ok = [(name, group) for name, group in configurations(runs).items()
+          if len(rank_runs(group, metric)) == len(group)]
+    return sorted(ok, key=lambda g: (sign * mean_ci(_metric(r, "val", metric)
+                                                    for r in g[1])[0], g[0]))
+
+
+def ranked_runs(runs: list[dict], metric: str) -> list[dict]:
+    """The best repeat of each configuration of :func:`rank_configs`, in its order.
+
+    Without repeats, exactly :func:`rank_runs`.
+    """
+    return [rank_runs(group, metric)[0] for _, group in rank_configs(runs, metric)]
+
+
 def select_best(runs: list[dict], metric: str) -> dict | None:
-    """The first of :func:`rank_runs`, or None when no run qualifies."""
-    ranked = rank_runs(runs, metric)
+    """The first of :func:`ranked_runs`, or None when no configuration qualifies."""
+    ranked = ranked_runs(runs, metric)
     return ranked[0] if ranked else None
+
+
+def _none_if_nan(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def aggregate(runs: list[dict]) -> dict:
+    """``{part: {metric: {"mean", "ci_low", "ci_high"}}}`` over the repeats ``runs`` (None
+    where there is no number: one repeat has no interval, a diverged one no mean)."""
+    out: dict = {}
+    for part in PARTS:
+        for name in runs[0]["metrics"][part]:
+            m, lo, hi = mean_ci(_metric(r, part, name) for r in runs)
+            out.setdefault(part, {})[name] = {"mean": _none_if_nan(m),
+                                              "ci_low": _none_if_nan(lo),
+                                              "ci_high": _none_if_nan(hi)}
+    return out
+
+
+def config_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dict]:
+    """One row per configuration: its hyperparameters, how many repeats (and how many
+    diverged), and the mean and 95 % interval of each metric (``val_mse``,
+    ``val_mse_ci_low``, ``val_mse_ci_high``...). ``configs.csv``."""
+    best_config = config_of(best)[0] if best is not None else None
+    rows = []
+    for name, group in configurations(runs).items():
+        first = group[0]
+        ref = baseline["references"][reference_key(first["hyperparameters"])]
+        finals = [_value(r["final_objective"]) for r in group]
+        row = {"dataset": first["dataset"], "model": first["model"], "config": name,
+               **first["hyperparameters"], "repeats": len(group),
+               "n_diverged": sum(bool(r["diverged"]) for r in group),
+               "diverged": any(r["diverged"] for r in group),
+               "final_objective": _none_if_nan(mean_ci(finals)[0]),
+               "sklearn_objective": ref["objective"],
+               "objective_gap": _none_if_nan(mean_ci(finals)[0] - ref["objective"]),
+               "best": name == best_config}
+        for part, values in aggregate(group).items():
+            for metric, agg in values.items():
+                row[f"{part}_{metric}"] = agg["mean"]
+                row[f"{part}_{metric}_ci_low"] = agg["ci_low"]
+                row[f"{part}_{metric}_ci_high"] = agg["ci_high"]
+        rows.append(row)
+    return rows
+
+
+def _value(v) -> float:
+    return float("nan") if v is None else float(v)
 
 
 def sweep_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dict]:
     rows = []
     for r in sorted(runs, key=lambda r: r["run_name"]):
         ref = baseline["references"][reference_key(r["hyperparameters"])]
-        row = {"dataset": r["dataset"], "model": r["model"], "run_name": r["run_name"],
-               "run_key": r["run_key"]}
+        row = {"dataset": r["dataset"], "model": r["model"], "run_name": r["run_name"]}
+        if "config" in r:  # a sweep with repeats
+            row.update(config=r["config"], repeat=r["repeat"])
+        row["run_key"] = r["run_key"]
         row.update(r["hyperparameters"])
         final = r["final_objective"]
         row.update({
@@ -79,15 +164,23 @@ def sweep_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dic
     return rows
 
 
-def best_record(best: dict | None, baseline: dict, metric: str, dataset: str, model: str) -> dict:
+def best_record(best: dict | None, baseline: dict, metric: str, dataset: str, model: str,
+                runs: list[dict] = ()) -> dict:
+    """``best.json``: the best run, and with repeats (``runs`` holds the sweep's runs) its
+    configuration's mean and interval of every metric under ``config``."""
     rec = {"dataset": dataset, "model": model, "selection_metric": f"val_{metric}"}
     if best is None:
         return {**rec, "run_name": None, "note": "every run diverged or has no finite metric"}
     ref = baseline["references"][reference_key(best["hyperparameters"])]
-    return {**rec, "run_name": best["run_name"], "run_key": best["run_key"],
-            "hyperparameters": best["hyperparameters"], "n_epochs": best["n_epochs"],
-            "metrics": best["metrics"], "final_objective": best["final_objective"],
-            "sklearn": {"objective": ref["objective"], "metrics": ref["metrics"]}}
+    rec = {**rec, "run_name": best["run_name"], "run_key": best["run_key"],
+           "hyperparameters": best["hyperparameters"], "n_epochs": best["n_epochs"],
+           "metrics": best["metrics"], "final_objective": best["final_objective"],
+           "sklearn": {"objective": ref["objective"], "metrics": ref["metrics"]}}
+    if "config" in best:
+        group = configurations(runs)[best["config"]]
+        rec["config"] = {"name": best["config"], "repeats": len(group),
+                         "seeds": [r["seed"] for r in group], "metrics": aggregate(group)}
+    return rec
 
 
 def overview_row(best: dict, n_runs: int, n_diverged: int) -> dict:
@@ -104,4 +197,10 @@ def overview_row(best: dict, n_runs: int, n_diverged: int) -> dict:
         row[f"test_{name}"] = v
         row[f"sklearn_test_{name}"] = ref["metrics"]["test"][name]
     row["objective_gap"] = best["final_objective"] - ref["objective"]
+    if "config" in best:  # repeats: the best configuration's mean and 95 % interval
+        row.update(best_config=best["config"]["name"], repeats=best["config"]["repeats"])
+        agg = best["config"]["metrics"]
+        for part, name in (("val", metric), ("test", metric)):
+            for stat in ("mean", "ci_low", "ci_high"):
+                row[f"{part}_{name}_{stat}"] = agg[part][name][stat]
     return row

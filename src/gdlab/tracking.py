@@ -11,12 +11,19 @@ One experiment (the config's ``experiment``) holds, per sweep (dataset x model):
 * one **parent run** (tag ``gdlab.role=sweep``, named ``<dataset>/<model>``), kept for the
   life of the sweep. Params ``dataset`` and ``model``. Everything that changes with the
   grid or the results is a tag or a metric, since MLflow params cannot change: tags
-  ``grid.<hyperparameter>`` (JSON list of its values), ``n_runs``, ``selection_metric``,
-  ``best.run_name``, ``best.<hyperparameter>``, ``best_run_id``, ``gdlab.sweep_key``;
-  metrics ``n_runs``, ``n_diverged``, the best run's ``best/<part>_<metric>``, the
-  scikit-learn baseline's ``sklearn/<part>_<metric>`` (at the best run's ``l2``) and
-  ``sklearn_l2_<l2>/...`` (every ``l2``); artifacts ``summary.csv``, ``best.json``,
-  ``baseline.json`` and the sweep's plots; and the best model as a pyfunc (see below).
+  ``grid.<hyperparameter>`` (JSON list of its values) or, for a random search,
+  ``search.method``, ``search.n_trials``, ``search.seed`` and ``search.space.<axis>``
+  (the distribution, JSON), ``n_runs``, ``selection_metric``, ``best.run_name``,
+  ``best.<hyperparameter>``, ``best_run_id``, ``gdlab.sweep_key``; metrics ``n_runs``,
+  ``n_configs``, ``n_diverged``, the best run's ``best/<part>_<metric>``, the scikit-learn
+  baseline's ``sklearn/<part>_<metric>`` (at the best run's ``l2``) and
+  ``sklearn_l2_<l2>/...`` (every ``l2``, up to :data:`MAX_REFERENCE_METRICS` of them);
+  artifacts ``summary.csv``, ``configs.csv``, ``best.json``, ``baseline.json`` and the
+  sweep's plots; and the best model as a pyfunc (see below). **With repeats** the
+  aggregate lives here too: tags ``repeats`` and ``best.config``, metrics
+  ``best/<part>_<metric>_mean``, ``..._ci_low``, ``..._ci_high`` (validation and test:
+  the best configuration's mean and 95 % interval over its repeats) and every
+  configuration's in ``configs.csv``.
   While shards stream in it is ``RUNNING``; it is ``FINISHED`` once the sweep is
   summarised and plotted (:func:`finish_sweep`).
 * a **child run** per grid point (tag ``mlflow.parentRunId``, named like its run
@@ -26,7 +33,8 @@ One experiment (the config's ``experiment``) holds, per sweep (dataset x model):
   ``<part>/<metric>`` with ``n_epochs``, ``final_objective``, ``diverged`` and
   ``converged`` (0/1); tags ``dataset``, ``model``, ``task``, ``run_key``,
   ``code_version``, ``config_hash`` (hash of the run's spec), ``git_commit``,
-  ``diverged``; the split as a dataset input; artifacts ``history.csv``,
+  ``diverged``, and with repeats ``config`` (the configuration's name) and ``repeat``
+  (each repeat is a child of its own); the split as a dataset input; artifacts ``history.csv``,
   ``metrics.json``, ``model.npz``, ``timing.json``, and the run's figures under
   ``plots/`` when it has any; the real training start and end times.
 
@@ -136,7 +144,11 @@ PARENT_TAG = "mlflow.parentRunId"
 #: MLflow's limits per ``log_batch`` call
 MAX_METRICS, MAX_PARAMS_OR_TAGS, MAX_ENTITIES = 1000, 100, 1000
 #: the sweep plots and the per-run plots the plot rule writes
-SWEEP_PLOTS = ("heatmap.png", "learning_curves.png", "convergence.png")
+SWEEP_PLOTS = ("heatmap.png", "learning_curves.png", "convergence.png",
+               "parallel_coordinates.png", "importance.png")
+#: more scikit-learn references than this (a search over a continuous l2) are left to the
+#: parent's baseline.json instead of one set of metrics each
+MAX_REFERENCE_METRICS = 50
 RUN_PLOTS = ("learning_curve.png", "model.png")
 MODEL_FILE = Path(__file__).with_name("mlflow_model.py")
 
@@ -529,7 +541,8 @@ def load_sweep(sweep_dir: str | os.PathLike, entries: dict[str, dict],
     runs = load_runs(sweep_dir, entries, sweep_dir / "plots" / "runs")
     best = read_json(sweep_dir / "best.json")
     plots = [p for p in (sweep_dir / "plots" / f for f in SWEEP_PLOTS) if p.is_file()]
-    files = [sweep_dir / f for f in ("summary.csv", "best.json", "baseline.json")]
+    files = [p for p in (sweep_dir / f for f in ("summary.csv", "configs.csv", "best.json",
+                                                  "baseline.json")) if p.is_file()]
     sweep = SweepResult(best["dataset"], best["model"], sweep_dir, runs, best,
                         read_json(sweep_dir / "baseline.json"), plots,
                         Path(split_path) if split_path else None, files=files)
@@ -752,13 +765,16 @@ def child_record(run: RunResult, dataset: str, model: str, parent_id: str,
                  commit: str) -> ChildRecord:
     res = run.result
     spec = {k: res[k] for k in ("dataset", "model", "task", "run_name", "hyperparameters",
-                                "seed", "data_key", "code_version", "run_key") if k in res}
+                                "seed", "config", "repeat", "data_key", "code_version",
+                                "run_key") if k in res}
     tags = {
         **_common_tags(dataset, model, commit), **_code_tags(run, commit),
         ROLE_TAG: ROLE_RUN, PARENT_TAG: parent_id, CONTENT_TAG: run.content_key,
         "config_hash": G.stable_hash(spec), "task": res.get("task", ""),
         "diverged": str(bool(res["diverged"])).lower(),
     }
+    if "config" in res:  # one repeat of a configuration
+        tags.update(config=res["config"], repeat=str(res["repeat"]))
     params = {k: _param(v) for k, v in sorted(res["hyperparameters"].items())}
     params["seed"] = str(res["seed"])
     start, end = int(run.timing["start_time_ms"]), int(run.timing["end_time_ms"])
@@ -1124,17 +1140,34 @@ def register_best(client, sweep: SweepResult, run: RunResult, model_id: str,
     return {"name": name, "version": int(mv.version), "new": True}
 
 
-def _sweep_tags_metrics(sweep: SweepResult):
-    """The parent's description: tags (they may change, params may not) and metrics."""
+def _sweep_tags_metrics(sweep: SweepResult, search: dict | None = None):
+    """The parent's description: tags (they may change, params may not) and metrics.
+
+    A grid sweep's tags list each hyperparameter's values (``grid.<key>``); a random
+    search's give its method, trials, seed and space (``search.*``) instead: thousands of
+    drawn values would not fit a tag. With repeats, the best configuration's mean and
+    95 % interval of each validation and test metric are metrics
+    (``best/<part>_<metric>_mean``, ``..._ci_low``, ``..._ci_high``), ``repeats`` and
+    ``best.config`` tags; every configuration's are in the ``configs.csv`` artifact.
+    """
     from mlflow.entities import Metric, RunTag
 
     now = int(time.time() * 1000)
     hps = [r.result["hyperparameters"] for r in sweep.runs]
     tags = {"n_runs": str(len(sweep.runs)),
             "selection_metric": str(sweep.best.get("selection_metric"))}
-    for key in sorted({k for hp in hps for k in hp}):
-        values = sorted({json.dumps(hp.get(key)) for hp in hps}, key=_json_sort_key)
-        tags[f"grid.{key}"] = "[" + ", ".join(values) + "]"
+    if search is None:
+        for key in sorted({k for hp in hps for k in hp}):
+            values = sorted({json.dumps(hp.get(key)) for hp in hps}, key=_json_sort_key)
+            tags[f"grid.{key}"] = "[" + ", ".join(values) + "]"
+    else:
+        tags.update({f"search.{k}": str(search[k]) for k in ("method", "n_trials", "seed")
+                     if k in search})
+        tags.update({f"search.space.{axis}": json.dumps(dist, sort_keys=True)
+                     for axis, dist in sorted(search["space"].items())})
+    configs = {G.config_of(r.result)[0] for r in sweep.runs}
+    if len(configs) < len(sweep.runs):  # repeats
+        tags["repeats"] = str(max(int(r.result.get("repeat", 0)) for r in sweep.runs) + 1)
     metrics = [Metric("n_runs", len(sweep.runs), now, 0),
                Metric("n_diverged", sum(bool(r.result["diverged"]) for r in sweep.runs), now,
                       0)]
@@ -1145,6 +1178,14 @@ def _sweep_tags_metrics(sweep: SweepResult):
         for part, values in best["metrics"].items():
             metrics += [Metric(f"best/{part}_{k}", _value(v), now, 0) for k, v in values.items()]
         metrics.append(Metric("best/final_objective", _value(best["final_objective"]), now, 0))
+        if "config" in best:
+            tags["best.config"] = best["config"]["name"]
+            for part, values in best["config"]["metrics"].items():
+                if part == "train":
+                    continue
+                metrics += [Metric(f"best/{part}_{k}_{stat}", _value(agg[stat]), now, 0)
+                            for k, agg in values.items() for stat in ("mean", "ci_low",
+                                                                      "ci_high")]
         ref = best.get("sklearn", {})
         for part, values in ref.get("metrics", {}).items():
             metrics += [Metric(f"sklearn/{part}_{k}", _value(v), now, 0)
@@ -1154,7 +1195,10 @@ def _sweep_tags_metrics(sweep: SweepResult):
             metrics.append(Metric("best/objective_gap",
                                   _value(best["final_objective"]) - _value(ref["objective"]),
                                   now, 0))
-    for key, entry in sweep.baseline.get("references", {}).items():
+    references = sweep.baseline.get("references", {})
+    metrics.append(Metric("n_configs", len(configs), now, 0))
+    for key, entry in (references.items() if len(references) <= MAX_REFERENCE_METRICS
+                       else ()):
         # the extra axes of a key (loss~squared, hidden_layer_sizes~16...) as metric-safe text
         extra = key.partition("/")[2].replace("~", "_")
         prefix = f"sklearn_l2_{entry['l2']!r}" + (f"/{extra}" if extra else "")
@@ -1173,6 +1217,7 @@ def _json_sort_key(s: str):
 def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
                  children: dict[str, str], *, register: bool = True,
                  experiment_name: str | None = None, commit: str | None = None,
+                 search: dict | None = None,
                  log: Callable[[str], Any] | None = None) -> dict:
     """Complete the sweep's parent once its shards are synced, summarised and plotted.
 
@@ -1180,8 +1225,9 @@ def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
     other gdlab runs (children of removed grid points, duplicates, extra parents), then
     writes the parent's description, the runs' figures, the best model and its registry
     version, and marks the parent complete. Writes nothing when the parent is complete
-    with this sweep key. Returns the content of ``mlflow.json``. Call under
-    :func:`store_lock`.
+    with this sweep key. ``search``: the model's random search (its config), described on
+    the parent instead of the grid's values. Returns the content of ``mlflow.json``. Call
+    under :func:`store_lock`.
     """
     from mlflow.entities import RunTag
 
@@ -1227,7 +1273,7 @@ def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
     for run_id in children.values():
         if run_id in by_id and by_id[run_id].tags.get(PARENT_TAG) != parent_id:
             client.set_tag(run_id, PARENT_TAG, parent_id)
-    tags, metrics = _sweep_tags_metrics(sweep)
+    tags, metrics = _sweep_tags_metrics(sweep, search)
     log_batch(client, parent_id, metrics=metrics, tags=tags)
     for p in sweep.files:
         client.log_artifact(parent_id, str(p))

@@ -87,29 +87,19 @@ def _data_key(dataset):
 
 
 def _build_runs():
-    runs = {}
-    for dataset, model in G.sweeps(config):
-        # the training code and the model's own module (models are imported lazily)
-        train_code = G.code_version("gdlab.train", REGISTRY[model].module)
-        grid = config["models"][model]["grid"]
-        data_key = _data_key(dataset)
-        table = {}
-        for hp in G.expand_grid(grid, model):
-            name = G.run_name(hp, grid)
-            spec = {
-                "dataset": dataset,
-                "model": model,
-                "task": config["datasets"][dataset]["task"],
-                "run_name": name,
-                "hyperparameters": hp,
-                "seed": G.derive_seed(config["seed"], dataset, model, hp),
-                "data_key": data_key,
-                "code_version": train_code,
-            }
-            spec["run_key"] = G.stable_hash([data_key, model, hp, spec["seed"], train_code])
-            table[name] = spec
-        runs[(dataset, model)] = table
-    return runs
+    """(dataset, model) -> run name -> spec: every point of the model's grid or search,
+    each repeated (gdlab.grid.run_specs)."""
+    return {
+        (dataset, model): G.run_specs(
+            config,
+            dataset,
+            model,
+            _data_key(dataset),
+            # the training code and the model's own module (models are imported lazily)
+            G.code_version("gdlab.train", REGISTRY[model].module),
+        )
+        for dataset, model in G.sweeps(config)
+    }
 
 
 RUNS = _build_runs()
@@ -137,7 +127,7 @@ def _shard_runs(w):
         return SHARDS[(w.dataset, w.model)][w.shard]
     except KeyError:
         raise WorkflowError(
-            f"shard {w.shard!r} of {w.dataset}/{w.model} has no runs in the config's grid"
+            f"shard {w.shard!r} of {w.dataset}/{w.model} has no runs in the config"
         ) from None
 
 
@@ -192,8 +182,23 @@ def tracking_uri():
 
 def lesson_sweep(dataset, model):
     """A logistic-regression sweep over both losses gets the loss-landscape figure."""
-    grid = config["models"][model]["grid"]
-    return model == "logistic_regression" and {"log_loss", "squared"} <= set(grid.get("loss", []))
+    losses = G.axis_values(config["models"][model], "loss") or []
+    return model == "logistic_regression" and {"log_loss", "squared"} <= set(losses)
+
+
+def models_regex(kind):
+    """A wildcard constraint matching the models whose points come from ``kind`` ("grid"
+    or "search"): the plot rule of grid sweeps draws a heatmap, plot_search does not."""
+    names = sorted(m for m, spec in config["models"].items() if kind in spec)
+    return "|".join(names) if names else "(?!)"  # (?!) matches nothing
+
+
+def sweep_plots(w):
+    """The sweep figures of the wildcards' sweep (a random search has no heatmap)."""
+    names = ["learning_curves", "convergence", "parallel_coordinates", "importance"]
+    if "grid" in config["models"][w.model]:
+        names.insert(0, "heatmap")
+    return [f"results/{w.dataset}/{w.model}/plots/{name}.png" for name in names]
 
 
 def all_outputs():
@@ -202,7 +207,7 @@ def all_outputs():
         out += [
             f"results/{dataset}/{model}/summary.csv",
             f"results/{dataset}/{model}/best.json",
-            f"results/{dataset}/{model}/plots/heatmap.png",
+            f"results/{dataset}/{model}/plots/parallel_coordinates.png",
             f"results/{dataset}/{model}/mlflow.json",
         ]
         if lesson_sweep(dataset, model):
@@ -225,16 +230,25 @@ if workflow.is_main_process and store_lost(tracking_uri(), EXPERIMENT_RECORD):
     )
 
 
+def _track_spec(w):
+    return {
+        "dataset": w.dataset,
+        "model": w.model,
+        "experiment": config["experiment"],
+        "uri_hash": MLFLOW_URI_HASH,
+        "register": config["mlflow"]["register_models"],
+        "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model", REGISTRY[w.model].module),
+    }
+
+
+def track_shard_spec(w):
+    return canonical_json(_track_spec(w))
+
+
 def track_spec(w):
-    return canonical_json(
-        {
-            "dataset": w.dataset,
-            "model": w.model,
-            "experiment": config["experiment"],
-            "uri_hash": MLFLOW_URI_HASH,
-            "register": config["mlflow"]["register_models"],
-            "code": G.code_version(
-                "gdlab.tracking", "gdlab.mlflow_model", REGISTRY[w.model].module
-            ),
-        }
-    )
+    """A sweep's parent also describes its random search (so n_trials is in its spec; a
+    shard's children are not: raising n_trials leaves the old shards' tracking be)."""
+    spec = _track_spec(w)
+    if "search" in config["models"][w.model]:
+        spec["search"] = config["models"][w.model]["search"]
+    return canonical_json(spec)

@@ -21,6 +21,7 @@ rule summarize:
         baseline="results/{dataset}/{model}/baseline.json",
     output:
         summary="results/{dataset}/{model}/summary.csv",
+        configs="results/{dataset}/{model}/configs.csv",
         best="results/{dataset}/{model}/best.json",
     log:
         "logs/summarize/{dataset}/{model}.log",

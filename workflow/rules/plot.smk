@@ -1,13 +1,16 @@
 # One plot job per sweep: importing Matplotlib costs about a second, so a single process
-# draws the sweep's three figures (every run in each) and the two per-run figures of the
-# best run, or of the config's plots.top_k best (logic: gdlab.plots).
+# draws the sweep's figures (every run in each; with repeats, every configuration's mean)
+# and the two per-run figures of the best run, or of the config's plots.top_k best (logic:
+# gdlab.plots). A grid sweep gets the heatmap (rule plot); a random search's values form
+# no grid, so its sweeps get every figure but the heatmap (rule plot_search): the parallel
+# coordinates show its trials instead.
 # In the report, figures are grouped by dataset (category) and model (subcategory); the
 # per-run figures get their own subcategory "<model>: runs", one row per run, with a toggle
 # between the learning curve and the model figure.
 rule plot:
     input:
         split="data/{dataset}/split.npz",
-        summary="results/{dataset}/{model}/summary.csv",
+        configs="results/{dataset}/{model}/configs.csv",
         best="results/{dataset}/{model}/best.json",
         baseline="results/{dataset}/{model}/baseline.json",
         manifests=shard_files("results/{dataset}/{model}/shards/{shard}.json"),
@@ -33,6 +36,20 @@ rule plot:
             subcategory="{model}",
             labels={"figure": "3. convergence to scikit-learn's optimum"},
         ),
+        parallel_coordinates=report(
+            "results/{dataset}/{model}/plots/parallel_coordinates.png",
+            caption="../report/parallel_coordinates.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "5. every configuration: parallel coordinates"},
+        ),
+        importance=report(
+            "results/{dataset}/{model}/plots/importance.png",
+            caption="../report/importance.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "6. which hyperparameters matter"},
+        ),
         # runs/<run name>/{learning_curve,model}.png; run names contain slashes, and
         # {run} in the pattern matches them (Snakemake globs it with ".+").
         runs=report(
@@ -45,6 +62,8 @@ rule plot:
         ),
     log:
         "logs/plot/{dataset}/{model}.log",
+    wildcard_constraints:
+        model=models_regex("grid"),
     conda:
         ENV
     params:
@@ -54,10 +73,55 @@ rule plot:
                 "code": G.code_version("gdlab.plots", REGISTRY[w.model].module),
                 "runs": sweep_runs(w),
                 "top_k": config["plots"]["top_k"],
+                "drawn": G.drawn_axes(config["models"][w.model]),
             }
         ),
     script:
         "../scripts/plot.py"
+
+
+use rule plot as plot_search with:
+    output:
+        learning_curves=report(
+            "results/{dataset}/{model}/plots/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "2. learning curves of every run"},
+        ),
+        convergence=report(
+            "results/{dataset}/{model}/plots/convergence.png",
+            caption="../report/convergence.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "3. convergence to scikit-learn's optimum"},
+        ),
+        parallel_coordinates=report(
+            "results/{dataset}/{model}/plots/parallel_coordinates.png",
+            caption="../report/parallel_coordinates.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "1. every trial: parallel coordinates"},
+        ),
+        importance=report(
+            "results/{dataset}/{model}/plots/importance.png",
+            caption="../report/importance.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "6. which hyperparameters matter"},
+        ),
+        runs=report(
+            directory("results/{dataset}/{model}/plots/runs"),
+            patterns=["{run}/{figure}.png"],
+            caption="../report/run_figures.rst",
+            category="{dataset}",
+            subcategory="{model}: runs",
+            labels={"run": "{run}", "figure": "{figure}"},
+        ),
+    log:
+        "logs/plot/{dataset}/{model}.log",
+    wildcard_constraints:
+        model=models_regex("search"),
 
 
 # The lesson (a logistic-regression sweep over both losses): each loss's objective on a

@@ -35,7 +35,7 @@ rule track_shard:
     conda:
         ENV
     params:
-        spec=track_spec,
+        spec=track_shard_spec,
     script:
         "../scripts/track_shard.py"
 
@@ -45,14 +45,12 @@ rule track:
         experiment=EXPERIMENT_RECORD,
         split="data/{dataset}/split.npz",
         summary="results/{dataset}/{model}/summary.csv",
+        configs="results/{dataset}/{model}/configs.csv",
         best="results/{dataset}/{model}/best.json",
         baseline="results/{dataset}/{model}/baseline.json",
         manifests=shard_files("results/{dataset}/{model}/shards/{shard}.json"),
         shards=shard_files("results/{dataset}/{model}/mlflow/shards/{shard}.json"),
-        plots=expand(
-            "results/{{dataset}}/{{model}}/plots/{name}",
-            name=["heatmap.png", "learning_curves.png", "convergence.png"],
-        ),
+        plots=sweep_plots,
         run_plots="results/{dataset}/{model}/plots/runs",
     output:
         "results/{dataset}/{model}/mlflow.json",

@@ -18,8 +18,9 @@ names = sorted(manifest_runs(inp.manifests))
 if names != spec["runs"]:
     raise ValueError(f"the shard manifests list runs {names}, the config {spec['runs']}")
 plot_sweep_files(
-    inp.split, inp.summary, inp.best, inp.baseline, Path(inp.summary).parent, names,
-    out.heatmap, out.learning_curves, out.convergence, out.runs, top_k=spec["top_k"],
-    log=lambda msg: print(msg, file=sys.stderr),
+    inp.split, inp.configs, inp.best, inp.baseline, Path(inp.best).parent, names,
+    getattr(out, "heatmap", None),  # a random search has none (rule plot_search)
+    out.learning_curves, out.convergence, out.parallel_coordinates, out.importance, out.runs,
+    top_k=spec["top_k"], drawn=spec["drawn"], log=lambda msg: print(msg, file=sys.stderr),
 )
 print(f"plot job: {time.perf_counter() - start:.2f} s in all", file=sys.stderr)

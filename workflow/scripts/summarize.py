@@ -1,4 +1,5 @@
-"""summarize: one sweep's table of runs and its best run (chosen on validation)."""
+"""summarize: one sweep's tables of runs and configurations, and its best run (chosen on
+validation; with repeats, the best configuration's mean)."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
@@ -17,5 +18,6 @@ runs = [read_json(run_dir(sweep_dir, name) / "metrics.json")
 base = read_json(snakemake.input.baseline)
 best = summary.select_best(runs, spec["metric"])
 write_text(snakemake.output.summary, summary.to_csv(summary.sweep_table(runs, base, best)))
-write_json(snakemake.output.best,
-           summary.best_record(best, base, spec["metric"], spec["dataset"], spec["model"]))
+write_text(snakemake.output.configs, summary.to_csv(summary.config_table(runs, base, best)))
+write_json(snakemake.output.best, summary.best_record(best, base, spec["metric"],
+                                                      spec["dataset"], spec["model"], runs))

@@ -29,5 +29,6 @@ lock = Path(snakemake.input.experiment).with_name("store.lock")
 with tracking.store_lock(lock), tracking.redacted_errors(uri):
     record = tracking.finish_sweep(uri, experiment["experiment_id"], sweep, children,
                                    register=spec["register"],
-                                   experiment_name=spec["experiment"])
+                                   experiment_name=spec["experiment"],
+                                   search=spec.get("search"))
 write_json(snakemake.output[0], record)
