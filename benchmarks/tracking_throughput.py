@@ -38,7 +38,8 @@ from creating two of either): it shows what the store itself could take.
 
 Reported per store, P and mode (medians over interleaved repeats): children per second
 over the wall time (first process started to last one ended), children per second while
-syncing (N / the time at least one ``sync_shard`` was running), per-process start-up
+syncing (N / the time at least one ``sync_shard`` was running; of a sync, the write per
+child, sync_shard's own figure, the rest is per shard), per-process start-up
 (interpreter + gdlab import) and ``import mlflow``, the wait for the lock; and ratios:
 each store against SQLite at the same P, P = 2 and 4 against P = 1. After every
 measurement the store is read back with SQL (SQLite file or PostgreSQL database): exactly
@@ -90,17 +91,19 @@ def worker(spec_path: str) -> int:
     manifest = read_manifest(spec["manifest"])
     runs = tracking.load_runs(Path(spec["manifest"]).parent.parent, manifest["runs"])
     lock = spec.get("lock")
+    messages: list[str] = []
     t_wait = time.time()
     with (tracking.store_lock(lock) if lock else _nothing()), tracking.redacted_errors(uri):
         t_sync = time.time()
         record = tracking.sync_shard(uri, experiment["experiment_id"], DATASET, MODEL, runs,
                                      spec["split"], experiment_name=spec["experiment_name"],
-                                     log=lambda _m: None)
+                                     log=messages.append)
         t_synced = time.time()
     write_json(spec["record"], record)
     write_json(spec["times"], {"start": t_start, "gdlab": t_gdlab, "mlflow": t_mlflow,
                                "wait": t_wait, "sync": t_sync, "synced": t_synced,
-                               "end": time.time()})
+                               "end": time.time(), "created": record["created"],
+                               "log": messages})
     return 0
 
 
@@ -294,8 +297,21 @@ def measure(stores: Stores, store: str, parallel: int, mode: str, prep: dict) ->
         "import": statistics.median(t["mlflow"] - t["gdlab"] for t in times),
         "wait": statistics.median(t["sync"] - t["wait"] for t in times),
         "sync": statistics.median(t["synced"] - t["sync"] for t in times),
+        # sync_shard's own figure: the write of the children, per child
+        "write": statistics.median(_write_ms(t) / 1000 for t in times),
+        "per_shard": statistics.median(t["created"] for t in times),
         "load": f"{load0:.2f}->{load1:.2f}", "exp": exp,
     }
+
+
+def _write_ms(times: dict) -> float:
+    """ms per child of the write, from sync_shard's log line "(children 12.3 ms each)"."""
+    import re
+
+    found = re.search(r"\(children ([0-9.]+) ms each\)", " ".join(times["log"]))
+    if not found:
+        raise SystemExit(f"no write time in sync_shard's log: {times['log']}")
+    return float(found.group(1))
 
 
 # --------------------------------------------------------------------------------------
@@ -496,7 +512,9 @@ def main(argv=None) -> int:
                              f"{med('per_wall', *k):.1f} children/s",
                              f"wall {t_str(med('wall', *k))} for {n} children"
                              f"{vs}; while syncing {med('per_busy', *k):.1f}/s (sync "
-                             f"{t_str(med('sync', *k))} per shard, lock wait "
+                             f"{t_str(med('sync', *k))} per shard of "
+                             f"{med('per_shard', *k):.0f}, of which the write "
+                             f"{t_str(med('write', *k))} per child; lock wait "
                              f"{t_str(med('wait', *k))}); per process: start + gdlab "
                              f"{t_str(med('startup', *k))}, import mlflow "
                              f"{t_str(med('import', *k))}; load "
