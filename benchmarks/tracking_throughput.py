@@ -544,8 +544,9 @@ def main(argv=None) -> int:
             f"fresh experiment with at most P track processes at a time (a process per "
             f"shard, as track_shard jobs), {reps} interleaved repeat(s), medians. lock: as "
             "the pipeline runs (the project's store lock around sync_shard); nolock: "
-            "without it (parent made first). PostgreSQL: tests/_services.py, fsync=off; "
-            f"mlflow server --workers {a.server_workers}. Children per second over the wall "
+            "without it (the parent and the dataset row made first). PostgreSQL: "
+            f"tests/_services.py, fsync=off; mlflow server --workers {a.server_workers}. "
+            "Children per second over the wall "
             "time (first process started to last ended):\n\n" + "\n".join(table))
         append_results("tracking_throughput.py", rows, machine, argv=argv, quick=a.quick,
                        preamble=preamble, results=a.results)
