@@ -41,10 +41,13 @@ over the wall time (first process started to last one ended), children per secon
 syncing (N / the time at least one ``sync_shard`` was running; of a sync, the write per
 child, sync_shard's own figure, the rest is per shard), per-process start-up
 (interpreter + gdlab import) and ``import mlflow``, the wait for the lock; and ratios:
-each store against SQLite at the same P, P = 2 and 4 against P = 1. After every
-measurement the store is read back with SQL (SQLite file or PostgreSQL database): exactly
-one active complete child per run, one parent, the expected metric rows, four artifact
-files per child, the processes' records agreeing; anything else stops the script.
+each store against SQLite at the same P, P = 2 and 4 against P = 1. Then, on the server,
+``find_children`` (a track job on a server searches all of the sweep's children, every
+shard) in sweeps of ``--search-sizes`` children, filled straight into the server's
+database, against gdlab's 9 s http timeout. After every measurement the store is read
+back with SQL (SQLite file or PostgreSQL database): exactly one active complete child per
+run, one parent, the expected metric rows, four artifact files per child, the processes'
+records agreeing; anything else stops the script.
 """
 
 from __future__ import annotations
@@ -207,6 +210,8 @@ class Stores:
                 db_uri = uri
             elif store == "postgres":
                 uri = db_uri = self.pg_uri
+            elif store == "server-db":  # the server's database, straight (to fill it)
+                uri = db_uri = self.server_db
             else:
                 uri, db_uri = self.server_url, self.server_db
             exp = T.setup_experiment(uri, name)
@@ -387,26 +392,43 @@ def check_store(exp: dict, records: list[dict], prep: dict, stores: Stores) -> N
                          + "\n  ".join(problems))
 
 
-def search_cost(exp: dict, prep: dict) -> tuple[float, float]:
-    """A server's ``find_children`` (it searches all of the sweep's children, every shard):
-    seconds for a sweep of N children, and per child beyond an empty search's cost."""
+def search_growth(stores: Stores, prep: dict, sizes: list[int]) -> list[tuple[int, float]]:
+    """Seconds of a server's ``find_children`` as the sweep grows to each of ``sizes``.
+
+    On a server a track job searches all of the sweep's children (every shard, so a sweep's
+    syncs cost O(N^2 / shard size)). The sweep is filled fast, with the SQL path straight
+    into the server's database (copies of the runs under one parent); the search goes over
+    http with MLflow's own timeout (120 s), not gdlab's fail-fast 9 s.
+    """
     from mlflow import MlflowClient
 
     from gdlab import tracking as T
 
-    client = MlflowClient(exp["uri"])
-    names = [r.name for r in prep["runs"]]
-    full, empty = [], []
-    for _ in range(3):
+    exp = stores.fresh("server-db", "search")
+    direct = MlflowClient(exp["uri"])
+    parent = T.open_parent(direct, exp["experiment_id"], DATASET, MODEL, "bench")
+    records = [T.child_record(r, DATASET, MODEL, parent, "bench") for r in prep["runs"]]
+    http = MlflowClient(stores.server_url)
+    name = prep["runs"][0].name
+    out, total = [], 0
+    for _ in range(2):  # the first request also opens the connection: not timed
         t0 = time.perf_counter()
-        found = T.find_children(client, exp["experiment_id"], DATASET, MODEL, names[:1])
-        full.append(time.perf_counter() - t0)
-        assert len(found) == 1, found
+        assert not T.find_children(http, exp["experiment_id"], DATASET, MODEL, [name])
+    out.append((0, time.perf_counter() - t0))
+    for size in sizes:
+        while total < size:
+            T.write_children_sql(direct, exp["experiment_id"], records[:size - total])
+            total += min(len(records), size - total)
         t0 = time.perf_counter()
-        assert not T.find_children(client, exp["experiment_id"], "none", MODEL, names[:1])
-        empty.append(time.perf_counter() - t0)
-    full_s, empty_s = statistics.median(full), statistics.median(empty)
-    return full_s, (full_s - empty_s) / len(names)
+        found = T.find_children(http, exp["experiment_id"], DATASET, MODEL, [name])
+        out.append((total, time.perf_counter() - t0))
+        copies = total // len(records) + (total % len(records) > 0)
+        if len(found) != copies:
+            raise SystemExit(f"find_children found {len(found)} children named {name!r}, "
+                             f"expected {copies}")
+        print(f"server: find_children in a sweep of {total} children: {out[-1][1]:.2f} s",
+              flush=True)
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -427,6 +449,8 @@ def main(argv=None) -> int:
                     help="lock (as the pipeline runs), nolock (P > 1 only)")
     ap.add_argument("--server-workers", type=int, default=4,
                     help="mlflow server --workers (4, MLflow's default)")
+    ap.add_argument("--search-sizes",
+                    help="sweep sizes for the server's find_children (1000,4000; --quick 100)")
     ap.add_argument("--repeats", type=int, help="interleaved repeats (1)")
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--keep", action="store_true")
@@ -440,11 +464,15 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(HERE))
     from _machine import Machine, append_results, median, print_table, size_str, t_str
 
+    from gdlab.tracking import HTTP_FAIL_FAST as T_HTTP
+
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     n_shards = a.shards or (2 if a.quick else 4)
     shard_size = a.shard_size or (5 if a.quick else 50)
     reps = a.repeats or 1
     ps = [int(p) for p in (a.parallel or ("1,2" if a.quick else "1,2,4")).split(",")]
+    search_sizes = [int(x) for x in (a.search_sizes or ("100" if a.quick else "1000,4000"))
+                    .split(",") if x]
     wanted = [s for s in a.stores.split(",") if s]
     modes = [m for m in a.modes.split(",") if m]
     unknown = set(wanted) - set(STORES) | set(modes) - {"lock", "nolock"}
@@ -476,8 +504,8 @@ def main(argv=None) -> int:
                               f"while syncing {res['per_busy']:.1f}/s; import mlflow "
                               f"{res['import']:.2f} s; load {res['load']}) - counts exact",
                               flush=True)
-                        if store == "server" and mode == "lock" and p == ps[0]:
-                            search.append(search_cost(res["exp"], prep))
+        if stores.server_url and search_sizes:
+            search = search_growth(stores, prep, search_sizes)
     finally:
         stores.close()
 
@@ -520,12 +548,19 @@ def main(argv=None) -> int:
                              f"{t_str(med('import', *k))}; load "
                              + ", ".join(r["load"] for r in out[k])))
     if search:
+        budget = 3 * float(T_HTTP["MLFLOW_HTTP_REQUEST_TIMEOUT"])
+        for size, seconds in search[1:]:
+            rows.append(("server", f"find_children over http, sweep of {size} children",
+                         t_str(seconds),
+                         "passes" if seconds < float(T_HTTP["MLFLOW_HTTP_REQUEST_TIMEOUT"])
+                         else f"**over gdlab's {T_HTTP['MLFLOW_HTTP_REQUEST_TIMEOUT']} s http "
+                         f"timeout: a track job fails** (3 attempts, ~{budget:.0f} s)"))
+        (n0, s0), (n1, s1) = search[0], search[-1]
         rows.append(("server", "find_children over http, per child in the sweep",
-                     t_str(median([x[1] for x in search])),
-                     f"a track job on a server searches all of the sweep's children: "
-                     f"{t_str(median([x[0] for x in search]))} for {n} children, the rest an "
-                     "empty search's cost; SQL stores ask for the shard's names instead "
-                     "(two indexed queries)"))
+                     t_str((s1 - s0) / (n1 - n0)),
+                     f"({t_str(s1)} - {t_str(s0)} for an empty sweep) / {n1}; every shard "
+                     "of a sweep pays it for all the sweep's children; SQL stores ask for the "
+                     "shard's names instead (two indexed queries)"))
     rows.append(("runs", "files and bytes per run (the artifacts of a child)",
                  f"{prep['files_per_run']} files, {size_str(prep['run_bytes'])}",
                  f"median run directory of {a.epochs} epochs; metric rows per child "
