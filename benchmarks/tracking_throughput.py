@@ -465,6 +465,7 @@ def main(argv=None) -> int:
     from _machine import Machine, append_results, median, print_table, size_str, t_str
 
     from gdlab.tracking import HTTP_FAIL_FAST as T_HTTP
+    from gdlab.tracking import http_budget
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     n_shards = a.shards or (2 if a.quick else 4)
@@ -548,13 +549,13 @@ def main(argv=None) -> int:
                              f"{t_str(med('import', *k))}; load "
                              + ", ".join(r["load"] for r in out[k])))
     if search:
-        budget = 3 * float(T_HTTP["MLFLOW_HTTP_REQUEST_TIMEOUT"])
+        budget = http_budget(T_HTTP)
         for size, seconds in search[1:]:
             rows.append(("server", f"find_children over http, sweep of {size} children",
                          t_str(seconds),
                          "passes" if seconds < float(T_HTTP["MLFLOW_HTTP_REQUEST_TIMEOUT"])
                          else f"**over gdlab's {T_HTTP['MLFLOW_HTTP_REQUEST_TIMEOUT']} s http "
-                         f"timeout: a track job fails** (3 attempts, ~{budget:.0f} s)"))
+                         f"timeout: a track job fails** (gives up after {budget:.1f} s)"))
         (n0, s0), (n1, s1) = search[0], search[-1]
         rows.append(("server", "find_children over http, per child in the sweep",
                      t_str((s1 - s0) / (n1 - n0)),
