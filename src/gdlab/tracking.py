@@ -642,14 +642,6 @@ def _param(v) -> str:
     return G.format_value(v)
 
 
-def _value(v) -> float:
-    return float("nan") if v is None else float(v)
-
-
-def _param(v) -> str:
-    return G.format_value(v)
-
-
 def _search(client, experiment_id: str, dataset: str, model: str, extra: str = "") -> list:
     """Every active run of the sweep matching ``extra`` (a filter clause), paged."""
     from mlflow.entities import ViewType
