@@ -50,7 +50,8 @@ SCHEMA_FILE = Path(__file__).with_name("mlflow_sql_schema.sql")
 MLFLOW_ENV_OVERRIDES = ("MLFLOW_ENABLE_WORKSPACES", "_MLFLOW_SERVER_ARTIFACT_ROOT")
 #: seconds a connection waits for another writer (gdlab's store lock serialises its own)
 BUSY_TIMEOUT = 60
-#: MLflow's limits (mlflow.utils.validation): it refuses longer keys and values
+#: MLflow's limits (mlflow.utils.validation). It refuses longer keys and params and
+#: truncates longer tag values; gdlab's never come near, so here any of them is an error
 MAX_KEY, MAX_PARAM_VALUE, MAX_TAG_VALUE = 250, 6000, 8000
 #: what SQL stores in place of +-inf (MLflow's sanitize_metric_value)
 MAX_FLOAT = 1.7976931348623157e308
@@ -148,7 +149,8 @@ def writable_store(db: Path | None) -> bool:
 
 
 def check_limits(kind: str, values: dict[str, str], max_value: int) -> None:
-    """Refuse what MLflow refuses: keys over 250 characters, values over its limit."""
+    """Refuse keys and values over MLflow's limits (rather than write what MLflow would
+    not, or truncate as it does a tag)."""
     for key, value in values.items():
         if len(key) > MAX_KEY or len(value) > max_value:
             raise ValueError(f"{kind} {key[:80]!r} is longer than MLflow allows")
@@ -342,9 +344,8 @@ class SqliteStore:
             return
         columns = list(rows[0])
         names = ", ".join(f'"{c}"' for c in columns)
-        marks = ", ".join("?" * len(columns))
-        self.con.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})',
-                             [tuple(r[c] for c in columns) for r in rows])
+        values = ", ".join(f":{c}" for c in columns)  # sqlite3 reads each row's dict
+        self.con.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({values})', rows)
 
     # -- reading
 
