@@ -536,6 +536,16 @@ def _run_view(client, run_id: str) -> dict:
             "artifacts": sorted((a.path, a.file_size) for a in client.list_artifacts(run_id))}
 
 
+def _with_inf_and_nan(run: tracking.RunResult, tmp_path: Path) -> None:
+    """Make ``run``'s last epoch read back as inf (train objective) and NaN (val loss)."""
+    lines = (run.dir / "history.csv").read_text().splitlines()
+    cells = lines[-1].split(",")
+    cells[1:3] = ["inf", "nan"]
+    path = tmp_path / f"history-{run.name.replace('/', '_')}.csv"
+    path.write_text("\n".join([*lines[:-1], ",".join(cells)]) + "\n")
+    run.history = lambda: read_history_file(path)
+
+
 def test_one_transaction_writes_what_mlflow_client_calls_write(tracked, tmp_path, monkeypatch):
     """The SQL fast path against the oracle, MLflow's own client calls, on the same runs
     (a diverged one among them, with inf and NaN in its history)."""
@@ -548,11 +558,7 @@ def test_one_transaction_writes_what_mlflow_client_calls_write(tracked, tmp_path
     client = MlflowClient(uri)
     runs = shard_runs(tracked.root, "line", "linear_regression")
     diverged = next(r for r in runs if r.result["diverged"])
-    lines = (diverged.dir / "history.csv").read_text().splitlines()
-    cells = lines[-1].split(",")
-    cells[1:3] = ["inf", "nan"]
-    (tmp_path / "history.csv").write_text("\n".join([*lines[:-1], ",".join(cells)]) + "\n")
-    diverged.history = lambda: read_history_file(tmp_path / "history.csv")
+    _with_inf_and_nan(diverged, tmp_path)
     split_path = tracked.root / "data/line/split.npz"
     dataset_input = tracking._dataset_input(
         tracking.split_dataset(tracking.load_split(split_path), split_path, "line"))
@@ -567,16 +573,6 @@ def test_one_transaction_writes_what_mlflow_client_calls_write(tracked, tmp_path
     assert view["histories"]["val_loss"][-1][2] is None  # NaN is kept as NaN
     assert view["histories"]["train_objective"][-1][2] >= 1.7e308  # inf is clamped
     assert view["tags"][COMPLETE_TAG] == "true" and view["status"] == "FINISHED"
-
-
-def _with_inf_and_nan(run: tracking.RunResult, tmp_path: Path) -> None:
-    """Make ``run``'s last epoch read back as inf (train objective) and NaN (val loss)."""
-    lines = (run.dir / "history.csv").read_text().splitlines()
-    cells = lines[-1].split(",")
-    cells[1:3] = ["inf", "nan"]
-    path = tmp_path / f"history-{run.name.replace('/', '_')}.csv"
-    path.write_text("\n".join([*lines[:-1], ",".join(cells)]) + "\n")
-    run.history = lambda: read_history_file(path)
 
 
 def _sync_scenario(uri: str, exp_id: str, runs: list, split: Path) -> dict:
