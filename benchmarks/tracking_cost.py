@@ -15,15 +15,20 @@ child holds what gdlab logs: params, tags, ``train_objective``/``val_loss``/
 artifacts.
 
 Every repeat, interleaved, each in a fresh SQLite store made by
-``gdlab.tracking.setup_experiment`` (its migrations are not timed):
+``gdlab.tracking.setup_experiment`` (not timed):
 
-- ``write_children_sql``: the fast path, one SQL transaction for all N children (files
-  hard-linked into the artifact store);
+- ``write_children_sql``: one SQLAlchemy transaction for all N children with MLflow's table
+  definitions (files hard-linked into the artifact store): the path of PostgreSQL;
+- ``SqliteAccess.write_children``: the same rows with the stdlib ``sqlite3``, one
+  transaction, no mlflow (the path of a SQLite store, ``gdlab.mlflow_sql``);
 - ``write_children_with_client``: the same records through MlflowClient's calls
   (``create_run``, ``log_batch``, ``log_inputs``, ``log_artifact``, ``set_terminated``);
 - ``sync_shard``: what a track_shard job does after its imports: search the store, plan,
   open the parent, build the records (``child_record``: reads history.csv), the dataset
-  input, and the write.
+  input, and the write; on SQLite (sqlite3) and, forced, through MLflow as any other
+  store is synced.
+
+The imports a job pays (``mlflow``, ``gdlab.tracking``) are timed in fresh processes.
 
 Reported: ms per child (median over repeats), and the client path / fast path ratio.
 Target: <= 25 ms per child on the fast path (issue 10), with the default per-epoch
@@ -36,6 +41,7 @@ import argparse
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -109,28 +115,55 @@ def count_rows(db: Path) -> tuple[int, int, int, int]:
         con.close()
 
 
+def _sqlite3_write(uri: str, exp_id: str, records, dataset) -> dict:
+    """The sqlite3 path's write alone: the children in one transaction, no mlflow."""
+    from gdlab import mlflow_sql
+    from gdlab import tracking as T
+
+    with mlflow_sql.SqliteStore.transaction(T.sqlite_path(uri)) as con:
+        return T.SqliteAccess(con).write_children(exp_id, records, dataset)
+
+
 def measure(method: str, runs, split, split_path: Path, root: Path) -> dict:
     from gdlab import tracking as T
 
     uri, exp_id, client = fresh_store(root)
     t0 = time.perf_counter()
-    if method == "sync_shard":
-        T.sync_shard(uri, exp_id, DATASET, MODEL, runs, split_path,
-                     experiment_name="tracking-cost", commit="bench", log=lambda _m: None)
+    if method.startswith("sync_shard"):
+        real = T.writes_sqlite_itself
+        if method == "sync_shard_mlflow":  # the path every other store takes
+            T.writes_sqlite_itself = lambda _uri: False
+        try:
+            T.sync_shard(uri, exp_id, DATASET, MODEL, runs, split_path,
+                         experiment_name="tracking-cost", commit="bench", log=lambda _m: None)
+        finally:
+            T.writes_sqlite_itself = real
         build = float("nan")
     else:
         parent = client.create_run(exp_id, run_name=f"{DATASET}/{MODEL}").info.run_id
         t0 = time.perf_counter()
         records = [T.child_record(r, DATASET, MODEL, parent, "bench") for r in runs]
-        dataset_input = T._dataset_input(split, split_path, DATASET)
+        dataset = T.split_dataset(split, split_path, DATASET)
         build = time.perf_counter() - t0
         t0 = time.perf_counter()
-        write = (T.write_children_sql if method == "sql" else T.write_children_with_client)
-        ids = write(client, exp_id, records, dataset_input)
+        if method == "sqlite3":
+            ids = _sqlite3_write(uri, exp_id, records, dataset)
+        else:
+            write = (T.write_children_sql if method == "sql" else T.write_children_with_client)
+            ids = write(client, exp_id, records, T._dataset_input(dataset))
         assert ids is not None and len(ids) == len(runs), method
     seconds = time.perf_counter() - t0
     rows = count_rows(root / "mlflow.db")
     return {"seconds": seconds, "build": build, "rows": rows}
+
+
+def import_seconds(module: str) -> float:
+    """Import time of ``module`` in a fresh process (what a job pays)."""
+    code = f"import time; t = time.perf_counter(); import {module}; " \
+           "print(time.perf_counter() - t)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    return float(out.stdout.split()[-1])
 
 
 def main(argv=None) -> int:
@@ -151,15 +184,16 @@ def main(argv=None) -> int:
     here = os.getcwd()
     machine = Machine()
     machine.print()
-    t0 = time.perf_counter()
-    import mlflow  # noqa: F401 - the import is not what is measured here
+    # in fresh processes: what a track_shard job pays before it syncs
+    t_import = import_seconds("mlflow")
+    t_import_gdlab = import_seconds("gdlab.tracking")
+    import mlflow  # noqa: F401 - imported here once: the in-process times below exclude it
 
-    t_import = time.perf_counter() - t0
     split, split_path, runs = build_runs(work, n_runs, a.epochs)
     # warm-up (not timed): first use of each code path in this process
-    for method in ("sql", "client"):
+    for method in ("sql", "sqlite3", "client"):
         measure(method, runs[:3], split, split_path, work / "stores" / f"warmup-{method}")
-    methods = ("sql", "client", "sync_shard")
+    methods = ("sql", "sqlite3", "client", "sync_shard", "sync_shard_mlflow")
     out = {m: [] for m in methods}
     loads = []
     for rep in range(reps):
@@ -173,30 +207,40 @@ def main(argv=None) -> int:
     os.chdir(here)
     per = {m: median([r["seconds"] for r in v]) / n_runs for m, v in out.items()}
     build = median([r["build"] for r in out["sql"]]) / n_runs
-    sql_rows, client_rows = out["sql"][-1]["rows"], out["client"][-1]["rows"]
+
+    def repeats(m: str) -> str:
+        return f"{reps} repeats: " + ", ".join(f"{1000 * r['seconds'] / n_runs:.1f}"
+                                               for r in out[m])
+
+    def target(m: str) -> str:
+        return f"; target <= 25 ms: {'met' if per[m] <= 0.025 else 'MISSED'}"
+
+    counts = {m: out[m][-1]["rows"] for m in ("sql", "sqlite3", "client")}
     rows = [
-        ("per child", "write_children_sql (one transaction)", f"{1000 * per['sql']:.1f} ms",
-         f"{reps} repeats: " + ", ".join(f"{1000 * r['seconds'] / n_runs:.1f}"
-                                         for r in out["sql"])
-         + f"; target <= 25 ms: {'met' if per['sql'] <= 0.025 else 'MISSED'}"),
+        ("per child", "write_children_sql (one transaction, SQLAlchemy)",
+         f"{1000 * per['sql']:.1f} ms", repeats("sql") + target("sql")),
+        ("per child", "SqliteAccess.write_children (one transaction, sqlite3, no mlflow)",
+         f"{1000 * per['sqlite3']:.1f} ms", repeats("sqlite3") + target("sqlite3")),
         ("per child", "write_children_with_client (MlflowClient calls)",
          f"{1000 * per['client']:.1f} ms",
-         f"{reps} repeats: " + ", ".join(f"{1000 * r['seconds'] / n_runs:.1f}"
-                                         for r in out["client"])
-         + f"; **{per['client'] / per['sql']:.1f}x the fast path**"),
-        ("per child", "sync_shard, whole (fast path; search, plan, parent, records, write)",
-         f"{1000 * per['sync_shard']:.1f} ms",
-         f"{reps} repeats: " + ", ".join(f"{1000 * r['seconds'] / n_runs:.1f}"
-                                         for r in out["sync_shard"])
-         + f"; target <= 25 ms: {'met' if per['sync_shard'] <= 0.025 else 'MISSED'}"),
+         repeats("client") + f"; **{per['client'] / per['sql']:.1f}x the SQLAlchemy path**"),
+        ("per child", "sync_shard, whole, on SQLite (sqlite3: search, plan, parent, records, "
+         "write)", f"{1000 * per['sync_shard']:.1f} ms",
+         repeats("sync_shard") + target("sync_shard")),
+        ("per child", "sync_shard, whole, through MLflow (client + SQLAlchemy: other stores)",
+         f"{1000 * per['sync_shard_mlflow']:.1f} ms",
+         repeats("sync_shard_mlflow") + target("sync_shard_mlflow")),
         ("per child", "building the records (child_record, dataset input)",
          f"{1000 * build:.1f} ms", "not in the write times above; in sync_shard's"),
         ("store", "rows written: runs, metrics, params, tags",
-         ", ".join(map(str, sql_rows)),
-         f"SQL path (last repeat); client path: {', '.join(map(str, client_rows))} "
-         f"({'same' if sql_rows == client_rows else 'DIFFERENT'})"),
-        ("setup", "import mlflow (once per track_shard job, not per child)",
-         t_str(t_import), ""),
+         ", ".join(map(str, counts["sql"])),
+         f"SQLAlchemy path (last repeat); sqlite3 path: {', '.join(map(str, counts['sqlite3']))}"
+         f"; client path: {', '.join(map(str, counts['client']))} "
+         f"({'same' if len(set(counts.values())) == 1 else 'DIFFERENT'})"),
+        ("setup", "import mlflow, fresh process (a track_shard job through MLflow)",
+         t_str(t_import), "not paid by a track_shard job on SQLite"),
+        ("setup", "import gdlab.tracking, fresh process (every track_shard job)",
+         t_str(t_import_gdlab), "NumPy and gdlab"),
         ("setup", "load average per measurement (1 min)", "", "; ".join(loads)),
     ]
     machine.finish()

@@ -9,7 +9,11 @@ its REST API; the unit tests drive gdlab.tracking directly.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -20,7 +24,7 @@ import pytest
 from conftest import Project, tiny_config
 
 from gdlab import grid as G
-from gdlab import tracking
+from gdlab import mlflow_sql, tracking
 from gdlab.grid import format_value
 from gdlab.io import read_json
 from gdlab.runfiles import manifest_runs
@@ -533,6 +537,16 @@ def _run_view(client, run_id: str) -> dict:
             "artifacts": sorted((a.path, a.file_size) for a in client.list_artifacts(run_id))}
 
 
+def _with_inf_and_nan(run: tracking.RunResult, tmp_path: Path) -> None:
+    """Make ``run``'s last epoch read back as inf (train objective) and NaN (val loss)."""
+    lines = (run.dir / "history.csv").read_text().splitlines()
+    cells = lines[-1].split(",")
+    cells[1:3] = ["inf", "nan"]
+    path = tmp_path / f"history-{run.name.replace('/', '_')}.csv"
+    path.write_text("\n".join([*lines[:-1], ",".join(cells)]) + "\n")
+    run.history = lambda: read_history_file(path)
+
+
 def test_one_transaction_writes_what_mlflow_client_calls_write(tracked, tmp_path, monkeypatch):
     """The SQL fast path against the oracle, MLflow's own client calls, on the same runs
     (a diverged one among them, with inf and NaN in its history)."""
@@ -545,13 +559,10 @@ def test_one_transaction_writes_what_mlflow_client_calls_write(tracked, tmp_path
     client = MlflowClient(uri)
     runs = shard_runs(tracked.root, "line", "linear_regression")
     diverged = next(r for r in runs if r.result["diverged"])
-    lines = (diverged.dir / "history.csv").read_text().splitlines()
-    cells = lines[-1].split(",")
-    cells[1:3] = ["inf", "nan"]
-    (tmp_path / "history.csv").write_text("\n".join([*lines[:-1], ",".join(cells)]) + "\n")
-    diverged.history = lambda: read_history_file(tmp_path / "history.csv")
+    _with_inf_and_nan(diverged, tmp_path)
     split_path = tracked.root / "data/line/split.npz"
-    dataset_input = tracking._dataset_input(tracking.load_split(split_path), split_path, "line")
+    dataset_input = tracking._dataset_input(
+        tracking.split_dataset(tracking.load_split(split_path), split_path, "line"))
     records = [tracking.child_record(r, "line", "linear_regression", "parent", "abc")
                for r in runs]
     fast = tracking.write_children_sql(client, ids["fast"], records, dataset_input)
@@ -563,6 +574,278 @@ def test_one_transaction_writes_what_mlflow_client_calls_write(tracked, tmp_path
     assert view["histories"]["val_loss"][-1][2] is None  # NaN is kept as NaN
     assert view["histories"]["train_objective"][-1][2] >= 1.7e308  # inf is clamped
     assert view["tags"][COMPLETE_TAG] == "true" and view["status"] == "FINISHED"
+
+
+def _sync_scenario(uri: str, exp_id: str, runs: list, split: Path) -> dict:
+    """The life of a shard in a store: created; then its parent completed (as the track
+    job does) and a crash leaves a RUNNING duplicate of a kept run; then one run's results
+    change and the commit moves: one child kept, one retired and one created, the crashed
+    one marked FAILED and deleted, the kept ones' code tags updated, the parent reopened."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    first = tracking.sync_shard(uri, exp_id, "moons", "logistic_regression", runs, split,
+                                experiment_name=EXPERIMENT, commit="abc", log=print)
+    client.set_tag(first["parent_run_id"], COMPLETE_TAG, "true")
+    client.set_terminated(first["parent_run_id"], "FINISHED", end_time=1_700_000_000_000)
+    kept, changed = runs[0], runs[1]
+    client.create_run(exp_id, start_time=1_700_000_000_001, run_name=kept.name, tags={
+        ROLE_TAG: "run", "dataset": "moons", "model": "logistic_regression",
+        CONTENT_TAG: kept.content_key})
+    old_key = changed.content_key
+    changed.content_key = "results-changed"
+    try:
+        second = tracking.sync_shard(uri, exp_id, "moons", "logistic_regression", runs, split,
+                                     experiment_name=EXPERIMENT, commit="abd", log=print)
+    finally:
+        changed.content_key = old_key
+    assert (first["created"], second["created"], second["deleted"]) == (len(runs), 1, 2)
+    assert second["children"][kept.name] == first["children"][kept.name]
+    return second
+
+
+def _store_rows(db: Path) -> dict[str, list]:
+    """Every row a sync writes, ids and clock times replaced by what they stand for, so
+    that two stores holding the same runs compare equal."""
+    con = sqlite3.connect(db)
+    try:
+        tags = {}
+        for run_id, key, value in con.execute('SELECT run_uuid, "key", value FROM tags'):
+            tags.setdefault(run_id, {})[key] = value
+        label = {run_id: (name, stage, status, tags.get(run_id, {}).get(CONTENT_TAG, ""))
+                 for run_id, name, stage, status in con.execute(
+                     "SELECT run_uuid, name, lifecycle_stage, status FROM runs")}
+        assert len(set(label.values())) == len(label)  # the labels name runs one to one
+        exp_root = con.execute("SELECT artifact_location FROM experiments WHERE "
+                               "experiment_id = 1").fetchone()[0]
+        datasets = {u: (n, d) for u, n, d in con.execute(
+            "SELECT dataset_uuid, name, digest FROM datasets")}
+        inputs = {u: label[d] for u, d in con.execute(
+            "SELECT input_uuid, destination_id FROM inputs")}
+
+        def rows(sql):
+            return sorted(con.execute(sql).fetchall(), key=repr)
+
+        out = {
+            "runs": sorted([
+                (label[r[0]], r[1:6], r[6] if r[5] != "FAILED" else "now", r[7] is not None,
+                 r[8:10], r[10].replace(exp_root, "ROOT").replace(r[0], "RUN"), r[11:])
+                for r in rows("SELECT run_uuid, name, source_type, source_name, "
+                              "entry_point_name, status, end_time, deleted_time, start_time, "
+                              "source_version, artifact_uri, experiment_id, user_id, "
+                              "lifecycle_stage FROM runs")], key=repr),
+            "tags": sorted([(label[r], k, label.get(v, v)) for k, v, r in rows(
+                'SELECT "key", value, run_uuid FROM tags')], key=repr),
+            "datasets": [r[1:] for r in rows("SELECT * FROM datasets")],
+            "inputs": sorted([(datasets[r[2]], label[r[4]], r[1], r[3], r[5]) for r in rows(
+                "SELECT input_uuid, source_type, source_id, destination_type, destination_id, "
+                "step FROM inputs")], key=repr),
+            "input_tags": sorted([(inputs[u], n, v) for u, n, v in rows(
+                "SELECT * FROM input_tags")], key=repr),
+        }
+        for table in ("params", "metrics", "latest_metrics"):
+            columns = [c[1] for c in con.execute(f"PRAGMA table_info({table})")]
+            at = columns.index("run_uuid")
+            out[table] = sorted([(*r[:at], label[r[at]], *r[at + 1:])
+                                 for r in rows(f"SELECT * FROM {table}")], key=repr)
+        return out
+    finally:
+        con.close()
+
+
+#: what the UI asks (filters as its search box and columns write them); {parent} is the
+#: sweep's parent run id of the store asked
+UI_SEARCHES = [
+    ("tags.dataset = 'moons' and tags.model = 'logistic_regression'", None),
+    ("attributes.status = 'FINISHED' and tags.`gdlab.role` = 'run'", None),
+    ("tags.`mlflow.parentRunId` = '{parent}'", ["attributes.start_time DESC"]),
+    ("metrics.val_loss < 1e300 and params.lr = '0.5'", ["metrics.val_loss ASC"]),
+    ("attributes.run_name LIKE 'epochs%' and metrics.`train/accuracy` >= 0", None),
+    ("datasets.name = 'moons' and datasets.context = 'training'", ["metrics.`val/log_loss` DESC"]),
+    ("tags.`gdlab.complete` = 'false'", None),
+    ("", ["attributes.end_time ASC", "attributes.run_name ASC"]),
+]
+
+
+def _ui_searches(uri: str, exp_id: str, parent: str) -> list:
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    client = MlflowClient(uri)
+    found = []
+    for query, order in UI_SEARCHES:
+        runs = client.search_runs([exp_id], query.format(parent=parent), order_by=order,
+                                  max_results=1000)
+        names = [r.info.run_name for r in runs]
+        found.append(names if order else sorted(names))
+    deleted = client.search_runs([exp_id], "", ViewType.DELETED_ONLY)
+    found.append(sorted((r.info.run_name, r.info.status) for r in deleted))
+    return found
+
+
+def test_the_sqlite3_sync_writes_what_mlflow_writes(tracked, tmp_path, monkeypatch):
+    """A shard synced by gdlab's sqlite3 path (no mlflow) and by MLflow's client alone
+    (create_run, log_batch, log_inputs, log_artifact, set_terminated, delete_run, in a
+    store MLflow created), through create, rerun, repair: the same rows, the same runs
+    read back through MlflowClient, the same answers to the UI's searches."""
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)  # the stores' artifact root is ./mlruns
+    runs = shard_runs(tracked.root, "moons", "logistic_regression")
+    assert len(runs) >= 3
+    _with_inf_and_nan(next(r for r in runs if r.result["diverged"]), tmp_path)
+    split = tracked.root / "data/moons/split.npz"
+
+    fast_uri = f"sqlite:///{tmp_path / 'fast.db'}"
+    assert tracking.setup_experiment(fast_uri, EXPERIMENT)["experiment_id"] == "1"
+    assert tracking.writes_sqlite_itself(fast_uri)
+    fast = _sync_scenario(fast_uri, "1", runs, split)
+
+    slow_db = tmp_path / "client.db"
+    mlflow_sql.create_store_with_mlflow(slow_db)
+    slow_uri = f"sqlite:///{slow_db}"
+    assert MlflowClient(slow_uri).create_experiment(EXPERIMENT) == "1"
+    with monkeypatch.context() as m:  # the oracle: MLflow's client calls, nothing of gdlab's
+        m.setattr(tracking, "writes_sqlite_itself", lambda uri: False)
+        m.setattr(tracking, "write_children_sql", lambda *args, **kwargs: None)
+        m.setattr(tracking, "split_dataset", lambda split, path, name: (
+            tracking.mlflow_numpy_dataset(split.X_train, split.y_train,
+                                          Path(path).resolve().as_uri(), name)))
+        slow = _sync_scenario(slow_uri, "1", runs, split)
+
+    fast_rows, slow_rows = _store_rows(tmp_path / "fast.db"), _store_rows(slow_db)
+    for table in slow_rows:
+        assert fast_rows[table] == slow_rows[table], table
+    assert any(r[4] == 1 for r in fast_rows["metrics"])  # a NaN is among them
+    fast_client, slow_client = MlflowClient(fast_uri), MlflowClient(slow_uri)
+    for name, run_id in slow["children"].items():
+        view = _run_view(fast_client, fast["children"][name])
+        assert view == _run_view(slow_client, run_id), name
+        assert view["status"] == "FINISHED" and view["tags"][COMPLETE_TAG] == "true"
+    assert (_run_view(fast_client, fast["parent_run_id"])
+            == _run_view(slow_client, slow["parent_run_id"]))
+    assert (_ui_searches(fast_uri, "1", fast["parent_run_id"])
+            == _ui_searches(slow_uri, "1", slow["parent_run_id"]))
+    assert _ui_searches(fast_uri, "1", fast["parent_run_id"])[2]  # the searches find runs
+
+
+def test_a_sqlite_sync_imports_neither_mlflow_nor_sqlalchemy_nor_pandas(tracked, tmp_path):
+    """What a track_shard job on the default store loads: gdlab, NumPy and the stdlib."""
+    code = f"""
+import sys
+from gdlab import tracking
+from gdlab.runfiles import manifest_runs
+from pathlib import Path
+sweep = Path({str(tracked.root / "results/moons/logistic_regression")!r})
+runs = tracking.load_runs(sweep, manifest_runs(sorted((sweep / "shards").glob("*.json"))))
+uri = "sqlite:///" + str(Path("mlflow.db").resolve())
+exp = tracking.setup_experiment(uri, "x")
+record = tracking.sync_shard(uri, exp["experiment_id"], "moons", "logistic_regression", runs,
+                             sweep.parent.parent.parent / "data/moons/split.npz",
+                             experiment_name="x", commit="abc")
+print(record["created"], sorted(m for m in ("mlflow", "sqlalchemy", "pandas", "alembic")
+                                if m in sys.modules))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **ENV})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split("\n")[0] == f"{SWEEPS[('moons', 'logistic_regression')]} []"
+
+
+def _definition(sql: str | None):
+    """A table's SQL as its set of column and constraint lines: MLflow's own migrations
+    write the runs table's two CHECK constraints in either order (a set's order, which
+    varies with PYTHONHASHSEED), and their order means nothing to SQLite."""
+    if sql is None or not sql.startswith("CREATE TABLE"):
+        return sql
+    return sorted(line.strip().rstrip(",").strip() for line in sql.splitlines())
+
+
+def _schema(db: Path) -> dict:
+    con = sqlite3.connect(db)
+    try:
+        tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = "
+                                            "'table' AND name NOT LIKE 'sqlite_%'")]
+        master = con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+        return {"sqlite_master": sorted(((*r[:3], _definition(r[3])) for r in master),
+                                        key=repr),
+                "rows": {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
+                         for t in tables if t != "experiments"},
+                "experiments": [(*r[:4], r[4] == r[5], *r[6:]) for r in con.execute(
+                    "SELECT * FROM experiments ORDER BY experiment_id")],
+                "pragmas": [con.execute(f"PRAGMA {p}").fetchone()
+                            for p in ("user_version", "encoding", "foreign_key_list(runs)")]}
+    finally:
+        con.close()
+
+
+def test_the_schema_template_makes_the_store_mlflow_makes(tmp_path, monkeypatch):
+    """A store from gdlab's template (and the experiment gdlab adds) against one MLflow
+    migrates (and MlflowClient.create_experiment): the same sqlite_master, alembic
+    revision, rows and experiments; MLflow opens it and logs into it."""
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    assert mlflow_sql.installed_mlflow() == mlflow_sql.VERIFIED_MLFLOW, (
+        "another MLflow: regenerate the schema (python -m gdlab.mlflow_sql), run these tests "
+        "and set VERIFIED_MLFLOW")
+    assert mlflow_sql.installed_alembic_head() == mlflow_sql.template_revision()
+    assert mlflow_sql.template_fits()
+
+    made = tmp_path / "template.db"
+    tracking.setup_experiment(f"sqlite:///{made}", EXPERIMENT)
+    migrated = tmp_path / "migrated.db"
+    mlflow_sql.create_store_with_mlflow(migrated)
+    MlflowClient(f"sqlite:///{migrated}").create_experiment(EXPERIMENT)
+    ours, theirs = _schema(made), _schema(migrated)
+    assert ours == theirs
+    assert theirs["rows"]["alembic_version"] == [(mlflow_sql.template_revision(),)]
+    assert [e[:3] for e in ours["experiments"]] == [
+        (0, "Default", f"{tmp_path.as_posix()}/mlruns/0"),
+        (1, EXPERIMENT, f"{tmp_path.as_posix()}/mlruns/1")]
+
+    client = MlflowClient(f"sqlite:///{made}")  # MLflow checks the schema revision here
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    assert (exp.experiment_id, exp.lifecycle_stage) == ("1", "active")
+    run = client.create_run(client.create_experiment("another"), run_name="r")
+    client.log_metric(run.info.run_id, "m", 1.5, step=2)
+    client.log_artifact(run.info.run_id, str(made))
+    client.set_terminated(run.info.run_id)
+    found = client.search_runs([run.info.experiment_id], "metrics.m > 1")
+    assert [r.info.run_name for r in found] == ["r"]
+    assert tracking.setup_experiment(f"sqlite:///{made}", "another")["experiment_id"] == "2"
+
+
+def test_setup_leaves_a_deleted_experiment_to_mlflow_which_restores_it(tmp_path,
+                                                                      monkeypatch):
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    exp_id = tracking.setup_experiment(uri, EXPERIMENT)["experiment_id"]
+    MlflowClient(uri).delete_experiment(exp_id)
+    assert mlflow_sql.ensure_experiment(tmp_path / "mlflow.db", EXPERIMENT) is None
+    assert tracking.setup_experiment(uri, EXPERIMENT)["experiment_id"] == exp_id
+    assert MlflowClient(uri).get_experiment(exp_id).lifecycle_stage == "active"
+
+
+@pytest.mark.parametrize("features, targets", [
+    (np.array([[0.5, -0.0], [np.nan, 2.0], [0.0, -1.25]]), np.array([1, 0, 1])),
+    (np.arange(30_000, dtype=np.float32).reshape(-1, 3) / 7, np.arange(10_000) % 2 == 0),
+    (np.random.default_rng(0).normal(size=(50, 4)), np.random.default_rng(1).normal(size=50)),
+    (np.arange(12, dtype=np.int32).reshape(3, 2, 2), None),
+])
+def test_a_numpy_dataset_is_described_as_mlflow_describes_it(features, targets):
+    source = "file:///data/moons/split.npz"
+    assert (mlflow_sql.numpy_dataset(features, targets, source, "moons")
+            == tracking.mlflow_numpy_dataset(features, targets, source, "moons"))
+
+
+def test_mlflow_settings_that_change_its_writes_leave_the_writing_to_mlflow():
+    assert mlflow_sql.mlflow_defaults({})
+    assert mlflow_sql.mlflow_defaults({"MLFLOW_ENABLE_WORKSPACES": "false"})
+    assert not mlflow_sql.mlflow_defaults({"MLFLOW_ENABLE_WORKSPACES": "True"})
+    assert not mlflow_sql.mlflow_defaults({"_MLFLOW_SERVER_ARTIFACT_ROOT": "s3://bucket"})
 
 
 def read_history_file(path):

@@ -62,16 +62,28 @@ decides and :func:`sync_shard` carries it out:
   ``gdlab.complete=true``, written last. A run a crash cut off mid-sync is marked
   ``FAILED`` before it is soft-deleted, and logged again.
 
-Fast path on SQL stores
------------------------
+Two ways to the store
+---------------------
 Logging a child through ``MlflowClient`` costs ~0.1 s (``log_batch`` turns each of the
-~300 metric points into an ORM object and queries the latest value per key). On a
-SQL store (SQLite, PostgreSQL) with local artifacts, :func:`_write_children_sql` writes a
-whole shard's children in **one transaction** with MLflow's own table definitions
-(``mlflow.store.tracking.dbmodels``): the same rows ``create_run``, ``log_batch``,
-``log_inputs`` and ``set_terminated`` write, so a child is all there or not at all.
-Artifacts are hard-linked (copied across filesystems) into the run's artifact directory
-first. Anything else (a tracking server) goes through ``MlflowClient``.
+~300 metric points into an ORM object and queries the latest value per key), and a job
+that imports mlflow pays 2-10 s before it logs anything. So a shard is written in **one
+transaction** wherever gdlab can: the rows MLflow's ``create_run``, ``log_batch``,
+``log_inputs`` and ``set_terminated`` write (:func:`_children_rows`), a child all there or
+not at all, its artifacts hard-linked (copied across filesystems) into its artifact
+directory first.
+
+* **SQLite** (the default ``sqlite:///mlflow.db``) with local artifacts: the whole sync
+  (check the experiment, find, plan, parent, retire, write, kept tags) runs through
+  :class:`SqliteAccess`, the stdlib ``sqlite3`` in one ``BEGIN IMMEDIATE`` transaction
+  (:mod:`gdlab.mlflow_sql`), without importing mlflow; only when the installed MLflow is
+  the verified one and the store is at its schema revision (:func:`writes_sqlite_itself`).
+* **Any other store** (a tracking server, PostgreSQL) goes through :class:`ClientAccess`:
+  MlflowClient calls, and on a SQL store with local artifacts
+  :func:`write_children_sql` (the same rows with MLflow's SQLAlchemy table definitions).
+
+Both ways share everything but the store access: :func:`plan_shard`,
+:func:`choose_parent`, :func:`open_parent`, :func:`_retire`, :func:`child_record`, the
+rows. Tests sync the same shards both ways and compare what MlflowClient reads back.
 
 The best model
 --------------
@@ -88,11 +100,14 @@ Concurrency and the store
 -------------------------
 :func:`setup_experiment` runs once, before anything fans out: it creates the database
 (SQLite runs its migrations here: four processes migrating one fresh file crash) and the
-experiment, and switches SQLite to WAL journaling. A new SQLite file is migrated under a
-temporary name and renamed into place. Track jobs use the experiment *id* and never
+experiment, and switches SQLite to WAL journaling. A new SQLite file is made under a
+temporary name and renamed into place: from gdlab's schema template when it is the
+installed MLflow's schema (milliseconds, :mod:`gdlab.mlflow_sql`), else by MLflow's
+migrations (seconds). Track jobs use the experiment *id* and never
 ``set_experiment`` (which, racing, silently puts runs in "Default"); they hold an
 exclusive lock file (:func:`store_lock`) while they write, so the parent of a sweep is
-created once and two jobs never write one sweep at once. If the SQLite file is deleted,
+created once and two jobs never write one sweep at once (the sqlite3 way also waits up to
+60 s for any other writer: SQLite's busy timeout). If the SQLite file is deleted,
 :func:`store_lost` tells the workflow, which sets the store up again and re-syncs.
 
 The tracking URI may carry credentials: only :func:`uri_hash` of it goes into params,
@@ -127,6 +142,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import numpy as np
 
 from gdlab import grid as G
+from gdlab import mlflow_sql
 from gdlab.data.core import Split, load_split
 from gdlab.io import load_npz, read_json
 from gdlab.models.registry import model_info, predict
@@ -329,15 +345,21 @@ def _global_tracking_uri(uri: str) -> Iterator[None]:
 def setup_experiment(uri: str, name: str) -> dict:
     """Create the store and the experiment ``name`` (or restore it); returns its id.
 
-    The one place that creates anything by name: run it once, before parallel jobs.
+    The one place that creates anything by name: run it once, before parallel jobs. A
+    SQLite store gdlab can write itself (:func:`gdlab.mlflow_sql.writable_store`) is set
+    up without importing mlflow.
     """
-    from mlflow import MlflowClient
-
     db = sqlite_path(uri)
     if db is not None:
         if not db.exists():
             _create_sqlite_store(db)
         _enable_wal(db)
+        if mlflow_sql.writable_store(db):
+            experiment_id = mlflow_sql.ensure_experiment(db, name)
+            if experiment_id is not None:  # None: deleted, MLflow restores it below
+                return _experiment_record(uri, experiment_id, name)
+    from mlflow import MlflowClient
+
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(name)
     if exp is None:
@@ -346,35 +368,36 @@ def setup_experiment(uri: str, name: str) -> dict:
         experiment_id = exp.experiment_id
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(experiment_id)
+    return _experiment_record(uri, experiment_id, name)
+
+
+def _experiment_record(uri: str, experiment_id: str, name: str) -> dict:
     return {"experiment_id": str(experiment_id), "experiment_name": name,
             "tracking_uri_hash": uri_hash(uri)}
 
 
 def _create_sqlite_store(db: Path) -> None:
-    """Create and migrate a new SQLite store under a temporary name, then rename it.
+    """Create a new SQLite store under a temporary name, then rename it: from gdlab's
+    schema template where it is the installed MLflow's schema (milliseconds), else by
+    MLflow's migrations (seconds).
 
     Measured: a migration killed half-way leaves a file that MLflow cannot open again
     (``table _alembic_tmp_experiments already exists``); a complete file renamed into
     place never does.
     """
-    from mlflow import MlflowClient
-
     db.parent.mkdir(parents=True, exist_ok=True)
     for stale in db.parent.glob(f".{db.name}.*.tmp*"):  # left by a killed setup
         stale.unlink()
     tmp = db.with_name(f".{db.name}.{os.getpid()}.tmp")
-    client = MlflowClient(f"sqlite:///{tmp.resolve()}")
-    client.search_experiments(max_results=1)  # opening the store runs every migration
-    store = getattr(client._tracking_client, "store", None)
-    if getattr(store, "engine", None) is not None:
-        store.engine.dispose()  # no connection stays open on the file being renamed
+    if mlflow_sql.template_fits():
+        mlflow_sql.create_store_from_template(tmp)
+    else:
+        mlflow_sql.create_store_with_mlflow(tmp)
     os.replace(tmp, db)
 
 
 def _enable_wal(db: Path) -> None:
     """WAL journaling is a property of the file: set once, every connection uses it."""
-    import sqlite3
-
     con = sqlite3.connect(db, timeout=60)
     try:
         con.execute("PRAGMA journal_mode=WAL")
@@ -391,7 +414,13 @@ def check_experiment(client, experiment_id: str, name: str) -> None:
         if unreachable(err):  # a server that is down: not a missing experiment
             raise
         exp = None
-    if exp is None or exp.name != name or exp.lifecycle_stage != "active":
+    _check_found(experiment_id, name, exp and (exp.name, exp.lifecycle_stage))
+
+
+def _check_found(experiment_id: str, name: str, found: tuple[str, str] | None) -> None:
+    """Fail unless the store's experiment ``experiment_id`` is active and named ``name``
+    (``found``: its name and lifecycle stage, or None)."""
+    if found is None or tuple(found) != (name, "active"):
         raise RuntimeError(
             f"experiment {name!r} (id {experiment_id}) is not in the tracking store (was the "
             "store deleted or the experiment renamed?); recreate it with "
@@ -655,14 +684,6 @@ def _param(v) -> str:
     return G.format_value(v)
 
 
-def _value(v) -> float:
-    return float("nan") if v is None else float(v)
-
-
-def _param(v) -> str:
-    return G.format_value(v)
-
-
 def _search(client, experiment_id: str, dataset: str, model: str, extra: str = "") -> list:
     """Every active run of the sweep matching ``extra`` (a filter clause), paged."""
     from mlflow.entities import ViewType
@@ -681,6 +702,13 @@ def _search(client, experiment_id: str, dataset: str, model: str, extra: str = "
 def _existing(run) -> Existing:
     return Existing(run.info.run_id, run.info.status, dict(run.data.tags),
                     run.info.start_time or 0, run.info.run_name or "")
+
+
+def _of_sweep(runs: Iterable[Existing], dataset: str, model: str,
+              role: str) -> list[Existing]:
+    """The runs tagged as this sweep's runs of ``role`` (``ROLE_RUN``, ``ROLE_SWEEP``)."""
+    return [r for r in runs if r.tags.get("dataset") == dataset
+            and r.tags.get("model") == model and r.role == role]
 
 
 def find_children(client, experiment_id: str, dataset: str, model: str,
@@ -717,19 +745,17 @@ def find_children(client, experiment_id: str, dataset: str, model: str,
             for row in session.query(SqlTag.run_uuid, SqlTag.key, SqlTag.value).filter(
                     SqlTag.run_uuid.in_(ids[i:i + 500])):
                 tags.setdefault(row.run_uuid, {})[row.key] = row.value
-    return [Existing(run_id, status, tags.get(run_id, {}), start, name)
-            for run_id, (name, status, start) in found.items()
-            if tags.get(run_id, {}).get("dataset") == dataset
-            and tags.get(run_id, {}).get("model") == model
-            and tags.get(run_id, {}).get(ROLE_TAG) == ROLE_RUN]
+    return _of_sweep((Existing(run_id, status, tags.get(run_id, {}), start, name)
+                      for run_id, (name, status, start) in found.items()),
+                     dataset, model, ROLE_RUN)
 
 
-def _retire(client, runs: Iterable[Existing]) -> None:
+def _retire(access, runs: Iterable[Existing]) -> None:
     """Soft-delete superseded runs; one a crash cut off mid-sync is marked FAILED first."""
     for r in runs:
         if r.status == "RUNNING":
-            client.set_terminated(r.run_id, "FAILED")
-        client.delete_run(r.run_id)
+            access.set_terminated(r.run_id, "FAILED")
+        access.delete_run(r.run_id)
 
 
 def _common_tags(dataset: str, model: str, commit: str) -> dict[str, str]:
@@ -792,19 +818,43 @@ def child_record(run: RunResult, dataset: str, model: str, parent_id: str,
     return ChildRecord(run.name, start, end, tags, params, metrics, run.files)
 
 
-def _dataset_input(split: Split | None, split_path: Path | None, name: str):
-    """The split as an MLflow dataset (name = dataset, digest of the arrays, train context)."""
-    import mlflow
-    from mlflow.entities import DatasetInput, InputTag
+#: the tags of a child's dataset input
+DATASET_INPUT_TAGS = {"mlflow.data.context": "training"}
 
+
+def split_dataset(split: Split | None, split_path: Path | None, name: str) -> dict | None:
+    """The split as MLflow logs a NumPy dataset (``mlflow.data.from_numpy`` of the training
+    part, source the split file): name, digest, source type, source, schema, profile. One
+    description for both paths; a test compares it with MLflow's own."""
     if split is None or split_path is None:
         return None
+    source = Path(split_path).resolve().as_uri()
+    try:
+        return mlflow_sql.numpy_dataset(split.X_train, split.y_train, source, name)
+    except TypeError:  # arrays gdlab cannot describe without MLflow (non-numeric)
+        return mlflow_numpy_dataset(split.X_train, split.y_train, source, name)
+
+
+def mlflow_numpy_dataset(features, targets, source: str, name: str) -> dict:
+    """MLflow's own description of a NumPy dataset (the oracle of :func:`split_dataset`)."""
+    import mlflow
+
     with warnings.catch_warnings():  # two equivalent local-file sources are registered
         warnings.filterwarnings("ignore", message=".*interpreted in multiple ways.*")
-        ds = mlflow.data.from_numpy(split.X_train, targets=split.y_train,
-                                    source=Path(split_path).resolve().as_uri(), name=name)
-    return DatasetInput(ds._to_mlflow_entity(),
-                        tags=[InputTag("mlflow.data.context", "training")])
+        ds = mlflow.data.from_numpy(features, targets=targets, source=source, name=name)
+    entity = ds._to_mlflow_entity()
+    return {k: getattr(entity, k)
+            for k in ("name", "digest", "source_type", "source", "schema", "profile")}
+
+
+def _dataset_input(dataset: dict | None):
+    """A :func:`split_dataset` description as MLflow's ``DatasetInput`` (training context)."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    if dataset is None:
+        return None
+    return DatasetInput(Dataset(**dataset),
+                        tags=[InputTag(k, v) for k, v in DATASET_INPUT_TAGS.items()])
 
 
 def write_children_with_client(client, experiment_id: str, records: list[ChildRecord],
@@ -859,15 +909,51 @@ def _place(src: Path, dest_dir: Path) -> None:
         shutil.copy2(src, dest)
 
 
+#: the tables a child's rows go to, in an order their foreign keys allow
+CHILD_TABLES = ("runs", "tags", "params", "metrics", "latest_metrics", "inputs", "input_tags")
+
+
+def _children_rows(records: list[ChildRecord], ids: dict[str, str], experiment_id: str,
+                   artifact_location: str, dataset_uuid: str | None) -> dict[str, list]:
+    """Every row of these complete children, table by table: what MLflow's ``create_run``,
+    ``log_batch``, ``log_inputs`` and ``set_terminated`` write (both SQL paths write these).
+    """
+    rows: dict[str, list] = {table: [] for table in CHILD_TABLES}
+    for rec in records:
+        run_id = ids[rec.name]
+        rows["runs"].append(mlflow_sql.run_row(
+            run_id, int(experiment_id), rec.name, artifact_location, rec.start,
+            status="FINISHED", end_time=rec.end))
+        tags = {**rec.tags, "mlflow.runName": rec.name, COMPLETE_TAG: "true"}
+        mlflow_sql.check_limits("tag", tags, mlflow_sql.MAX_TAG_VALUE)
+        mlflow_sql.check_limits("param", rec.params, mlflow_sql.MAX_PARAM_VALUE)
+        rows["tags"] += mlflow_sql.key_value_rows(run_id, tags)
+        rows["params"] += mlflow_sql.key_value_rows(run_id, rec.params)
+        metrics, latest = mlflow_sql.metric_rows(run_id, rec.metrics)
+        rows["metrics"] += metrics
+        rows["latest_metrics"] += latest
+        if dataset_uuid is not None:
+            edge, edge_tags = mlflow_sql.input_rows(dataset_uuid, run_id, DATASET_INPUT_TAGS)
+            rows["inputs"].append(edge)
+            rows["input_tags"] += edge_tags
+    return rows
+
+
+def _place_artifacts(records: list[ChildRecord], ids: dict[str, str], root: Path) -> None:
+    """Each child's files into its artifact directory (before its rows are committed)."""
+    for rec in records:
+        for p in rec.files:
+            _place(p, root / ids[rec.name] / "artifacts")
+
+
 def write_children_sql(client, experiment_id: str, records: list[ChildRecord],
                        dataset_input=None) -> dict[str, str] | None:
     """Write ``records`` as complete children in one transaction, or return None when the
     store is not SQL or its artifacts are not local (then use the client path).
 
-    The rows are those MLflow's own ``create_run``, ``log_batch``, ``log_inputs`` and
-    ``set_terminated`` write (same tables, same NaN/inf handling, ``latest_metrics`` as
-    the maximum of (step, timestamp, value) per key), so the UI and the API cannot tell
-    the difference; a test compares the two paths field by field.
+    The rows are :func:`_children_rows`, inserted with MLflow's own table definitions
+    (SQLAlchemy), so the UI and the API cannot tell the difference; a test compares the
+    two paths field by field.
     """
     store = _sql_store(client)
     if store is None or not records:
@@ -876,81 +962,40 @@ def write_children_sql(client, experiment_id: str, records: list[ChildRecord],
     root = local_artifact_root(experiment.artifact_location)
     if root is None:
         return None
-    from mlflow.store.tracking.dbmodels.models import (
-        SqlDataset,
-        SqlInput,
-        SqlInputTag,
-        SqlLatestMetric,
-        SqlMetric,
-        SqlParam,
-        SqlRun,
-        SqlTag,
-    )
+    from mlflow.store.tracking.dbmodels.models import SqlDataset
     from sqlalchemy import insert
 
-    runs, tags, params, metrics, latest, inputs, input_tags = [], [], [], [], [], [], []
-    ids = {}
-    for rec in records:
-        run_id = uuid.uuid4().hex
-        ids[rec.name] = run_id
-        for p in rec.files:
-            _place(p, root / run_id / "artifacts")
-        runs.append({
-            "run_uuid": run_id, "name": rec.name, "source_type": "UNKNOWN",
-            "source_name": "", "entry_point_name": "", "user_id": "unknown",
-            "status": "FINISHED", "start_time": rec.start, "end_time": rec.end,
-            "deleted_time": None, "source_version": "", "lifecycle_stage": "active",
-            "artifact_uri": f"{experiment.artifact_location}/{run_id}/artifacts",
-            "experiment_id": int(experiment_id),
-        })
-        run_tags = {**rec.tags, "mlflow.runName": rec.name, COMPLETE_TAG: "true"}
-        tags += [{"key": k, "value": v, "run_uuid": run_id} for k, v in run_tags.items()]
-        params += [{"key": k, "value": v, "run_uuid": run_id} for k, v in rec.params.items()]
-        newest: dict[str, dict] = {}
-        seen = set()
-        for key, value, timestamp, step in rec.metrics:
-            is_nan = bool(np.isnan(value))
-            stored = 0.0 if is_nan else float(np.clip(value, -1.7976931348623157e308,
-                                                      1.7976931348623157e308))
-            row = {"key": key, "value": stored, "timestamp": timestamp, "step": step,
-                   "is_nan": is_nan, "run_uuid": run_id}
-            ident = (key, stored, timestamp, step, is_nan)
-            if ident not in seen:  # MLflow drops exact duplicates too
-                seen.add(ident)
-                metrics.append(row)
-            old = newest.get(key)
-            if old is None or (step, timestamp, stored) > (old["step"], old["timestamp"],
-                                                           old["value"]):
-                newest[key] = row
-        latest += list(newest.values())
+    ids = {rec.name: uuid.uuid4().hex for rec in records}
+    _place_artifacts(records, ids, root)
     with store.ManagedSessionMaker(read_only=False) as session:
+        dataset_uuid = None
         if dataset_input is not None:
             ds = dataset_input.dataset
             found = session.query(SqlDataset).filter(
                 SqlDataset.experiment_id == int(experiment_id), SqlDataset.name == ds.name,
                 SqlDataset.digest == ds.digest).first()
             if found is None:
-                dataset_uuid = uuid.uuid4().hex
-                session.execute(insert(SqlDataset.__table__), [{
-                    "dataset_uuid": dataset_uuid, "experiment_id": int(experiment_id),
-                    "name": ds.name, "digest": ds.digest,
-                    "dataset_source_type": ds.source_type, "dataset_source": ds.source,
-                    "dataset_schema": ds.schema, "dataset_profile": ds.profile}])
+                row = mlflow_sql.dataset_row(int(experiment_id), {
+                    k: getattr(ds, k)
+                    for k in ("name", "digest", "source_type", "source", "schema", "profile")})
+                session.execute(insert(SqlDataset.__table__), [row])
+                dataset_uuid = row["dataset_uuid"]
             else:
                 dataset_uuid = found.dataset_uuid
-            for run_id in ids.values():
-                input_uuid = uuid.uuid4().hex
-                inputs.append({"input_uuid": input_uuid, "source_type": "DATASET",
-                               "source_id": dataset_uuid, "destination_type": "RUN",
-                               "destination_id": run_id})
-                input_tags += [{"input_uuid": input_uuid, "name": t.key, "value": t.value}
-                               for t in dataset_input.tags]
-        for table, rows in ((SqlRun, runs), (SqlTag, tags), (SqlParam, params),
-                            (SqlMetric, metrics), (SqlLatestMetric, latest),
-                            (SqlInput, inputs), (SqlInputTag, input_tags)):
-            if rows:
-                session.execute(insert(table.__table__), rows)
+        rows = _children_rows(records, ids, experiment_id, experiment.artifact_location,
+                              dataset_uuid)
+        tables = _sql_tables()
+        for name in CHILD_TABLES:
+            if rows[name]:
+                session.execute(insert(tables[name]), rows[name])
     return ids
+
+
+def _sql_tables() -> dict:
+    """MLflow's table definitions by name."""
+    from mlflow.store.db.base_sql_model import Base
+
+    return Base.metadata.tables
 
 
 def write_children(client, experiment_id: str, records: list[ChildRecord],
@@ -963,30 +1008,153 @@ def write_children(client, experiment_id: str, records: list[ChildRecord],
 
 
 # --------------------------------------------------------------------------------------
+# Two ways to the store, one sync: MLflow's client, or sqlite3 on a SQLite store
+# --------------------------------------------------------------------------------------
+
+
+class ClientAccess:
+    """The store through ``MlflowClient`` (a server, PostgreSQL, SQLite: any store)."""
+
+    via = "MLflow"
+
+    def __init__(self, client):
+        self.client = client
+
+    def check_experiment(self, experiment_id: str, name: str) -> None:
+        check_experiment(self.client, experiment_id, name)
+
+    def find_children(self, experiment_id: str, dataset: str, model: str,
+                      names: Iterable[str]) -> list[Existing]:
+        return find_children(self.client, experiment_id, dataset, model, names)
+
+    def find_parents(self, experiment_id: str, dataset: str, model: str) -> list[Existing]:
+        return [_existing(r) for r in _search(
+            self.client, experiment_id, dataset, model,
+            f" and tags.`{ROLE_TAG}` = '{ROLE_SWEEP}'")]
+
+    def create_run(self, experiment_id: str, name: str, start_time: int | None,
+                   tags: dict[str, str]) -> str:
+        return self.client.create_run(experiment_id, start_time=start_time, tags=tags,
+                                      run_name=name).info.run_id
+
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        from mlflow.entities import Param
+
+        self.client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+    def update_run(self, run_id: str, status: str) -> None:
+        self.client.update_run(run_id, status=status)
+
+    def set_terminated(self, run_id: str, status: str) -> None:
+        self.client.set_terminated(run_id, status)
+
+    def delete_run(self, run_id: str) -> None:
+        self.client.delete_run(run_id)
+
+    def write_children(self, experiment_id: str, records: list[ChildRecord],
+                       dataset: dict | None) -> dict[str, str]:
+        return write_children(self.client, experiment_id, records, _dataset_input(dataset))
+
+
+class SqliteAccess:
+    """A SQLite store written by gdlab with ``sqlite3`` (:mod:`gdlab.mlflow_sql`), in one
+    transaction: the rows MLflow would write, without importing it."""
+
+    via = "sqlite3"
+
+    def __init__(self, store: mlflow_sql.SqliteStore):
+        self.store = store
+
+    def local_artifacts(self, experiment_id: str) -> bool:
+        """Whether the experiment's artifacts are on local disk (or it is gone: then
+        :meth:`check_experiment` says so)."""
+        found = self.store.experiment(experiment_id)
+        return found is None or local_artifact_root(found[2]) is not None
+
+    def check_experiment(self, experiment_id: str, name: str) -> None:
+        found = self.store.experiment(experiment_id)
+        _check_found(experiment_id, name, found and found[:2])
+
+    def find_children(self, experiment_id: str, dataset: str, model: str,
+                      names: Iterable[str]) -> list[Existing]:
+        runs = self.store.active_runs_named(experiment_id, names)
+        return _of_sweep((Existing(*r) for r in runs), dataset, model, ROLE_RUN)
+
+    def find_parents(self, experiment_id: str, dataset: str, model: str) -> list[Existing]:
+        runs = self.store.active_runs_tagged(
+            experiment_id, {"dataset": dataset, "model": model, ROLE_TAG: ROLE_SWEEP})
+        return [Existing(*r) for r in runs]
+
+    def create_run(self, experiment_id: str, name: str, start_time: int | None,
+                   tags: dict[str, str]) -> str:
+        found = self.store.experiment(experiment_id)
+        if found is None or found[1] != "active":  # MLflow refuses too
+            raise RuntimeError(f"experiment {experiment_id} is not active: no run goes in")
+        return self.store.create_run(experiment_id, name, found[2],
+                                     start_time or mlflow_sql.now_ms(), tags)
+
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        self.store.log_params(run_id, params)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self.store.set_tags(run_id, tags)
+
+    def update_run(self, run_id: str, status: str) -> None:
+        self.store.set_status(run_id, status)
+
+    def set_terminated(self, run_id: str, status: str) -> None:
+        self.store.set_status(run_id, status, end_time=mlflow_sql.now_ms())
+
+    def delete_run(self, run_id: str) -> None:
+        self.store.delete_run(run_id)
+
+    def write_children(self, experiment_id: str, records: list[ChildRecord],
+                       dataset: dict | None) -> dict[str, str]:
+        """Files placed, then every row of every child (the transaction commits them)."""
+        location = self.store.experiment(experiment_id)[2]
+        ids = {rec.name: uuid.uuid4().hex for rec in records}
+        _place_artifacts(records, ids, local_artifact_root(location))
+        dataset_uuid = None
+        if dataset is not None and records:
+            dataset_uuid = self.store.dataset_uuid(experiment_id, dataset["name"],
+                                                   dataset["digest"])
+            if dataset_uuid is None:
+                row = mlflow_sql.dataset_row(int(experiment_id), dataset)
+                self.store.insert("datasets", [row])
+                dataset_uuid = row["dataset_uuid"]
+        rows = _children_rows(records, ids, experiment_id, location, dataset_uuid)
+        for table in CHILD_TABLES:
+            self.store.insert(table, rows[table])
+        return ids
+
+
+# --------------------------------------------------------------------------------------
 # Syncing: a shard as soon as it is trained, the sweep once it is summarised
 # --------------------------------------------------------------------------------------
 
 
-def open_parent(client, experiment_id: str, dataset: str, model: str, commit: str,
+def open_parent(access, experiment_id: str, dataset: str, model: str, commit: str,
                 existing: list[Existing] | None = None, start_time: int | None = None) -> str:
     """The sweep's parent run, created if missing, marked RUNNING and incomplete (the
-    sweep is being updated) if it was finished. Call under :func:`store_lock`."""
-    from mlflow.entities import Param, RunTag
-
+    sweep is being updated) if it was finished. ``access``: a :class:`ClientAccess` or
+    :class:`SqliteAccess`. Call under :func:`store_lock`."""
     if existing is None:
-        existing = [_existing(r) for r in _search(
-            client, experiment_id, dataset, model, f" and tags.`{ROLE_TAG}` = '{ROLE_SWEEP}'")]
+        existing = access.find_parents(experiment_id, dataset, model)
     parent = choose_parent(existing)
     if parent is None:
         tags = {**_common_tags(dataset, model, commit), ROLE_TAG: ROLE_SWEEP,
                 COMPLETE_TAG: "false"}
-        run_id = client.create_run(experiment_id, start_time=start_time, tags=tags,
-                                   run_name=f"{dataset}/{model}").info.run_id
-        client.log_batch(run_id, params=[Param("dataset", dataset), Param("model", model)])
+        run_id = access.create_run(experiment_id, f"{dataset}/{model}", start_time, tags)
+        access.log_params(run_id, {"dataset": dataset, "model": model})
         return run_id
     if parent.tags.get(COMPLETE_TAG) != "false" or parent.status != "RUNNING":
-        client.log_batch(parent.run_id, tags=[RunTag(COMPLETE_TAG, "false")])
-        client.update_run(parent.run_id, status="RUNNING")
+        access.set_tags(parent.run_id, {COMPLETE_TAG: "false"})
+        access.update_run(parent.run_id, "RUNNING")
     return parent.run_id
 
 
@@ -1000,6 +1168,12 @@ def _client(uri: str, experiment_id: str, experiment_name: str | None):
     return client
 
 
+def writes_sqlite_itself(uri: str) -> bool:
+    """Whether a sync into ``uri`` goes through sqlite3 (no mlflow import): a SQLite store
+    :func:`gdlab.mlflow_sql.writable_store` accepts."""
+    return mlflow_sql.writable_store(sqlite_path(uri))
+
+
 def sync_shard(uri: str, experiment_id: str, dataset: str, model: str,
                runs: list[RunResult], split_path: str | os.PathLike | None = None, *,
                experiment_name: str | None = None, commit: str | None = None,
@@ -1007,22 +1181,38 @@ def sync_shard(uri: str, experiment_id: str, dataset: str, model: str,
     """Make the store hold exactly these runs of a shard as children of the sweep's parent.
 
     Returns the record a ``track_shard`` job writes (parent id, run name -> child id).
-    Call under :func:`store_lock`.
+    A SQLite store gdlab can write itself is synced with sqlite3 in one transaction
+    (:func:`writes_sqlite_itself`); any other through MLflow's client. Call under
+    :func:`store_lock`.
     """
-    log = log or (lambda msg: print(msg, file=sys.stderr))
+    args = (experiment_id, dataset, model, runs, split_path, experiment_name,
+            commit or git_commit(), log or (lambda msg: print(msg, file=sys.stderr)))
+    if writes_sqlite_itself(uri):
+        with mlflow_sql.SqliteStore.transaction(sqlite_path(uri)) as store:
+            access = SqliteAccess(store)
+            if access.local_artifacts(experiment_id):
+                return _sync_shard(access, *args)
+    return _sync_shard(ClientAccess(_client(uri, experiment_id, None)), *args)
+
+
+def _sync_shard(access, experiment_id: str, dataset: str, model: str, runs: list[RunResult],
+                split_path: str | os.PathLike | None, experiment_name: str | None,
+                commit: str, log: Callable[[str], Any]) -> dict:
+    """:func:`sync_shard` through ``access`` (a :class:`ClientAccess` or
+    :class:`SqliteAccess`): find, plan, write."""
     t0 = time.perf_counter()
-    commit = commit or git_commit()
-    client = _client(uri, experiment_id, experiment_name)
+    if experiment_name is not None:
+        access.check_experiment(experiment_id, experiment_name)
     by_name = {r.name: r for r in runs}
-    existing = find_children(client, experiment_id, dataset, model, by_name)
+    existing = access.find_children(experiment_id, dataset, model, by_name)
     plan = plan_shard(existing, {r.name: r.content_key for r in runs})
     by_id = {r.run_id: r for r in existing}
     kept_ok = all(by_id[i].tags.get(PARENT_TAG) for i in plan.keep.values())
     starts = [int(r.timing["start_time_ms"]) for r in runs]
-    parent_id = (open_parent(client, experiment_id, dataset, model, commit,
+    parent_id = (open_parent(access, experiment_id, dataset, model, commit,
                              start_time=min(starts, default=None))
                  if plan.writes or not kept_ok or not runs else None)
-    _retire(client, plan.delete)
+    _retire(access, plan.delete)
     split_path = Path(split_path) if split_path else None
     t_write = time.perf_counter()
     created = {}
@@ -1030,34 +1220,32 @@ def sync_shard(uri: str, experiment_id: str, dataset: str, model: str,
         split = load_split(split_path) if split_path and split_path.is_file() else None
         records = [child_record(by_name[n], dataset, model, parent_id, commit)
                    for n in plan.create]
-        created = write_children(client, experiment_id, records,
-                                 _dataset_input(split, split_path, dataset))
+        created = access.write_children(experiment_id, records,
+                                        split_dataset(split, split_path, dataset))
     t_write = time.perf_counter() - t_write
-    _update_kept(client, plan.keep, by_id, by_name, parent_id, commit)
+    _update_kept(access, plan.keep, by_id, by_name, parent_id, commit)
     children = {**plan.keep, **created}
     parent_id = parent_id or next(
         (by_id[i].tags[PARENT_TAG] for i in plan.keep.values()), None)
     log(f"{dataset}/{model} shard: kept {len(plan.keep)}, created {len(created)}, deleted "
         f"{len(plan.delete)} in {time.perf_counter() - t0:.2f} s (children "
-        f"{1000 * t_write / max(len(created), 1):.1f} ms each)")
+        f"{1000 * t_write / max(len(created), 1):.1f} ms each) via {access.via}")
     return {"experiment_id": str(experiment_id), "parent_run_id": parent_id,
             "children": dict(sorted(children.items())),
             "created": len(created), "deleted": len(plan.delete)}
 
 
-def _update_kept(client, keep: dict[str, str], by_id: dict[str, Existing],
+def _update_kept(access, keep: dict[str, str], by_id: dict[str, Existing],
                  by_name: dict[str, RunResult], parent_id: str | None, commit: str) -> None:
     """A kept child's results are unchanged; its code tags and parent may not be."""
-    from mlflow.entities import RunTag
-
     for name, run_id in keep.items():
         want = _code_tags(by_name[name], commit)
         if parent_id is not None:
             want[PARENT_TAG] = parent_id
         have = by_id[run_id].tags
-        changed = [RunTag(k, v) for k, v in want.items() if have.get(k) != v]
+        changed = {k: v for k, v in want.items() if have.get(k) != v}
         if changed:
-            client.log_batch(run_id, tags=changed)
+            access.set_tags(run_id, changed)
 
 
 def _model_key(run: RunResult) -> str:
@@ -1264,11 +1452,12 @@ def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
         return {**record, "parent_run_id": parent.run_id,
                 "logged_model_id": model_ids[-1] if model_ids else None,
                 "registered_model": None, "updated": False}
-    parent_id = open_parent(client, experiment_id, sweep.dataset, sweep.model, commit,
+    access = ClientAccess(client)
+    parent_id = open_parent(access, experiment_id, sweep.dataset, sweep.model, commit,
                             existing=existing,
                             start_time=min((int(r.timing["start_time_ms"]) for r in sweep.runs),
                                            default=None))
-    _retire(client, cleanup)
+    _retire(access, cleanup)
     by_id = {r.run_id: r for r in existing}
     for run_id in children.values():
         if run_id in by_id and by_id[run_id].tags.get(PARENT_TAG) != parent_id:

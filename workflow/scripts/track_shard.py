@@ -15,9 +15,13 @@ spec = json.loads(snakemake.params.spec)
 uri = tracking.job_uri(spec, snakemake.config)  # fails fast if the server is down
 
 start = time.perf_counter()
-import mlflow  # noqa: E402, F401 - the one-off import (~1.5 s), timed apart
+if tracking.writes_sqlite_itself(uri):
+    note = " (not imported: gdlab writes this SQLite store with sqlite3)"
+else:
+    import mlflow  # noqa: F401 - the one-off import (~1.5-10 s), timed apart
 
-print(f"import mlflow: {time.perf_counter() - start:.2f} s", file=sys.stderr)
+    note = ""
+print(f"import mlflow: {time.perf_counter() - start:.2f} s{note}", file=sys.stderr)
 experiment = read_json(snakemake.input.experiment)
 manifest = read_manifest(snakemake.input.manifest)
 sweep_dir = Path(snakemake.input.manifest).parent.parent
