@@ -374,7 +374,7 @@ def test_children_are_in_mlflow_as_soon_as_their_shard_is_trained(project):
     config = tracking_config()
     project.write_config(config)
     grid = config["models"]["logistic_regression"]["grid"]
-    names = [G.run_name(hp, grid) for hp in G.expand_grid(grid)]
+    names = [G.run_name(hp, grid) for hp in G.expand_grid(grid, "logistic_regression")]
     n = G.shard_count(len(names), config["train"]["shard_size"])
     shards = sorted({G.shard_of(name, n) for name in names})
     assert len(shards) > 1  # so that several shard jobs fill one parent
