@@ -47,7 +47,6 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 from matplotlib import colors as mcolors
-from matplotlib.collections import LineCollection
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
