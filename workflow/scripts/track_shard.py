@@ -14,14 +14,14 @@ from gdlab.runfiles import read_manifest  # noqa: E402
 spec = json.loads(snakemake.params.spec)
 uri = tracking.job_uri(spec, snakemake.config)  # fails fast if the server is down
 
-start = time.perf_counter()
 if tracking.writes_sqlite_itself(uri):
-    note = " (not imported: gdlab writes this SQLite store with sqlite3)"
+    print("import mlflow: 0.00 s (not imported: gdlab writes this SQLite store with sqlite3)",
+          file=sys.stderr)
 else:
+    start = time.perf_counter()
     import mlflow  # noqa: F401 - the one-off import (~1.5-10 s), timed apart
 
-    note = ""
-print(f"import mlflow: {time.perf_counter() - start:.2f} s{note}", file=sys.stderr)
+    print(f"import mlflow: {time.perf_counter() - start:.2f} s", file=sys.stderr)
 experiment = read_json(snakemake.input.experiment)
 manifest = read_manifest(snakemake.input.manifest)
 sweep_dir = Path(snakemake.input.manifest).parent.parent
