@@ -477,6 +477,20 @@ def _regression_nd(fig: Figure, split: Split, run: Run, ref) -> None:
     ax.legend(loc="lower right")
 
 
+def _figure_grid(split: Split, n: int = 160):
+    """The n x n grid a 2-D model figure evaluates: ``(points, xx, rx, ry)`` — the points
+    (n*n, 2) in the standardised space the models see, their first coordinate as a mesh
+    (for its shape), and both coordinates as meshes in raw units (what the axes show)."""
+    m, s = split.x_mean, split.x_scale
+    X = np.vstack([split.X_train, split.X_test])
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.08 * np.where(hi > lo, hi - lo, 1.0)
+    xx, yy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], n),
+                         np.linspace(lo[1] - pad[1], hi[1] + pad[1], n))
+    return (np.column_stack([xx.ravel(), yy.ravel()]), xx, xx * s[0] + m[0],
+            yy * s[1] + m[1])
+
+
 def _class_names(split: Split) -> tuple[str, str]:
     classes = split.classes or (0, 1)
     return str(classes[0]), str(classes[1])
@@ -485,17 +499,9 @@ def _class_names(split: Split) -> tuple[str, str]:
 def _classification_2d(fig: Figure, split: Split, run: Run, ref) -> None:
     _margins(fig, right=0.85, bottom=0.95)
     ax = fig.add_subplot()
-    m, s = split.x_mean, split.x_scale
-    X = np.vstack([split.X_train, split.X_test])
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    pad = 0.08 * np.where(hi > lo, hi - lo, 1.0)
-    gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 160)
-    gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 160)
-    xx, yy = np.meshgrid(gx, gy)
-    G = np.column_stack([xx.ravel(), yy.ravel()])
-    extent = (gx[0] * s[0] + m[0], gx[-1] * s[0] + m[0], gy[0] * s[1] + m[1],
-              gy[-1] * s[1] + m[1])
-    rx, ry = xx * s[0] + m[0], yy * s[1] + m[1]
+    G, xx, rx, ry = _figure_grid(split)
+    m, s = split.x_mean, split.x_scale  # the data points in raw units too
+    extent = (rx[0, 0], rx[0, -1], ry[0, 0], ry[-1, 0])
     handles = []
     z = _decision(G, run.coef, run.intercept).reshape(xx.shape)
     if np.all(np.isfinite(z)):
@@ -624,15 +630,8 @@ def _regions_2d(fig: Figure, split: Split, run: Run, ref: dict | None) -> None:
     """Decision regions of any classifier on 2-D data: the most probable class on a grid."""
     _margins(fig, right=0.3, bottom=0.95)
     ax = fig.add_subplot()
-    m, s = split.x_mean, split.x_scale
-    X = np.vstack([split.X_train, split.X_test])
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    pad = 0.08 * np.where(hi > lo, hi - lo, 1.0)
-    gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 160)
-    gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 160)
-    xx, yy = np.meshgrid(gx, gy)
-    grid = np.column_stack([xx.ravel(), yy.ravel()])
-    rx, ry = xx * s[0] + m[0], yy * s[1] + m[1]
+    grid, xx, rx, ry = _figure_grid(split)
+    m, s = split.x_mean, split.x_scale  # the data points in raw units too
     k = max(split.n_classes, 2)
     colors = _class_colors(k)
     handles = []
@@ -1477,9 +1476,9 @@ def plot_lesson_file(split_path, sweep_dir, run_names: Iterable[str], metric: st
                      out) -> None:
     """Write the loss-landscape figure of a sweep over logistic regression's ``loss``."""
     split = load_split(split_path)
-    runs = [load_run(*(run_dir(sweep_dir, n) / f
-                       for f in ("history.csv", "model.npz", "metrics.json")))
-            for n in run_names]
+    # the paths are replayed from hyperparameters and seed: no model.npz is read
+    runs = [load_run(run_dir(sweep_dir, n) / "history.csv", None,
+                     run_dir(sweep_dir, n) / "metrics.json") for n in run_names]
     title = " / ".join(p for p in (runs[0].dataset, runs[0].model) if p) if runs else ""
     _save(loss_landscape_figure(split, lesson_runs(runs, metric), title), out)
 
