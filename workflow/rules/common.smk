@@ -49,6 +49,7 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_-]+",
     model=r"[A-Za-z0-9_-]+",
     shard=r"\d+",
+    rung=r"\d+",
 
 
 #: the module that reads each kind of dataset: a make_dataset job's code is its source's
@@ -104,6 +105,12 @@ def _build_runs():
 
 RUNS = _build_runs()
 SWEEPS = list(RUNS)
+#: (dataset, model) -> the halving search of the sweeps trained in rungs
+HALVING = {
+    (d, m): config["models"][m]["search"]
+    for d, m in SWEEPS
+    if G.sweep_method(config["models"][m]) == "halving"
+}
 
 
 def _build_shards():
@@ -186,10 +193,14 @@ def lesson_sweep(dataset, model):
     return model == "logistic_regression" and {"log_loss", "squared"} <= set(losses)
 
 
-def models_regex(kind):
-    """A wildcard constraint matching the models whose points come from ``kind`` ("grid"
-    or "search"): the plot rule of grid sweeps draws a heatmap, plot_search does not."""
-    names = sorted(m for m, spec in config["models"].items() if kind in spec)
+def models_regex(*methods):
+    """A wildcard constraint matching the models whose sweeps are made by one of
+    ``methods`` (gdlab.grid.sweep_method: "grid", "random", "halving"): the plot rule of
+    grid sweeps draws a heatmap, plot_search does not; halving sweeps are trained in
+    rungs (workflow/rules/halving.smk), the others by rule train."""
+    names = sorted(
+        m for m, spec in config["models"].items() if G.sweep_method(spec) in methods
+    )
     return "|".join(names) if names else "(?!)"  # (?!) matches nothing
 
 
@@ -246,8 +257,8 @@ def track_shard_spec(w):
 
 
 def track_spec(w):
-    """A sweep's parent also describes its random search (so n_trials is in its spec; a
-    shard's children are not: raising n_trials leaves the old shards' tracking be)."""
+    """A sweep's parent also describes its random search or halving (so n_trials is in its
+    spec; a shard's children are not: raising n_trials leaves the old shards' tracking be)."""
     spec = _track_spec(w)
     if "search" in config["models"][w.model]:
         spec["search"] = config["models"][w.model]["search"]
