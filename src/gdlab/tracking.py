@@ -801,6 +801,8 @@ def child_record(run: RunResult, dataset: str, model: str, parent_id: str,
     }
     if "config" in res:  # one repeat of a configuration
         tags.update(config=res["config"], repeat=str(res["repeat"]))
+    if "rung" in res:  # successive halving: the last rung the configuration reached
+        tags["rung"] = str(res["rung"])
     params = {k: _param(v) for k, v in sorted(res["hyperparameters"].items())}
     params["seed"] = str(res["seed"])
     start, end = int(run.timing["start_time_ms"]), int(run.timing["end_time_ms"])
