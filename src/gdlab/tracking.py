@@ -1336,8 +1336,9 @@ def _sweep_tags_metrics(sweep: SweepResult, search: dict | None = None):
     A grid sweep's tags list each hyperparameter's values (``grid.<key>``); a random
     search's give its method, trials, seed and space (``search.*``) instead: thousands of
     drawn values would not fit a tag (a halving search's also its ``eta`` and ``budgets``,
-    and its candidates' ``search.grid.<key>`` when they come from a grid). With repeats, the best configuration's mean and
-    95 % interval of each validation and test metric are metrics
+    and its candidates' ``search.grid.<key>`` when they come from a grid). With repeats,
+    the best configuration's mean and 95 % interval of each validation and test metric
+    are metrics
     (``best/<part>_<metric>_mean``, ``..._ci_low``, ``..._ci_high``), ``repeats`` and
     ``best.config`` tags; every configuration's are in the ``configs.csv`` artifact.
     """

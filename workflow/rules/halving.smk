@@ -7,60 +7,6 @@
 # other (one MLflow child per configuration, with its whole curve).
 
 
-def rung_runs(dataset, model, rung):
-    """The run names rung ``rung`` trains: every candidate at rung 0, then the ones the
-    previous rung's promotion names (read once that checkpoint is done)."""
-    if rung == 0:
-        return sorted(RUNS[(dataset, model)])
-    done = checkpoints.promote.get(dataset=dataset, model=model, rung=str(rung - 1))
-    with open(done.output[0], encoding="utf-8") as f:
-        return json.load(f)["promoted"]
-
-
-def rung_shards(dataset, model, rung):
-    """Shard id -> run names of a rung (gdlab.grid.shard_of, as any sweep's shards)."""
-    names = rung_runs(dataset, model, rung)
-    n = G.shard_count(len(names), config["train"]["shard_size"])
-    shards = {}
-    for name in names:
-        shards.setdefault(str(G.shard_of(name, n)), []).append(name)
-    return shards
-
-
-def rung_shard_spec(w):
-    """A rung job's whole specification: its runs' specs at the rung's budget."""
-    rung, budgets = int(w.rung), HALVING[(w.dataset, w.model)]["budgets"]
-    table = RUNS[(w.dataset, w.model)]
-    names = rung_shards(w.dataset, w.model, rung).get(w.shard)
-    if names is None:
-        raise WorkflowError(f"rung {rung} of {w.dataset}/{w.model} has no shard {w.shard}")
-    return canonical_json(
-        {
-            "dataset": w.dataset,
-            "model": w.model,
-            "rung": rung,
-            "shard": w.shard,
-            "runs": [G.at_rung(table[name], rung, budgets) for name in names],
-        }
-    )
-
-
-def rung_manifests(w):
-    return [
-        f"results/{w.dataset}/{w.model}/rungs/{w.rung}/shards/{k}.json"
-        for k in rung_shards(w.dataset, w.model, int(w.rung))
-    ]
-
-
-def rung_records(w):
-    """Every rung's promotion record of the wildcards' sweep, rung 0 first."""
-    budgets = HALVING[(w.dataset, w.model)]["budgets"]
-    return [
-        f"results/{w.dataset}/{w.model}/rungs/{r}/promoted.json"
-        for r in range(len(budgets))
-    ]
-
-
 rule train_rung:
     input:
         split="data/{dataset}/split.npz",
@@ -80,9 +26,7 @@ rule train_rung:
         spec=rung_shard_spec,
         sweep_dir="results/{dataset}/{model}/rungs/{rung}",
         previous_dir=lambda w: (
-            f"results/{w.dataset}/{w.model}/rungs/{int(w.rung) - 1}"
-            if int(w.rung) > 0
-            else ""
+            f"results/{w.dataset}/{w.model}/rungs/{int(w.rung) - 1}" if int(w.rung) > 0 else ""
         ),
     script:
         "../scripts/train.py"
