@@ -20,7 +20,8 @@ nothing to the end (train, summarize, plot, track). Reported per case: wall time
 (median), the training jobs' summed time (train / train_rung, from Snakemake's records),
 the epochs trained in all (the sum of the runs' ``n_epochs``: a halving run continues, so
 its history counts every epoch it trained once), the best run's validation and test log
-loss, and whether the full search's best trial is the one halving kept to the top rung.
+loss, and whether the full search's best trial is the one halving kept to the top rung
+(then both best runs are the same bytes: a candidate's seed is its seed in the full search).
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ def test_candidates_are_drawn_exactly_as_a_random_search_with_epochs_the_last_bu
     assert [n for n, _ in halving] == [n.replace("/epochs~15", "") for n, _ in drawn]
 
 
-def test_rung_specs_keep_the_seed_and_change_only_the_budget():
+def test_rung_specs_keep_the_seed_and_the_top_rung_is_the_full_sweeps_run():
     config = _validated({"method": "halving", "eta": 2, "budgets": [2, 6],
                          "grid": {"lr": [0.1, 1.0], "optimizer": ["gd", "adam"]}})
     specs = G.run_specs(config, "moons", "logistic_regression", "data", "code")
@@ -173,10 +173,15 @@ def test_rung_specs_keep_the_seed_and_change_only_the_budget():
         assert low["seed"] == spec["seed"] and low["rung"] == 0
         assert low["hyperparameters"] == {**spec["hyperparameters"], "epochs": 2}
         assert low["run_key"] != spec["run_key"]
-    # changing the last budget keeps every seed (the lower rungs stay trained)
-    config["models"]["logistic_regression"]["search"]["budgets"] = [2, 9]
-    longer = G.run_specs(config, "moons", "logistic_regression", "data", "code")
-    assert {n: s["seed"] for n, s in longer.items()} == {n: s["seed"] for n, s in specs.items()}
+    # the top rung is the same run as the point of a grid sweep at the last budget: same
+    # seed and run key (so the same bytes), only its name lacks epochs (the budgets' axis)
+    config["models"]["logistic_regression"] = {
+        "grid": {"lr": [0.1, 1.0], "optimizer": ["gd", "adam"], "epochs": [6]}}
+    full = G.run_specs(config, "moons", "logistic_regression", "data", "code")
+    for name, spec in specs.items():
+        same = full[f"epochs~6/{name}"]
+        assert (spec["seed"], spec["run_key"], spec["hyperparameters"]) == \
+            (same["seed"], same["run_key"], same["hyperparameters"])
 
 
 def _run(name, val, diverged=False, rung=0):

@@ -107,6 +107,8 @@ def test_rungs_train_the_best_third_of_each_rung_and_the_best_is_from_the_top(ha
     r0 = read_json(line / "rungs" / "0" / "promoted.json")
     assert len(r0["ranking"]) == 4 and len(r0["promoted"]) == 2
     assert not any("lr~3.0" in name for name in r0["promoted"])
+    # finished: a rerun plans nothing (the checkpoints are read, not redone)
+    assert halved.jobs_to_run() == {}
 
 
 def test_a_published_run_is_the_run_trained_straight_through(halved):

@@ -303,10 +303,10 @@ def run_specs(config: dict, dataset: str, model: str, data_key: str,
     k = sweep_repeats(config, model)
     halving = config["models"][model].get("search", {}).get("budgets")
     for point, hp in sweep_points(config["models"][model], model, config["seed"]):
-        # a halving candidate's seed leaves out epochs: changing the budgets keeps the rungs
-        seed_of = {a: v for a, v in hp.items() if a != "epochs"} if halving else hp
+        # a halving candidate's hp has epochs = the last budget: its seed and top-rung run
+        # key are those of the same point in a full sweep at that budget (same bytes)
         for name, seed, extra in repeat_runs(
-                point, derive_seed(config["seed"], dataset, model, seed_of), k):
+                point, derive_seed(config["seed"], dataset, model, hp), k):
             spec = {"dataset": dataset, "model": model,
                     "task": config["datasets"][dataset]["task"], "run_name": name,
                     "hyperparameters": hp, "seed": seed, **extra, "data_key": data_key,
