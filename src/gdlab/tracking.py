@@ -104,10 +104,15 @@ experiment, and switches SQLite to WAL journaling. A new SQLite file is made und
 temporary name and renamed into place: from gdlab's schema template when it is the
 installed MLflow's schema (milliseconds, :mod:`gdlab.mlflow_sql`), else by MLflow's
 migrations (seconds). Track jobs use the experiment *id* and never
-``set_experiment`` (which, racing, silently puts runs in "Default"); they hold an
-exclusive lock file (:func:`store_lock`) while they write, so the parent of a sweep is
-created once and two jobs never write one sweep at once (the sqlite3 way also waits up to
-60 s for any other writer: SQLite's busy timeout). If the SQLite file is deleted,
+``set_experiment`` (which, racing, silently puts runs in "Default"). On a SQLite store they
+hold that store's lock file (:func:`track_lock`) while they write: one writer at a time
+(the sqlite3 way also waits up to 60 s for any writer outside gdlab: SQLite's busy
+timeout). Other stores take concurrent writes of distinct runs, so their jobs run in
+parallel; a sweep's parent is found or created under the sweep's lock file
+(:func:`sweep_lock_file`), so it is created once, and a new dataset row is inserted so
+that two jobs racing for it both succeed (:func:`_sql_dataset_uuid`, :func:`_log_inputs`).
+On a server a shard's children are fetched by the ids its track records name and by its
+shard's tag (:func:`find_recorded_children`), never by a search over the sweep. If the SQLite file is deleted,
 :func:`store_lost` tells the workflow, which sets the store up again and re-syncs.
 
 The tracking URI may carry credentials: only :func:`uri_hash` of it goes into params,
@@ -1587,7 +1592,7 @@ def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
     version, and marks the parent complete. Writes nothing when the parent is complete
     with this sweep key. ``search``: the model's random search (its config), described on
     the parent instead of the grid's values. Returns the content of ``mlflow.json``. Call
-    under :func:`store_lock`.
+    under :func:`track_lock`.
     """
     from mlflow.entities import RunTag
 
