@@ -112,8 +112,9 @@ parallel; a sweep's parent is found or created under the sweep's lock file
 (:func:`sweep_lock_file`), so it is created once, and a new dataset row is inserted so
 that two jobs racing for it both succeed (:func:`_sql_dataset_uuid`, :func:`_log_inputs`).
 On a server a shard's children are fetched by the ids its track records name and by its
-shard's tag (:func:`find_recorded_children`), never by a search over the sweep. If the SQLite file is deleted,
-:func:`store_lost` tells the workflow, which sets the store up again and re-syncs.
+shard's tag (:func:`find_recorded_children`), never by a search over the sweep. If the
+SQLite file is deleted, :func:`store_lost` tells the workflow, which sets the store up
+again and re-syncs.
 
 The tracking URI may carry credentials: only :func:`uri_hash` of it goes into params,
 outputs and tags, and log messages show :func:`redact_uri` of it.
