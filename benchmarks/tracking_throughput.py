@@ -48,11 +48,16 @@ database, against gdlab's 9 s http timeout. After every measurement the store is
 back with SQL (SQLite file or PostgreSQL database): exactly one active complete child per
 run, one parent, the expected metric rows, four artifact files per child, the processes'
 records agreeing; anything else stops the script.
+
+``--growth``: the server's cost per child as one sweep grows (the first and the last of
+``--shards`` 10 shards of ``--shard-size`` 200, and the last once more), for each gdlab
+source in ``--growth-src`` (before/after a change, side by side); see benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import shutil
@@ -95,12 +100,23 @@ def worker(spec_path: str) -> int:
     runs = tracking.load_runs(Path(spec["manifest"]).parent.parent, manifest["runs"])
     lock = spec.get("lock")
     messages: list[str] = []
+    kwargs = {}
+    if spec.get("records") and "recorded" in inspect.signature(tracking.sync_shard).parameters:
+        # as track_shard.py does since the server sync reads only its shard (older code,
+        # run with --growth-src, searches the whole sweep and takes no such arguments)
+        kwargs = {"recorded": tracking.recorded_children(Path(spec["records"]).glob("*.json")),
+                  "shard": spec["shard"], "lock_dir": spec["lock_dir"]}
     t_wait = time.time()
-    with (tracking.store_lock(lock) if lock else _nothing()), tracking.redacted_errors(uri):
+    if lock and hasattr(tracking, "track_lock"):
+        locked = tracking.track_lock(uri, Path(lock).parent / "locks")
+        kwargs.setdefault("lock_dir", str(Path(lock).parent / "locks"))
+    else:
+        locked = tracking.store_lock(lock) if lock else _nothing()
+    with locked, tracking.redacted_errors(uri):
         t_sync = time.time()
         record = tracking.sync_shard(uri, experiment["experiment_id"], DATASET, MODEL, runs,
                                      spec["split"], experiment_name=spec["experiment_name"],
-                                     log=messages.append)
+                                     log=messages.append, **kwargs)
         t_synced = time.time()
     write_json(spec["record"], record)
     write_json(spec["times"], {"start": t_start, "gdlab": t_gdlab, "mlflow": t_mlflow,
@@ -240,9 +256,10 @@ def measure(stores: Stores, store: str, parallel: int, mode: str, prep: dict) ->
 
         from gdlab.data.core import load_split
         client = MlflowClient(exp["uri"])
-        parent = T.open_parent(client, exp["experiment_id"], DATASET, MODEL, "bench")
-        client.log_inputs(parent, [T._dataset_input(load_split(prep["split_path"]),
-                                                    prep["split_path"], DATASET)])
+        parent = T.open_parent(T.ClientAccess(client), exp["experiment_id"], DATASET, MODEL,
+                               "bench")
+        client.log_inputs(parent, [T._dataset_input(T.split_dataset(
+            load_split(prep["split_path"]), prep["split_path"], DATASET))])
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
            # what Snakemake sets for a 1-thread job
            **{k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -406,7 +423,8 @@ def search_growth(stores: Stores, prep: dict, sizes: list[int]) -> list[tuple[in
 
     exp = stores.fresh("server-db", "search")
     direct = MlflowClient(exp["uri"])
-    parent = T.open_parent(direct, exp["experiment_id"], DATASET, MODEL, "bench")
+    parent = T.open_parent(T.ClientAccess(direct), exp["experiment_id"], DATASET, MODEL,
+                           "bench")
     records = [T.child_record(r, DATASET, MODEL, parent, "bench") for r in prep["runs"]]
     http = MlflowClient(stores.server_url)
     name = prep["runs"][0].name
@@ -429,6 +447,136 @@ def search_growth(stores: Stores, prep: dict, sizes: list[int]) -> list[tuple[in
         print(f"server: find_children in a sweep of {total} children: {out[-1][1]:.2f} s",
               flush=True)
     return out
+
+
+def run_worker(root: Path, spec: dict, label: str, src: str) -> dict:
+    """One track process (gdlab from ``src``) for one shard; its times."""
+    path = root / f"spec-{label}.json"
+    path.write_text(json.dumps(spec))
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": src,
+           # the whole-sweep search of older code outlasts gdlab's 9 s past ~800 children:
+           # give every variant the same long timeout, to measure it instead of failing
+           "MLFLOW_HTTP_REQUEST_TIMEOUT": "300"}
+    with open(root / f"worker-{label}.log", "w") as log:
+        done = subprocess.run([sys.executable, __file__, "--worker", str(path)], cwd=root,
+                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        tail = (root / f"worker-{label}.log").read_text(errors="replace")[-3000:]
+        raise SystemExit(f"track process {label} failed:\n{tail}")
+    return json.loads(Path(spec["times"]).read_text())
+
+
+def fill_shards(stores: Stores, exp: dict, shards: list[list], parent_id: str,
+                records: Path, first: int) -> None:
+    """Shards synced between the first and the last, straight into the server's database
+    with the SQL rows of complete children (tagged with their shard, recorded as a track
+    job records them; no artifact files: a search does not read them)."""
+    import uuid
+
+    from mlflow import MlflowClient
+    from sqlalchemy import insert, text
+
+    from gdlab import tracking as T
+    from gdlab.io import write_json
+
+    store = T._sql_store(MlflowClient(stores.server_db))
+    tables = T._sql_tables()
+    with store.ManagedSessionMaker() as session:
+        eid = int(exp["experiment_id"])
+        dataset = session.execute(text(
+            "select dataset_uuid from datasets where experiment_id = :e"), {"e": eid}).scalar()
+        location = session.execute(text(
+            "select artifact_location from experiments where experiment_id = :e"),
+            {"e": eid}).scalar()
+    for k, runs in enumerate(shards, start=first):
+        recs = [T.child_record(r, DATASET, MODEL, parent_id, "bench") for r in runs]
+        for rec in recs:
+            rec.tags[T.SHARD_TAG] = str(k)
+        ids = {rec.name: uuid.uuid4().hex for rec in recs}
+        rows = T._children_rows(recs, ids, str(eid), location, dataset)
+        with store.ManagedSessionMaker(read_only=False) as session:
+            for table in T.CHILD_TABLES:
+                if rows[table]:
+                    session.execute(insert(tables[table]), rows[table])
+        write_json(records / f"{k}.json", {"experiment_id": str(eid),
+                                           "parent_run_id": parent_id,
+                                           "children": dict(sorted(ids.items()))})
+
+
+def sweep_growth(stores: Stores, prep: dict, variants: dict[str, str]) -> dict[str, dict]:
+    """Per variant (label -> a gdlab src directory): a fresh experiment on the server; the
+    first shard synced by a track process, the middle ones filled straight into the
+    database, the last shard synced by a track process, then synced again (nothing to
+    write: the idempotent rerun). Seconds of each sync and runs per shard."""
+    shards = [read_shard(m, prep) for m in prep["manifests"]]
+    out = {}
+    for label, src in variants.items():
+        exp = stores.fresh("server", f"growth-{label}")
+        root, records = exp["root"], exp["root"] / "records"
+        records.mkdir()
+
+        def spec(k: int, tag: str, exp=exp, records=records) -> dict:
+            return growth_spec(exp, prep, records, k, tag)
+
+        last = len(shards) - 1
+        first = run_worker(root, spec(0, "first"), "first", src)
+        parent = json.loads((records / "0.json").read_text())["parent_run_id"]
+        fill_shards(stores, exp, shards[1:last], parent, records, 1)
+        final = run_worker(root, spec(last, "last"), "last", src)
+        again = run_worker(root, spec(last, "again"), "again", src)
+        res = {k: t["synced"] - t["sync"] for k, t in
+               (("first", first), ("last", final), ("again", again))}
+        res.update(created=(first["created"], final["created"], again["created"]),
+                   size=len(shards[0]), before_last=sum(len(s) for s in shards[:last]))
+        if res["created"] != (len(shards[0]), len(shards[last]), 0):
+            raise SystemExit(f"{label}: created {res['created']} children, expected "
+                             f"{len(shards[0])}, {len(shards[last])}, 0")
+        check_growth(stores, exp, sum(len(s) for s in shards))
+        out[label] = res
+        print(f"{label}: first shard {res['first']:.1f} s, last shard (after "
+              f"{res['before_last']} children) {res['last']:.1f} s, again "
+              f"{res['again']:.1f} s - counts exact", flush=True)
+    return out
+
+
+def growth_spec(exp: dict, prep: dict, records: Path, k: int, tag: str) -> dict:
+    root = exp["root"]
+    return {"uri": exp["uri"], "experiment": str(root / "experiment.json"),
+            "experiment_name": exp["name"], "manifest": str(prep["manifests"][k]),
+            "split": str(prep["split_path"]), "record": str(records / f"{k}.json"),
+            "times": str(root / f"times-{tag}.json"), "lock": None,
+            "records": str(records), "shard": str(k), "lock_dir": str(root / "locks")}
+
+
+def read_shard(manifest: Path, prep: dict) -> list:
+    names = json.loads(manifest.read_text())["runs"]
+    return [r for r in prep["runs"] if r.name in names]
+
+
+def check_growth(stores: Stores, exp: dict, n_children: int) -> None:
+    """One active parent, every run once as a complete FINISHED child, nothing else."""
+    from sqlalchemy import create_engine, text
+
+    from gdlab import tracking as T
+
+    engine = create_engine(stores.server_db)
+    try:
+        with engine.connect() as con:
+            rows = con.execute(text(
+                "select r.name, r.status, "
+                "(select value from tags t where t.run_uuid = r.run_uuid and t.key = :role), "
+                "(select value from tags t where t.run_uuid = r.run_uuid and t.key = :done) "
+                "from runs r where r.experiment_id = :eid and r.lifecycle_stage = 'active'"),
+                {"role": T.ROLE_TAG, "done": T.COMPLETE_TAG,
+                 "eid": int(exp["experiment_id"])}).fetchall()
+    finally:
+        engine.dispose()
+    children = [r for r in rows if r[2] == T.ROLE_RUN]
+    if (len(rows) != n_children + 1 or len({r[0] for r in children}) != n_children
+            or any((r[1], r[3]) != ("FINISHED", "true") for r in children)):
+        raise SystemExit(f"{exp['root']}: WRONG COUNTS: {len(rows)} active runs, "
+                         f"{len({r[0] for r in children})} child names, expected "
+                         f"{n_children} + a parent")
 
 
 # --------------------------------------------------------------------------------------
@@ -456,6 +604,13 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--growth", action="store_true",
+                    help="only the server's cost per child as a sweep grows: the first and "
+                    "the last of --shards (10) shards of --shard-size (200), and the last "
+                    "again; per --growth-src")
+    ap.add_argument("--growth-src", default=f"after={HERE.parent / 'src'}",
+                    help="label=gdlab src directory, comma-separated (e.g. "
+                    "before=/path/to/main/src,after=src): the code the track processes run")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
@@ -468,8 +623,10 @@ def main(argv=None) -> int:
     from gdlab.tracking import http_budget
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    n_shards = a.shards or (2 if a.quick else 4)
-    shard_size = a.shard_size or (5 if a.quick else 50)
+    n_shards = a.shards or (2 if a.quick else 10 if a.growth else 4)
+    shard_size = a.shard_size or (5 if a.quick else 200 if a.growth else 50)
+    if a.growth:
+        return main_growth(a, argv, n_shards, shard_size)
     reps = a.repeats or 1
     ps = [int(p) for p in (a.parallel or ("1,2" if a.quick else "1,2,4")).split(",")]
     search_sizes = [int(x) for x in (a.search_sizes or ("100" if a.quick else "1000,4000"))
@@ -590,6 +747,60 @@ def main(argv=None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     else:
         print(f"kept {work}")
+    return 0
+
+
+def main_growth(a, argv, n_shards: int, shard_size: int) -> int:
+    from _machine import Machine, append_results, print_table, t_str
+
+    variants = dict(v.split("=", 1) for v in a.growth_src.split(",") if v)
+    variants = {k: str(Path(v).resolve()) for k, v in variants.items()}
+    work = Path(a.workdir or tempfile.mkdtemp(prefix="gdlab-growth-")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    machine = Machine({"server workers": a.server_workers, **{f"src {k}": v
+                                                              for k, v in variants.items()}})
+    machine.print()
+    prep = prepare(work, n_shards, shard_size, a.epochs)
+    stores = Stores(work, ["server"], a.server_workers)
+    try:
+        if not stores.server_url:
+            raise SystemExit("no server: " + "; ".join(stores.notes))
+        res = sweep_growth(stores, prep, variants)
+    finally:
+        stores.close()
+    rows = []
+    for label, r in res.items():
+        n = r["size"]
+        rows.append((label, "first shard: sync per child (empty sweep)",
+                     t_str(r["first"] / n), f"sync {t_str(r['first'])} for {n} children"))
+        rows.append((label, f"last shard: sync per child (after {r['before_last']} children)",
+                     t_str(r["last"] / n), f"sync {t_str(r['last'])}; "
+                     f"**{r['last'] / r['first']:.2f}x the first shard**"))
+        rows.append((label, "last shard again (nothing to write)", t_str(r["again"]),
+                     f"{t_str(r['again'] / n)} per child of the shard"))
+    if len(res) == 2:
+        (la, ra), (lb, rb) = res.items()
+        for key, what in (("last", "last shard"), ("again", "last shard again")):
+            rows.append((f"{lb} / {la}", what, f"{rb[key] / ra[key]:.2f}x", ""))
+    machine.finish()
+    print_table(rows)
+    if not a.no_save:
+        preamble = (
+            f"A sweep of {n_shards * shard_size} child runs of {a.epochs} epochs in "
+            f"{n_shards} shards of {shard_size}, on mlflow server (--workers "
+            f"{a.server_workers}) on PostgreSQL (tests/_services.py, fsync=off). Per code "
+            "variant, a fresh experiment: shard 0 synced by a track process (as "
+            "track_shard.py: its records, shard and lock directory where the code takes "
+            "them), shards 1.."
+            f"{n_shards - 2} filled straight into the server's database (complete "
+            f"children, recorded; no artifact files), shard {n_shards - 1} synced by a "
+            "track process, then synced again. MLFLOW_HTTP_REQUEST_TIMEOUT=300 for every "
+            "variant (gdlab's 9 s would fail the old whole-sweep search). Counts checked "
+            "with SQL after each variant.")
+        append_results("tracking_throughput.py", rows, machine, argv=argv, quick=a.quick,
+                       preamble=preamble, results=a.results)
+    if not a.keep:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

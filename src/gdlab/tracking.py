@@ -104,11 +104,17 @@ experiment, and switches SQLite to WAL journaling. A new SQLite file is made und
 temporary name and renamed into place: from gdlab's schema template when it is the
 installed MLflow's schema (milliseconds, :mod:`gdlab.mlflow_sql`), else by MLflow's
 migrations (seconds). Track jobs use the experiment *id* and never
-``set_experiment`` (which, racing, silently puts runs in "Default"); they hold an
-exclusive lock file (:func:`store_lock`) while they write, so the parent of a sweep is
-created once and two jobs never write one sweep at once (the sqlite3 way also waits up to
-60 s for any other writer: SQLite's busy timeout). If the SQLite file is deleted,
-:func:`store_lost` tells the workflow, which sets the store up again and re-syncs.
+``set_experiment`` (which, racing, silently puts runs in "Default"). On a SQLite store they
+hold that store's lock file (:func:`track_lock`) while they write: one writer at a time
+(the sqlite3 way also waits up to 60 s for any writer outside gdlab: SQLite's busy
+timeout). Other stores take concurrent writes of distinct runs, so their jobs run in
+parallel; a sweep's parent is found or created under the sweep's lock file
+(:func:`sweep_lock_file`), so it is created once, and a new dataset row is inserted so
+that two jobs racing for it both succeed (:func:`_sql_dataset_uuid`, :func:`_log_inputs`).
+On a server a shard's children are fetched by the ids its track records name and by its
+shard's tag (:func:`find_recorded_children`), never by a search over the sweep. If the
+SQLite file is deleted, :func:`store_lost` tells the workflow, which sets the store up
+again and re-syncs.
 
 The tracking URI may carry credentials: only :func:`uri_hash` of it goes into params,
 outputs and tags, and log messages show :func:`redact_uri` of it.
@@ -156,6 +162,10 @@ COMPLETE_TAG = "gdlab.complete"
 CONTENT_TAG = "gdlab.content_key"
 SWEEP_KEY_TAG = "gdlab.sweep_key"
 PARENT_TAG = "mlflow.parentRunId"
+#: the shard (its number) whose track job created a child: on a server, where runs cannot be
+#: searched by a list of names, it finds a child a crash left unrecorded without searching
+#: the whole sweep
+SHARD_TAG = "gdlab.shard"
 
 #: MLflow's limits per ``log_batch`` call
 MAX_METRICS, MAX_PARAMS_OR_TAGS, MAX_ENTITIES = 1000, 100, 1000
@@ -167,6 +177,12 @@ SWEEP_PLOTS = ("heatmap.png", "learning_curves.png", "convergence.png",
 MAX_REFERENCE_METRICS = 50
 RUN_PLOTS = ("learning_curve.png", "model.png")
 MODEL_FILE = Path(__file__).with_name("mlflow_model.py")
+#: runs per server search call. A server answers ~11 ms per run it returns (measured:
+#: benchmarks/tracking_throughput.py), so a page of 200 takes ~2 s, well inside the 9 s
+#: http timeout (:data:`HTTP_FAIL_FAST`) however large the sweep
+SEARCH_PAGE = 200
+#: run ids per ``attributes.run_id IN (...)`` search (MLflow's one list filter)
+IDS_PER_SEARCH = 100
 
 
 def code_version() -> str:
@@ -246,6 +262,28 @@ def store_lock(path: str | os.PathLike) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def track_lock(uri: str, lock_dir: str | os.PathLike) -> contextlib.AbstractContextManager:
+    """The lock a track job holds around its whole sync: on a SQLite store, that store's
+    (a lock file in ``lock_dir`` keyed by the database file): SQLite takes one writer at a
+    time, and gdlab's jobs wait for their turn here without SQLite's 60 s busy limit; jobs
+    of another store do not wait. Any other store (a server, PostgreSQL) takes concurrent
+    writes of distinct runs, and a shard's runs are its own: no lock around the sync, only
+    around the creation of a sweep's parent (:func:`sweep_lock_file`, :func:`open_parent`).
+    """
+    db = sqlite_path(uri)
+    if db is None:
+        return contextlib.nullcontext()
+    return store_lock(Path(lock_dir) / f"store-{uri_hash(str(db.resolve()))}.lock")
+
+
+def sweep_lock_file(uri: str, lock_dir: str | os.PathLike, experiment_id: str,
+                    dataset: str, model: str) -> Path:
+    """The lock file of one sweep in one store: held while its parent is found or created,
+    so that parallel shards of a sweep make one parent."""
+    store = uri_hash(redact_uri(uri))
+    return Path(lock_dir) / f"sweep-{store}-{experiment_id}-{dataset}-{model}.lock"
 
 
 @contextlib.contextmanager
@@ -686,13 +724,19 @@ def _param(v) -> str:
 
 def _search(client, experiment_id: str, dataset: str, model: str, extra: str = "") -> list:
     """Every active run of the sweep matching ``extra`` (a filter clause), paged."""
+    return _search_pages(client, experiment_id,
+                         f"tags.dataset = '{dataset}' and tags.model = '{model}'" + extra)
+
+
+def _search_pages(client, experiment_id: str, query: str) -> list:
+    """Every active run of the experiment matching ``query``, :data:`SEARCH_PAGE` a call
+    (one call for thousands of runs outlasts a server's http timeout)."""
     from mlflow.entities import ViewType
 
-    query = f"tags.dataset = '{dataset}' and tags.model = '{model}'" + extra
     runs, token = [], None
     while True:
         page = client.search_runs([experiment_id], query, run_view_type=ViewType.ACTIVE_ONLY,
-                                  max_results=50000, page_token=token)
+                                  max_results=SEARCH_PAGE, page_token=token)
         runs += page
         token = page.token
         if not token:
@@ -715,9 +759,10 @@ def find_children(client, experiment_id: str, dataset: str, model: str,
                   names: Iterable[str]) -> list[Existing]:
     """The sweep's active child runs named like one of ``names``.
 
-    MLflow's search cannot ask for a list of run names, and searching every child of a
-    large sweep per shard costs seconds; on a SQL store this asks the tables directly
-    (two indexed queries), elsewhere it searches the sweep's children once.
+    MLflow's search cannot ask for a list of run names; on a SQL store this asks the
+    tables directly (two indexed queries). Elsewhere (a server) it searches the sweep's
+    children: ~11 ms per child on a server, for every shard, so the track jobs use
+    :func:`find_recorded_children` instead.
     """
     names = sorted(set(names))
     if not names:
@@ -748,6 +793,53 @@ def find_children(client, experiment_id: str, dataset: str, model: str,
     return _of_sweep((Existing(run_id, status, tags.get(run_id, {}), start, name)
                       for run_id, (name, status, start) in found.items()),
                      dataset, model, ROLE_RUN)
+
+
+def recorded_children(records: Iterable[str | os.PathLike]) -> dict[str, list[str]]:
+    """Run name -> the child ids that a sweep's track records (``results/<dataset>/<model>/
+    mlflow/shards/*.json``) name. Records are hints, not truth: an unreadable one is
+    skipped, and every id is looked up in the store (:func:`find_recorded_children`)."""
+    ids: dict[str, list[str]] = {}
+    for path in records:
+        try:
+            children = read_json(path)["children"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for name, run_id in children.items():
+            ids.setdefault(name, []).append(run_id)
+    return ids
+
+
+def find_recorded_children(client, experiment_id: str, dataset: str, model: str,
+                           names: Iterable[str], recorded: dict[str, list[str]],
+                           shard: str | None) -> list[Existing]:
+    """The sweep's active children named like one of ``names`` (a shard's runs), on a
+    server, reading only this shard's runs, never the whole sweep.
+
+    First the runs whose ids the track records name (``recorded``: run name -> ids), by
+    ``attributes.run_id IN (...)``. A run with no complete child among them is new, or
+    changed, or one a crash cut off between creating its child and recording it: then
+    the children this shard created (tag :data:`SHARD_TAG` = ``shard``) are searched too,
+    so a crashed child is found and retired. A child of the same name that a job of
+    another shard numbering created and never recorded is left to the sweep's track job
+    (:func:`finish_sweep` deletes every run that is not a current child). Without a
+    ``shard`` (a caller outside the pipeline) that search covers the sweep's children.
+    """
+    wanted = set(names)
+    ids = sorted({i for n in wanted for i in recorded.get(n, ())})
+    found: dict[str, Existing] = {}
+    for i in range(0, len(ids), IDS_PER_SEARCH):
+        listed = ", ".join(f"'{run_id}'" for run_id in ids[i:i + IDS_PER_SEARCH])
+        for r in _search_pages(client, experiment_id, f"attributes.run_id IN ({listed})"):
+            found[r.info.run_id] = _existing(r)
+    complete = {e.name for e in found.values() if e.complete}
+    if wanted - complete:
+        extra = f" and tags.`{ROLE_TAG}` = '{ROLE_RUN}'"
+        if shard is not None:
+            extra += f" and tags.`{SHARD_TAG}` = '{shard}'"
+        for r in _search(client, experiment_id, dataset, model, extra):
+            found.setdefault(r.info.run_id, _existing(r))
+    return [e for e in _of_sweep(found.values(), dataset, model, ROLE_RUN) if e.name in wanted]
 
 
 def _retire(access, runs: Iterable[Existing]) -> None:
@@ -872,13 +964,36 @@ def write_children_with_client(client, experiment_id: str, records: list[ChildRe
         log_batch(client, run_id, metrics=[Metric(*m) for m in rec.metrics],
                   params=[Param(k, v) for k, v in rec.params.items()])
         if dataset_input is not None:
-            client.log_inputs(run_id, datasets=[dataset_input])
+            _log_inputs(client, run_id, dataset_input)
         for p in rec.files:
             client.log_artifact(run_id, str(p))
         client.log_batch(run_id, tags=[RunTag(COMPLETE_TAG, "true")])
         client.set_terminated(run_id, "FINISHED", end_time=rec.end)
         ids[rec.name] = run_id
     return ids
+
+
+def _log_inputs(client, run_id: str, dataset_input) -> None:
+    """``client.log_inputs``, once more if it lost a race for a new dataset's row: MLflow's
+    store looks for the dataset (experiment, name, digest), then inserts it, so two jobs
+    logging one new dataset at once collide on that key and one request fails, rolled
+    back whole; by then the row exists and the second attempt uses it."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.log_inputs(run_id, datasets=[dataset_input])
+    except MlflowException as err:
+        if not _duplicate_dataset(err):
+            raise
+        client.log_inputs(run_id, datasets=[dataset_input])
+
+
+def _duplicate_dataset(err: BaseException) -> bool:
+    """Whether ``err`` is a unique-key violation on MLflow's datasets table (PostgreSQL,
+    SQLite or MySQL wording)."""
+    text = str(err).lower()
+    return ("dataset" in text and any(
+        w in text for w in ("duplicate key", "unique constraint", "duplicate entry")))
 
 
 def _sql_store(client):
@@ -964,26 +1079,13 @@ def write_children_sql(client, experiment_id: str, records: list[ChildRecord],
     root = local_artifact_root(experiment.artifact_location)
     if root is None:
         return None
-    from mlflow.store.tracking.dbmodels.models import SqlDataset
     from sqlalchemy import insert
 
     ids = {rec.name: uuid.uuid4().hex for rec in records}
     _place_artifacts(records, ids, root)
+    dataset_uuid = (None if dataset_input is None
+                    else _sql_dataset_uuid(store, experiment_id, dataset_input.dataset))
     with store.ManagedSessionMaker(read_only=False) as session:
-        dataset_uuid = None
-        if dataset_input is not None:
-            ds = dataset_input.dataset
-            found = session.query(SqlDataset).filter(
-                SqlDataset.experiment_id == int(experiment_id), SqlDataset.name == ds.name,
-                SqlDataset.digest == ds.digest).first()
-            if found is None:
-                row = mlflow_sql.dataset_row(int(experiment_id), {
-                    k: getattr(ds, k)
-                    for k in ("name", "digest", "source_type", "source", "schema", "profile")})
-                session.execute(insert(SqlDataset.__table__), [row])
-                dataset_uuid = row["dataset_uuid"]
-            else:
-                dataset_uuid = found.dataset_uuid
         rows = _children_rows(records, ids, experiment_id, experiment.artifact_location,
                               dataset_uuid)
         tables = _sql_tables()
@@ -991,6 +1093,49 @@ def write_children_sql(client, experiment_id: str, records: list[ChildRecord],
             if rows[name]:
                 session.execute(insert(tables[name]), rows[name])
     return ids
+
+
+def _find_sql_dataset(store, experiment_id: str, ds) -> str | None:
+    """The uuid of the experiment's dataset row of ``ds`` (name, digest), or None."""
+    from mlflow.store.tracking.dbmodels.models import SqlDataset
+
+    with store.ManagedSessionMaker() as session:
+        found = session.query(SqlDataset.dataset_uuid).filter(
+            SqlDataset.experiment_id == int(experiment_id), SqlDataset.name == ds.name,
+            SqlDataset.digest == ds.digest).first()
+    return found[0] if found is not None else None
+
+
+def _sql_dataset_uuid(store, experiment_id: str, ds) -> str:
+    """The dataset's row, inserted if missing in a transaction of its own.
+
+    Parallel track jobs (no store lock outside SQLite) may both miss a new dataset and both
+    insert it: the second insert fails on the table's key (experiment, name, digest) and
+    rolls back, and the row the first committed is used. Committing the row apart from the
+    children costs nothing in safety: a dataset row is shared by every run that uses it.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.store.tracking.dbmodels.models import SqlDataset
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    found = _find_sql_dataset(store, experiment_id, ds)
+    if found is not None:
+        return found
+    row = mlflow_sql.dataset_row(int(experiment_id), {
+        k: getattr(ds, k) for k in ("name", "digest", "source_type", "source", "schema",
+                                    "profile")})
+    try:
+        with store.ManagedSessionMaker(read_only=False) as session:
+            session.execute(insert(SqlDataset.__table__), [row])
+    except MlflowException as err:  # MLflow's session wraps the driver's error
+        if not isinstance(err.__cause__, IntegrityError):
+            raise
+        found = _find_sql_dataset(store, experiment_id, ds)
+        if found is None:
+            raise
+        return found
+    return row["dataset_uuid"]
 
 
 def _sql_tables() -> dict:
@@ -1015,18 +1160,34 @@ def write_children(client, experiment_id: str, records: list[ChildRecord],
 
 
 class ClientAccess:
-    """The store through ``MlflowClient`` (a server, PostgreSQL, SQLite: any store)."""
+    """The store through ``MlflowClient`` (a server, PostgreSQL, SQLite: any store).
+
+    ``recorded`` (run name -> child ids, :func:`recorded_children`) and ``shard``: on a
+    server, children are looked up by these ids and the shard's tag
+    (:func:`find_recorded_children`) instead of a search over the sweep; new children
+    carry the tag. ``parent_lock``: a lock file held while the parent is found or created
+    (:func:`open_parent`).
+    """
 
     via = "MLflow"
 
-    def __init__(self, client):
+    def __init__(self, client, recorded: dict[str, list[str]] | None = None,
+                 shard: str | None = None, parent_lock: Path | None = None):
         self.client = client
+        self.recorded, self.shard, self.parent_lock_file = recorded, shard, parent_lock
+
+    def parent_lock(self) -> contextlib.AbstractContextManager:
+        return (contextlib.nullcontext() if self.parent_lock_file is None
+                else store_lock(self.parent_lock_file))
 
     def check_experiment(self, experiment_id: str, name: str) -> None:
         check_experiment(self.client, experiment_id, name)
 
     def find_children(self, experiment_id: str, dataset: str, model: str,
                       names: Iterable[str]) -> list[Existing]:
+        if self.recorded is not None and _sql_store(self.client) is None:
+            return find_recorded_children(self.client, experiment_id, dataset, model, names,
+                                          self.recorded, self.shard)
         return find_children(self.client, experiment_id, dataset, model, names)
 
     def find_parents(self, experiment_id: str, dataset: str, model: str) -> list[Existing]:
@@ -1060,6 +1221,9 @@ class ClientAccess:
 
     def write_children(self, experiment_id: str, records: list[ChildRecord],
                        dataset: dict | None) -> dict[str, str]:
+        if self.shard is not None:
+            for rec in records:
+                rec.tags[SHARD_TAG] = self.shard
         return write_children(self.client, experiment_id, records, _dataset_input(dataset))
 
 
@@ -1115,6 +1279,9 @@ class SqliteAccess:
     def delete_run(self, run_id: str) -> None:
         self.store.delete_run(run_id)
 
+    def parent_lock(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()  # the whole sync is one transaction, under track_lock
+
     def write_children(self, experiment_id: str, records: list[ChildRecord],
                        dataset: dict | None) -> dict[str, str]:
         """Files placed, then every row of every child (the transaction commits them)."""
@@ -1144,16 +1311,17 @@ def open_parent(access, experiment_id: str, dataset: str, model: str, commit: st
                 existing: list[Existing] | None = None, start_time: int | None = None) -> str:
     """The sweep's parent run, created if missing, marked RUNNING and incomplete (the
     sweep is being updated) if it was finished. ``access``: a :class:`ClientAccess` or
-    :class:`SqliteAccess`. Call under :func:`store_lock`."""
-    if existing is None:
-        existing = access.find_parents(experiment_id, dataset, model)
-    parent = choose_parent(existing)
-    if parent is None:
-        tags = {**_common_tags(dataset, model, commit), ROLE_TAG: ROLE_SWEEP,
-                COMPLETE_TAG: "false"}
-        run_id = access.create_run(experiment_id, f"{dataset}/{model}", start_time, tags)
-        access.log_params(run_id, {"dataset": dataset, "model": model})
-        return run_id
+    :class:`SqliteAccess`; under its ``parent_lock`` (parallel shards make one parent)."""
+    with access.parent_lock():
+        if existing is None:
+            existing = access.find_parents(experiment_id, dataset, model)
+        parent = choose_parent(existing)
+        if parent is None:
+            tags = {**_common_tags(dataset, model, commit), ROLE_TAG: ROLE_SWEEP,
+                    COMPLETE_TAG: "false"}
+            run_id = access.create_run(experiment_id, f"{dataset}/{model}", start_time, tags)
+            access.log_params(run_id, {"dataset": dataset, "model": model})
+            return run_id
     if parent.tags.get(COMPLETE_TAG) != "false" or parent.status != "RUNNING":
         access.set_tags(parent.run_id, {COMPLETE_TAG: "false"})
         access.update_run(parent.run_id, "RUNNING")
@@ -1179,13 +1347,18 @@ def writes_sqlite_itself(uri: str) -> bool:
 def sync_shard(uri: str, experiment_id: str, dataset: str, model: str,
                runs: list[RunResult], split_path: str | os.PathLike | None = None, *,
                experiment_name: str | None = None, commit: str | None = None,
-               log: Callable[[str], Any] | None = None) -> dict:
+               log: Callable[[str], Any] | None = None,
+               recorded: dict[str, list[str]] | None = None, shard: str | int | None = None,
+               lock_dir: str | os.PathLike | None = None) -> dict:
     """Make the store hold exactly these runs of a shard as children of the sweep's parent.
 
     Returns the record a ``track_shard`` job writes (parent id, run name -> child id).
     A SQLite store gdlab can write itself is synced with sqlite3 in one transaction
     (:func:`writes_sqlite_itself`); any other through MLflow's client. Call under
-    :func:`store_lock`.
+    :func:`track_lock`. ``recorded`` (:func:`recorded_children` of the sweep's track
+    records) and ``shard`` (the shard's number) let a server sync read only this shard's
+    runs (:func:`find_recorded_children`); ``lock_dir``: where parallel jobs lock the
+    creation of the sweep's parent (:func:`sweep_lock_file`).
     """
     args = (experiment_id, dataset, model, runs, split_path, experiment_name,
             commit or git_commit(), log or (lambda msg: print(msg, file=sys.stderr)))
@@ -1194,7 +1367,12 @@ def sync_shard(uri: str, experiment_id: str, dataset: str, model: str,
             access = SqliteAccess(store)
             if access.local_artifacts(experiment_id):
                 return _sync_shard(access, *args)
-    return _sync_shard(ClientAccess(_client(uri, experiment_id, None)), *args)
+    access = ClientAccess(
+        _client(uri, experiment_id, None), recorded,
+        None if shard is None else str(shard),
+        None if lock_dir is None else sweep_lock_file(uri, lock_dir, experiment_id, dataset,
+                                                      model))
+    return _sync_shard(access, *args)
 
 
 def _sync_shard(access, experiment_id: str, dataset: str, model: str, runs: list[RunResult],
@@ -1420,7 +1598,7 @@ def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
     version, and marks the parent complete. Writes nothing when the parent is complete
     with this sweep key. ``search``: the model's random search (its config), described on
     the parent instead of the grid's values. Returns the content of ``mlflow.json``. Call
-    under :func:`store_lock`.
+    under :func:`track_lock`.
     """
     from mlflow.entities import RunTag
 

@@ -29,7 +29,9 @@ rule track_shard:
         split="data/{dataset}/split.npz",
         manifest="results/{dataset}/{model}/shards/{shard}.json",
     output:
-        "results/{dataset}/{model}/mlflow/shards/{shard}.json",
+        # kept while the job runs (and restored if it fails): its child ids are where a
+        # sync finds the shard's children on a server (gdlab.tracking.recorded_children)
+        update("results/{dataset}/{model}/mlflow/shards/{shard}.json"),
     log:
         "logs/track_shard/{dataset}/{model}/{shard}.log",
     conda:

@@ -25,8 +25,8 @@ sweep = tracking.load_sweep(Path(snakemake.output[0]).parent,
 children = {}
 for path in snakemake.input.shards:
     children.update(read_json(path)["children"])
-lock = Path(snakemake.input.experiment).with_name("store.lock")
-with tracking.store_lock(lock), tracking.redacted_errors(uri):
+with tracking.track_lock(uri, Path(snakemake.input.experiment).with_name("locks")), \
+        tracking.redacted_errors(uri):
     record = tracking.finish_sweep(uri, experiment["experiment_id"], sweep, children,
                                    register=spec["register"],
                                    experiment_name=spec["experiment"],

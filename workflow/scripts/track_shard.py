@@ -26,9 +26,13 @@ experiment = read_json(snakemake.input.experiment)
 manifest = read_manifest(snakemake.input.manifest)
 sweep_dir = Path(snakemake.input.manifest).parent.parent
 runs = tracking.load_runs(sweep_dir, manifest["runs"])
-lock = Path(snakemake.input.experiment).with_name("store.lock")
-with tracking.store_lock(lock), tracking.redacted_errors(uri):
+# the sweep's track records (this one is kept until replaced: update() in the rule) name
+# the children already made; on a server they are looked up by id, not searched for
+recorded = tracking.recorded_children(Path(snakemake.output[0]).parent.glob("*.json"))
+locks = Path(snakemake.input.experiment).with_name("locks")
+with tracking.track_lock(uri, locks), tracking.redacted_errors(uri):
     record = tracking.sync_shard(uri, experiment["experiment_id"], spec["dataset"],
                                  spec["model"], runs, snakemake.input.split,
-                                 experiment_name=spec["experiment"])
+                                 experiment_name=spec["experiment"], recorded=recorded,
+                                 shard=manifest["shard"], lock_dir=locks)
 write_json(snakemake.output[0], record)
