@@ -55,7 +55,7 @@ def check_store(url: str, sweeps: dict) -> set[str]:
 
 def test_postgres_server_from_an_empty_store_three_times(postgres, tmp_path):
     """Three times a fresh database behind a fresh server; setup and parallel track jobs
-    fill it: exact counts, no duplicates, models registered, a re-sync adds nothing. The
+    fill it: exact counts, no duplicates, models registered; a re-sync adds nothing. The
     first time the whole pipeline runs from nothing; then its results are kept and only
     the store starts from nothing."""
     proj = Project(tmp_path / "project")
@@ -66,8 +66,9 @@ def test_postgres_server_from_an_empty_store_three_times(postgres, tmp_path):
             env = {**ENV, "MLFLOW_TRACKING_URI": url}
             proj.snakemake("--cores", "4", env=env)
             ids = check_store(url, SWEEPS)
-            proj.snakemake("--cores", "4", "--forcerun", "track", env=env)
-            assert check_store(url, SWEEPS) == ids
+            if i == 0:  # a re-sync changes nothing (once: it is the same code each time)
+                proj.snakemake("--cores", "4", "--forcerun", "track", env=env)
+                assert check_store(url, SWEEPS) == ids
             # proxied artifacts: on the server's side, none in the project
             artifacts = tmp_path / f"server{i}" / "artifacts"
             assert len(list(artifacts.rglob("model.npz"))) >= sum(SWEEPS.values())
