@@ -11,6 +11,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/halving.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plot.smk"
 include: "workflow/rules/track.smk"
@@ -38,6 +39,8 @@ localrules:
     mlflow_setup,
     track,
     track_shard,
+    promote,
+    publish,
 
 
 # At the end, say what the run made and where to look (or which job's log says why it

@@ -97,7 +97,7 @@ def test_swapped_values_are_seen(ran):
     ran.write_config(config)
     before = {rule for rule, _ in ran.planned_jobs()}
     assert "split" in before  # 0.25/0.25 -> 0.25/0.3 is a change, of course
-    ran.snakemake("--cores", "2")
+    ran.snakemake("--cores", "2", "--until", "split")  # what the swap must be compared to
     config["split"]["test_size"], config["split"]["val_size"] = 0.3, 0.25
     ran.write_config(config)
     assert [r for r, _ in ran.planned_jobs()].count("split") == 2

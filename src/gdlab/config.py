@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from pathlib import Path
@@ -114,14 +115,29 @@ def models_schema() -> dict:
                                for key, axis in axes.items()}}
 
     def search(axes: dict) -> dict:
-        space = {"type": "object", "additionalProperties": False, "required": ["lr", "epochs"],
+        """A random search (``method: random``) or successive halving (``method: halving``:
+        ``eta``, ``budgets`` of epochs, and candidates drawn as a random search's or a
+        ``grid``; epochs are the budgets')."""
+        space = {"type": "object", "additionalProperties": False,
                  "properties": {key: space_axis(axis) for key, axis in axes.items()}}
-        return {"type": "object", "additionalProperties": False,
-                "required": ["method", "n_trials", "space"],
-                "properties": {"method": {"enum": ["random"]},
-                               "n_trials": {"type": "integer", "minimum": 1},
-                               "seed": {"type": "integer", "minimum": 0},
-                               "space": space}}
+        n_trials = {"type": "integer", "minimum": 1}
+        seed = {"type": "integer", "minimum": 0}
+        random = {"properties": {"method": {"const": "random"}, "n_trials": n_trials,
+                                 "seed": seed, "space": {**space, "required": ["lr", "epochs"]}},
+                  "required": ["n_trials", "space"], "additionalProperties": False}
+        halving = {"properties": {
+            "method": {"const": "halving"},
+            "eta": {"type": "integer", "minimum": 2,
+                    "description": "keep the best 1/eta of a rung's runs for the next"},
+            "budgets": {"type": "array", "minItems": 2,
+                        "items": {"type": "integer", "minimum": 1},
+                        "description": "epochs of each rung, increasing"},
+            "n_trials": n_trials, "seed": seed, "space": {**space, "required": ["lr"]},
+            "grid": {**grid(axes), "required": ["lr"]}},
+            "required": ["eta", "budgets"], "additionalProperties": False}
+        return {"type": "object", "required": ["method"],
+                "properties": {"method": {"enum": ["random", "halving"]}},
+                "oneOf": [random, halving]}
 
     # which datasets a model sweeps (default: every one it fits)
     datasets = {"type": "array", "minItems": 1, "uniqueItems": True,
@@ -185,20 +201,48 @@ def _sweep_problems(model: str, spec: dict) -> list[str]:
         return [f"{key}: has both 'grid' and 'search'; a model's runs come from one of them "
                 f"(remove {key}.grid or {key}.search)"]
     if "grid" not in spec and "search" not in spec:
-        return [f"{key}: needs 'grid' (lists of values) or 'search' (a random search)"]
+        return [f"{key}: needs 'grid' (lists of values) or 'search' (a random search or "
+                f"successive halving)"]
     if "grid" in spec:
         return [f"{key}.grid.{axis}: repeated value in {values}"
                 for axis, values in spec["grid"].items() if _repeated(model, axis, values)]
-    problems = []
-    for axis, dist in spec["search"]["space"].items():
+    search, where = spec["search"], f"{key}.search"
+    problems = _halving_problems(where, search) if search["method"] == "halving" else []
+    for axis, dist in search.get("space", {}).items():
         (kind, arg), = dist.items()
-        where = f"{key}.search.space.{axis}.{kind}"
+        at = f"{where}.space.{axis}.{kind}"
         if kind == "choice":
             if _repeated(model, axis, arg):
-                problems.append(f"{where}: repeated value in {arg}")
+                problems.append(f"{at}: repeated value in {arg}")
         elif not arg[0] < arg[1]:
-            problems.append(f"{where}: the lower bound must be below the upper bound, got "
+            problems.append(f"{at}: the lower bound must be below the upper bound, got "
                             f"{arg} (a single value is {{choice: [{arg[0]}]}})")
+    problems += [f"{where}.grid.{axis}: repeated value in {values}"
+                 for axis, values in search.get("grid", {}).items()
+                 if _repeated(model, axis, values)]
+    return problems
+
+
+def _halving_problems(where: str, search: dict) -> list[str]:
+    """What the schema cannot say about a halving search: its candidates come from a space
+    (with ``n_trials``) or a grid, its budgets increase and set the epochs."""
+    problems = []
+    if ("space" in search) == ("grid" in search):
+        problems.append(f"{where}: give the candidates as 'space' (with n_trials) or as "
+                        f"'grid', one of them")
+    elif "space" in search and "n_trials" not in search:
+        problems.append(f"{where}.n_trials: required with {where}.space (how many "
+                        f"candidates to draw)")
+    elif "grid" in search and ("n_trials" in search or "seed" in search):
+        problems.append(f"{where}: n_trials and seed draw from a space; a grid's "
+                        f"candidates are all its combinations")
+    for part in ("space", "grid"):
+        if "epochs" in search.get(part, {}):
+            problems.append(f"{where}.{part}.epochs: the rungs' budgets are the epochs "
+                            f"({where}.budgets); remove it")
+    budgets = search["budgets"]
+    if any(a >= b for a, b in itertools.pairwise(budgets)):
+        problems.append(f"{where}.budgets: must increase from rung to rung, got {budgets}")
     return problems
 
 
@@ -297,6 +341,11 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
             problems.append(f"datasets.{name}.n_classes: a regression dataset has no classes")
     for model, spec in config["models"].items():
         problems += _sweep_problems(model, spec)
+        if spec.get("search", {}).get("method") == "halving" and \
+                spec.get("repeats", config.get("repeats", 1)) > 1:
+            where = f"models.{model}.repeats" if "repeats" in spec else "repeats"
+            problems.append(f"{where}: successive halving (models.{model}.search) trains "
+                            f"each candidate once; set models.{model}.repeats: 1")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return config

@@ -6,7 +6,8 @@ scheduling, so the same config always yields the same jobs, names, keys and seed
 
 A model's *points* (configurations of hyperparameters) come from its ``grid`` (every
 combination of the listed values) or its ``search`` (``n_trials`` random draws from a
-space); each point is trained ``repeats`` times with different seeds, each time a *run*.
+space, or successive halving over such draws or a grid); each point is trained
+``repeats`` times with different seeds, each time a *run*.
 """
 
 from __future__ import annotations
@@ -191,10 +192,13 @@ def trial_name(trial: int, hp: dict, space: dict) -> str:
 
 
 def axis_values(model_spec: dict, axis: str) -> list | None:
-    """The values a model's grid lists for ``axis``, or its search's ``choice`` values;
-    None when the axis is drawn from a continuous or integer range, or not swept."""
+    """The values a model's grid (or its halving search's grid) lists for ``axis``, or its
+    search's ``choice`` values; None when the axis is drawn from a continuous or integer
+    range, or not swept."""
     if "grid" in model_spec:
         return model_spec["grid"].get(axis)
+    if "grid" in model_spec.get("search", {}):
+        return model_spec["search"]["grid"].get(axis)
     dist = model_spec.get("search", {}).get("space", {}).get(axis, {})
     return dist.get("choice")
 
@@ -210,11 +214,50 @@ def drawn_axes(model_spec: dict) -> dict[str, str]:
 
 def sweep_points(model_spec: dict, model: str, global_seed: int) -> list[tuple[str, dict]]:
     """(name, hyperparameters) of every point of a model's sweep: the combinations of its
-    ``grid``, or the trials of its ``search``."""
+    ``grid``, the trials of its random ``search``, or the candidates of its halving search."""
+    if sweep_method(model_spec) == "halving":
+        return halving_candidates(model_spec["search"], model, global_seed)
     if "search" in model_spec:
         return search_trials(model_spec["search"], model, global_seed)
     grid = model_spec["grid"]
     return [(run_name(hp, grid), hp) for hp in expand_grid(grid, model)]
+
+
+def sweep_method(model_spec: dict) -> str:
+    """How a model's points are made and trained: ``grid``, ``random`` or ``halving``."""
+    return model_spec["search"]["method"] if "search" in model_spec else "grid"
+
+
+# --------------------------------------------------------------------------------------
+# Successive halving
+# --------------------------------------------------------------------------------------
+
+
+def halving_candidates(search: dict, model: str, global_seed: int) -> list[tuple[str, dict]]:
+    """(name, hyperparameters) of a halving search's candidates: its ``grid``'s
+    combinations, or ``n_trials`` drawn from its ``space`` exactly as a random search draws
+    them (same values and names). ``epochs`` is the last budget: a candidate's run spec is
+    the one of the top rung; :func:`at_rung` gives the others."""
+    if "grid" in search:
+        points = [(run_name(hp, search["grid"]), hp) for hp in expand_grid(search["grid"], model)]
+    else:
+        points = search_trials(search, model, global_seed)
+    return [(name, {**hp, "epochs": int(search["budgets"][-1])}) for name, hp in points]
+
+
+def at_rung(spec: dict, rung: int, budgets: list[int]) -> dict:
+    """A halving run's spec at ``rung``: trained to ``budgets[rung]`` epochs (its seed is
+    the same at every rung, so a rung goes on from the previous one's state)."""
+    hp = {**spec["hyperparameters"], "epochs": int(budgets[rung])}
+    return {**spec, "hyperparameters": hp, "rung": rung,
+            "run_key": stable_hash([spec["data_key"], spec["model"], hp, spec["seed"],
+                                    spec["code_version"]])}
+
+
+def survivors(n_trained: int, eta: int) -> int:
+    """How many of a rung's ``n_trained`` runs the next rung trains: ``n // eta``, at
+    least one (fewer if fewer trained without diverging)."""
+    return max(1, n_trained // eta)
 
 
 # --------------------------------------------------------------------------------------
@@ -254,10 +297,14 @@ def config_of(result: dict) -> tuple[str, int]:
 
 def run_specs(config: dict, dataset: str, model: str, data_key: str,
               code: str) -> dict[str, dict]:
-    """Run name -> the whole spec of every run of a sweep (what its train job receives)."""
+    """Run name -> the whole spec of every run of a sweep (what its train job receives; for
+    successive halving, the spec at the top rung)."""
     specs = {}
     k = sweep_repeats(config, model)
+    halving = config["models"][model].get("search", {}).get("budgets")
     for point, hp in sweep_points(config["models"][model], model, config["seed"]):
+        # a halving candidate's hp has epochs = the last budget: its seed and top-rung run
+        # key are those of the same point in a full sweep at that budget (same bytes)
         for name, seed, extra in repeat_runs(
                 point, derive_seed(config["seed"], dataset, model, hp), k):
             spec = {"dataset": dataset, "model": model,
@@ -265,7 +312,7 @@ def run_specs(config: dict, dataset: str, model: str, data_key: str,
                     "hyperparameters": hp, "seed": seed, **extra, "data_key": data_key,
                     "code_version": code}
             spec["run_key"] = stable_hash([data_key, model, hp, seed, code])
-            specs[name] = spec
+            specs[name] = at_rung(spec, len(halving) - 1, halving) if halving else spec
     return specs
 
 

@@ -17,6 +17,10 @@ import numpy as np
 
 
 class GradientDescent:
+    #: the attributes that carry an optimizer's state from one step to the next (saved and
+    #: restored by :meth:`gdlab.models.training.GradientDescentModel.training_state`)
+    STATE: tuple[str, ...] = ()
+
     def __init__(self, lr: float):
         self.lr = lr
 
@@ -25,6 +29,8 @@ class GradientDescent:
 
 
 class Momentum:
+    STATE = ("velocity",)
+
     def __init__(self, lr: float, beta: float = 0.9):
         self.lr, self.beta = lr, beta
         self.velocity = None
@@ -35,6 +41,8 @@ class Momentum:
 
 
 class Adam:
+    STATE = ("m", "s", "t")
+
     def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
         self.m = self.s = None

@@ -10,6 +10,9 @@ Student-t confidence interval (:mod:`gdlab.stats`). The best configuration is th
 with the best mean among those whose every repeat trained without diverging; its best
 repeat (on validation) is the sweep's best run, the model that gets registered. Without
 repeats a configuration is one run and all of this is the plain choice of the best run.
+
+A successive-halving sweep's runs stopped at different rungs (``rung`` in their spec); the
+best comes from the highest rung, and :func:`promote` decides who goes on from each rung.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import csv
 import io
 import math
 
-from gdlab.grid import config_of, reference_key
+from gdlab.grid import config_of, reference_key, survivors
 from gdlab.metrics import HIGHER_IS_BETTER
 from gdlab.stats import mean_ci
 
@@ -70,12 +73,36 @@ def configurations(runs: list[dict]) -> dict[str, list[dict]]:
 
 def rank_configs(runs: list[dict], metric: str) -> list[tuple[str, list[dict]]]:
     """(name, runs) of the configurations whose every repeat qualifies for
-    :func:`rank_runs`, best mean validation ``metric`` first; ties go to the first name."""
+    :func:`rank_runs`, best mean validation ``metric`` first; ties go to the first name.
+    In a halving sweep, configurations that reached a higher rung come first (the best
+    is from the top rung: a lower rung's metric is at a smaller budget)."""
     sign = -1.0 if HIGHER_IS_BETTER[metric] else 1.0
     ok = [(name, group) for name, group in configurations(runs).items()
           if len(rank_runs(group, metric)) == len(group)]
-    return sorted(ok, key=lambda g: (sign * mean_ci(_metric(r, "val", metric)
+    return sorted(ok, key=lambda g: (-g[1][0].get("rung", 0),
+                                     sign * mean_ci(_metric(r, "val", metric)
                                                     for r in g[1])[0], g[0]))
+
+
+def promote(runs: list[dict], metric: str, eta: int, last: bool = False) -> dict:
+    """A rung's record (``rungs/<r>/promoted.json``): every run it trained, ranked, and
+    the names the next rung trains.
+
+    The ranking is :func:`rank_runs` (validation ``metric`` at the rung's budget, ties by
+    run name), then the runs that diverged or have no finite metric, by name; the first
+    :func:`gdlab.grid.survivors` of the ranked runs are promoted, never a diverged one
+    (none from the ``last`` rung). It depends on results only, so it is the same whatever
+    the scheduling.
+    """
+    ranked = rank_runs(runs, metric)
+    names = {r["run_name"] for r in ranked}
+    rest = sorted((r for r in runs if r["run_name"] not in names), key=lambda r: r["run_name"])
+    return {"metric": f"val_{metric}",
+            "ranking": [{"run_name": r["run_name"], "n_epochs": r["n_epochs"],
+                         "diverged": r["diverged"], f"val_{metric}": r["metrics"]["val"][metric]}
+                        for r in [*ranked, *rest]],
+            "promoted": [] if last else [r["run_name"]
+                                         for r in ranked[:survivors(len(runs), eta)]]}
 
 
 def ranked_runs(runs: list[dict], metric: str) -> list[dict]:
@@ -147,6 +174,8 @@ def sweep_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dic
         row = {"dataset": r["dataset"], "model": r["model"], "run_name": r["run_name"]}
         if "config" in r:  # a sweep with repeats
             row.update(config=r["config"], repeat=r["repeat"])
+        if "rung" in r:  # successive halving: the last rung the run reached
+            row["rung"] = r["rung"]
         row["run_key"] = r["run_key"]
         row.update(r["hyperparameters"])
         final = r["final_objective"]

@@ -801,6 +801,8 @@ def child_record(run: RunResult, dataset: str, model: str, parent_id: str,
     }
     if "config" in res:  # one repeat of a configuration
         tags.update(config=res["config"], repeat=str(res["repeat"]))
+    if "rung" in res:  # successive halving: the last rung the configuration reached
+        tags["rung"] = str(res["rung"])
     params = {k: _param(v) for k, v in sorted(res["hyperparameters"].items())}
     params["seed"] = str(res["seed"])
     start, end = int(run.timing["start_time_ms"]), int(run.timing["end_time_ms"])
@@ -1390,8 +1392,10 @@ def _sweep_tags_metrics(sweep: SweepResult, search: dict | None = None):
 
     A grid sweep's tags list each hyperparameter's values (``grid.<key>``); a random
     search's give its method, trials, seed and space (``search.*``) instead: thousands of
-    drawn values would not fit a tag. With repeats, the best configuration's mean and
-    95 % interval of each validation and test metric are metrics
+    drawn values would not fit a tag (a halving search's also its ``eta`` and ``budgets``,
+    and its candidates' ``search.grid.<key>`` when they come from a grid). With repeats,
+    the best configuration's mean and 95 % interval of each validation and test metric
+    are metrics
     (``best/<part>_<metric>_mean``, ``..._ci_low``, ``..._ci_high``), ``repeats`` and
     ``best.config`` tags; every configuration's are in the ``configs.csv`` artifact.
     """
@@ -1408,10 +1412,11 @@ def _sweep_tags_metrics(sweep: SweepResult, search: dict | None = None):
             values = sorted({json.dumps(hp.get(key)) for hp in hps}, key=_json_sort_key)
             tags[f"grid.{key}"] = "[" + ", ".join(values) + "]"
     else:
-        tags.update({f"search.{k}": str(search[k]) for k in ("method", "n_trials", "seed")
-                     if k in search})
-        tags.update({f"search.space.{axis}": json.dumps(dist, sort_keys=True)
-                     for axis, dist in sorted(search["space"].items())})
+        tags.update({f"search.{k}": str(search[k])
+                     for k in ("method", "n_trials", "seed", "eta", "budgets") if k in search})
+        tags.update({f"search.{part}.{axis}": json.dumps(dist, sort_keys=True)
+                     for part in ("space", "grid")
+                     for axis, dist in sorted(search.get(part, {}).items())})
     configs = {G.config_of(r.result)[0] for r in sweep.runs}
     if len(configs) < len(sweep.runs):  # repeats
         tags["repeats"] = str(max(int(r.result.get("repeat", 0)) for r in sweep.runs) + 1)

@@ -49,6 +49,7 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_-]+",
     model=r"[A-Za-z0-9_-]+",
     shard=r"\d+",
+    rung=r"\d+",
 
 
 #: the module that reads each kind of dataset: a make_dataset job's code is its source's
@@ -104,6 +105,12 @@ def _build_runs():
 
 RUNS = _build_runs()
 SWEEPS = list(RUNS)
+#: (dataset, model) -> the halving search of the sweeps trained in rungs
+HALVING = {
+    (d, m): config["models"][m]["search"]
+    for d, m in SWEEPS
+    if G.sweep_method(config["models"][m]) == "halving"
+}
 
 
 def _build_shards():
@@ -186,10 +193,12 @@ def lesson_sweep(dataset, model):
     return model == "logistic_regression" and {"log_loss", "squared"} <= set(losses)
 
 
-def models_regex(kind):
-    """A wildcard constraint matching the models whose points come from ``kind`` ("grid"
-    or "search"): the plot rule of grid sweeps draws a heatmap, plot_search does not."""
-    names = sorted(m for m, spec in config["models"].items() if kind in spec)
+def models_regex(*methods):
+    """A wildcard constraint matching the models whose sweeps are made by one of
+    ``methods`` (gdlab.grid.sweep_method: "grid", "random", "halving"): the plot rule of
+    grid sweeps draws a heatmap, plot_search does not; halving sweeps are trained in
+    rungs (workflow/rules/halving.smk), the others by rule train."""
+    names = sorted(m for m, spec in config["models"].items() if G.sweep_method(spec) in methods)
     return "|".join(names) if names else "(?!)"  # (?!) matches nothing
 
 
@@ -246,9 +255,61 @@ def track_shard_spec(w):
 
 
 def track_spec(w):
-    """A sweep's parent also describes its random search (so n_trials is in its spec; a
-    shard's children are not: raising n_trials leaves the old shards' tracking be)."""
+    """A sweep's parent also describes its random search or halving (so n_trials is in its
+    spec; a shard's children are not: raising n_trials leaves the old shards' tracking be)."""
     spec = _track_spec(w)
     if "search" in config["models"][w.model]:
         spec["search"] = config["models"][w.model]["search"]
     return canonical_json(spec)
+
+
+# Successive halving (rules/halving.smk): which runs each rung trains, in which shards.
+def rung_runs(dataset, model, rung):
+    """The run names rung ``rung`` trains: every candidate at rung 0, then the ones the
+    previous rung's promotion names (read once that checkpoint is done)."""
+    if rung == 0:
+        return sorted(RUNS[(dataset, model)])
+    done = checkpoints.promote.get(dataset=dataset, model=model, rung=str(rung - 1))
+    with open(done.output[0], encoding="utf-8") as f:
+        return json.load(f)["promoted"]
+
+
+def rung_shards(dataset, model, rung):
+    """Shard id -> run names of a rung (gdlab.grid.shard_of, as any sweep's shards)."""
+    names = rung_runs(dataset, model, rung)
+    n = G.shard_count(len(names), config["train"]["shard_size"])
+    shards = {}
+    for name in names:
+        shards.setdefault(str(G.shard_of(name, n)), []).append(name)
+    return shards
+
+
+def rung_shard_spec(w):
+    """A rung job's whole specification: its runs' specs at the rung's budget."""
+    rung, budgets = int(w.rung), HALVING[(w.dataset, w.model)]["budgets"]
+    table = RUNS[(w.dataset, w.model)]
+    names = rung_shards(w.dataset, w.model, rung).get(w.shard)
+    if names is None:
+        raise WorkflowError(f"rung {rung} of {w.dataset}/{w.model} has no shard {w.shard}")
+    return canonical_json(
+        {
+            "dataset": w.dataset,
+            "model": w.model,
+            "rung": rung,
+            "shard": w.shard,
+            "runs": [G.at_rung(table[name], rung, budgets) for name in names],
+        }
+    )
+
+
+def rung_manifests(w):
+    return [
+        f"results/{w.dataset}/{w.model}/rungs/{w.rung}/shards/{k}.json"
+        for k in rung_shards(w.dataset, w.model, int(w.rung))
+    ]
+
+
+def rung_records(w):
+    """Every rung's promotion record of the wildcards' sweep, rung 0 first."""
+    budgets = HALVING[(w.dataset, w.model)]["budgets"]
+    return [f"results/{w.dataset}/{w.model}/rungs/{r}/promoted.json" for r in range(len(budgets))]

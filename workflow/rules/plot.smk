@@ -121,7 +121,7 @@ use rule plot as plot_search with:
     log:
         "logs/plot/{dataset}/{model}.log",
     wildcard_constraints:
-        model=models_regex("search"),
+        model=models_regex("random", "halving"),
 
 
 # The lesson (a logistic-regression sweep over both losses): each loss's objective on a

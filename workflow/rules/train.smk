@@ -9,6 +9,9 @@ rule train:
         "results/{dataset}/{model}/shards/{shard}.json",
     log:
         "logs/train/{dataset}/{model}/{shard}.log",
+    # a halving sweep's shards are published from its rungs (rules/halving.smk)
+    wildcard_constraints:
+        model=models_regex("grid", "random"),
     conda:
         ENV
     params:

@@ -49,9 +49,9 @@ class LinearRegression(Regressor, LinearModel):
     def _val_metric(self, y_true, z):
         return metrics.r2(y_true, z) if np.all(np.isfinite(z)) else float("nan")
 
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, X_val=None, y_val=None, *, resume=None):
         if self.solver == "gd":
-            return super().fit(X, y, X_val, y_val)
+            return super().fit(X, y, X_val, y_val, resume=resume)
         if self.solver != "closed_form":
             raise ValueError(f"solver must be 'gd' or 'closed_form', got {self.solver!r}")
         if not is_real(self.l2) or not self.l2 >= 0:
@@ -77,6 +77,7 @@ class LinearRegression(Regressor, LinearModel):
             history["val_loss"] = np.array([self._objective().mean_loss(z_val, y_val)])
             history["val_r2"] = np.array([self._val_metric(y_val, z_val)])
         self.history_ = history
+        self._last_state = None  # nothing to go on from: the solution has no epochs
         return self
 
     def predict(self, X) -> np.ndarray:

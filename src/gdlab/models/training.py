@@ -12,6 +12,8 @@ single array whatever the model.
 
 from __future__ import annotations
 
+import inspect
+import json
 import numbers
 import operator
 
@@ -144,7 +146,7 @@ class GradientDescentModel:
         return X
 
     # -- training --------------------------------------------------------------------------
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, X_val=None, y_val=None, *, resume: dict | None = None):
         """Minimise the objective on ``X, y`` by gradient descent; returns ``self``.
 
         Parameters
@@ -154,6 +156,12 @@ class GradientDescentModel:
             Targets (regression) or class labels 0..K-1 (classification).
         X_val, y_val : array-like, optional
             Validation data, scored after every epoch into ``history_``.
+        resume : dict of arrays, optional
+            A :meth:`training_state` saved by a fit of the same hyperparameters (all but
+            ``epochs``) on the same data, after at most ``epochs`` epochs. Training goes on
+            from it up to ``epochs``: parameters, optimizer state, mini-batch generator,
+            history and stopping state are restored, so the result is byte-identical to a
+            fit straight through to ``epochs`` (successive halving continues its rungs so).
         """
         self._check_hyperparameters()
         X, y = self._check_data(X, y)
@@ -172,23 +180,28 @@ class GradientDescentModel:
         rng = np.random.default_rng(self.seed)
         full_batch = self.batch_size is None or self.batch_size >= n
 
-        theta = self._initial_parameters(d, rng)
-        self._after_step(theta)
-        history = {"epoch": [], "train_objective": []}
-        if has_val:
-            history["val_loss"] = []
-            history["val_" + self._val_metric_name] = []
-
-        self.diverged_ = self.converged_ = False
-        last_good = theta
+        grad = None
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if full_batch:
-                value, grad = self._value_and_gradient(theta, X, y)
+            if resume:  # an empty state (a closed-form fit's) has nothing to go on from
+                theta, last_good, value, grad, prev, blow_up, history, stopped = \
+                    self._restore(resume, optimizer, rng, has_val)
             else:
-                value = self._value(theta, X, y)
-            prev = value
-            blow_up = DIVERGENCE_FACTOR * max(value, 1.0)
-            for epoch in range(1, self.epochs + 1):
+                theta = self._initial_parameters(d, rng)
+                self._after_step(theta)
+                history = {"epoch": [], "train_objective": []}
+                if has_val:
+                    history["val_loss"] = []
+                    history["val_" + self._val_metric_name] = []
+                stopped = ""
+                last_good = theta
+                if full_batch:
+                    value, grad = self._value_and_gradient(theta, X, y)
+                else:
+                    value = self._value(theta, X, y)
+                prev = value
+                blow_up = DIVERGENCE_FACTOR * max(value, 1.0)
+            first = len(history["epoch"]) + 1
+            for epoch in range(first, self.epochs + 1) if not stopped else ():
                 if full_batch:
                     # The objective at the new parameters comes with the next gradient,
                     # so a full-batch epoch streams X exactly twice.
@@ -209,20 +222,82 @@ class GradientDescentModel:
                     history["val_loss"].append(val_loss)
                     history["val_" + self._val_metric_name].append(val_metric)
                 if not value <= blow_up:  # also true for NaN
-                    self.diverged_ = True
+                    stopped = "diverged"
                     break
                 last_good = theta
                 if self.tol is not None and 0 <= prev - value < self.tol:
-                    self.converged_ = True
+                    stopped = "converged"
                     break
                 prev = value
 
+        self.diverged_ = stopped == "diverged"
+        self.converged_ = stopped == "converged"
         self.n_features_in_ = d
         self._store_parameters(last_good)
         self.n_epochs_ = len(history["epoch"])
         self.history_ = {k: np.asarray(v, dtype=np.float64 if k != "epoch" else np.int64)
                          for k, v in history.items()}
+        self._last_state = (theta, last_good, value, grad, prev, blow_up, stopped,
+                            optimizer, rng)
         return self
+
+    # -- resumable state -------------------------------------------------------------------
+    def _state_identity(self) -> str:
+        """The hyperparameters a training state belongs to: all but ``epochs``."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters
+                 if p not in ("self", "epochs")]
+        return json.dumps({k: _plain(getattr(self, k)) for k in names}, sort_keys=True)
+
+    def training_state(self) -> dict[str, np.ndarray]:
+        """Everything the last :meth:`fit` needs to go on later (``fit(..., resume=)``), as
+        plain arrays for ``np.savez`` (no pickle): current and last good parameters,
+        objective values, the full-batch gradient, the optimizer's state
+        (``optimizer.<attr>``), the mini-batch generator's state (JSON), the history
+        (``history.<column>``) and why training stopped, if it did. Empty after a fit
+        that has no epochs (a closed-form solve)."""
+        if self._last_state is None:
+            return {}
+        theta, last_good, value, grad, prev, blow_up, stopped, optimizer, rng = \
+            self._last_state
+        state = {"identity": np.array(self._state_identity()),
+                 "theta": theta, "last_good": last_good, "value": np.float64(value),
+                 "prev": np.float64(prev), "blow_up": np.float64(blow_up),
+                 "stopped": np.array(stopped),
+                 "rng": np.array(json.dumps(rng.bit_generator.state, sort_keys=True))}
+        if grad is not None:
+            state["grad"] = grad
+        for attr in type(optimizer).STATE:
+            if getattr(optimizer, attr) is not None:
+                state[f"optimizer.{attr}"] = np.asarray(getattr(optimizer, attr))
+        state.update({f"history.{k}": v for k, v in self.history_.items()})
+        return {k: np.asarray(v) for k, v in state.items()}
+
+    def _restore(self, state: dict, optimizer, rng: np.random.Generator, has_val: bool):
+        """The loop's variables from a :meth:`training_state` (checked to be this fit's)."""
+        if array_to_str(state["identity"]) != self._state_identity():
+            raise ValueError("resume: the state was saved by a fit of other hyperparameters "
+                             f"({array_to_str(state['identity'])})")
+        history = {k.removeprefix("history."): list(v) for k, v in state.items()
+                   if k.startswith("history.")}
+        if len(history["epoch"]) > self.epochs:
+            raise ValueError(f"resume: the state is after epoch {len(history['epoch'])}, "
+                             f"past epochs={self.epochs}")
+        if ("val_loss" in history) != has_val:
+            raise ValueError("resume: give validation data exactly when the saved fit had")
+        for attr in type(optimizer).STATE:
+            if f"optimizer.{attr}" in state:
+                value = state[f"optimizer.{attr}"]
+                setattr(optimizer, attr, int(value) if value.ndim == 0 else value.copy())
+        rng.bit_generator.state = json.loads(array_to_str(state["rng"]))
+        grad = state["grad"].copy() if "grad" in state else None
+        return (state["theta"].copy(), state["last_good"].copy(), state["value"][()], grad,
+                state["prev"][()], state["blow_up"][()], history,
+                array_to_str(state["stopped"]))
+
+
+def _plain(value):
+    """A hyperparameter as JSON can hold it (tuples as lists)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def descent_path(model: GradientDescentModel, X, y) -> np.ndarray:

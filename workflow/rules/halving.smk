@@ -1,0 +1,81 @@
+# Successive halving (models.<m>.search.method: halving): rung r trains, in shards, the
+# runs promoted to it, each going on from its saved state at rung r - 1 (same bytes as a
+# run trained straight through); the checkpoint promote ranks a rung's runs on the
+# validation metric and names who goes on, which Snakemake reads only once it exists.
+# publish then gives every run the files of its last rung in their ordinary place, and
+# the sweep its ordinary shard manifests: summarize, plot and track see a sweep like any
+# other (one MLflow child per configuration, with its whole curve).
+
+
+rule train_rung:
+    input:
+        split="data/{dataset}/split.npz",
+        # the promotion that chose this rung's runs (their states are beside it)
+        previous=lambda w: (
+            [f"results/{w.dataset}/{w.model}/rungs/{int(w.rung) - 1}/promoted.json"]
+            if int(w.rung) > 0
+            else []
+        ),
+    output:
+        "results/{dataset}/{model}/rungs/{rung}/shards/{shard}.json",
+    log:
+        "logs/train_rung/{dataset}/{model}/{rung}/{shard}.log",
+    conda:
+        ENV
+    params:
+        spec=rung_shard_spec,
+        sweep_dir="results/{dataset}/{model}/rungs/{rung}",
+        previous_dir=lambda w: (
+            f"results/{w.dataset}/{w.model}/rungs/{int(w.rung) - 1}" if int(w.rung) > 0 else ""
+        ),
+    script:
+        "../scripts/train.py"
+
+
+checkpoint promote:
+    input:
+        rung_manifests,
+    output:
+        "results/{dataset}/{model}/rungs/{rung}/promoted.json",
+    log:
+        "logs/promote/{dataset}/{model}/{rung}.log",
+    conda:
+        ENV
+    params:
+        spec=lambda w: canonical_json(
+            {
+                "rung": int(w.rung),
+                "budget": HALVING[(w.dataset, w.model)]["budgets"][int(w.rung)],
+                "eta": HALVING[(w.dataset, w.model)]["eta"],
+                "last": int(w.rung) == len(HALVING[(w.dataset, w.model)]["budgets"]) - 1,
+                "metric": config["selection"][config["datasets"][w.dataset]["task"]],
+                "code": G.code_version("gdlab.summary", "gdlab.runfiles"),
+            }
+        ),
+    script:
+        "../scripts/promote.py"
+
+
+rule publish:
+    input:
+        rung_records,
+    output:
+        "results/{dataset}/{model}/shards/{shard}.json",
+    log:
+        "logs/publish/{dataset}/{model}/{shard}.log",
+    wildcard_constraints:
+        model=models_regex("halving"),
+    conda:
+        ENV
+    params:
+        spec=lambda w: canonical_json(
+            {
+                "dataset": w.dataset,
+                "model": w.model,
+                "shard": w.shard,
+                "runs": _shard_runs(w),
+                "code": G.code_version("gdlab.train"),
+            }
+        ),
+    script:
+        "../scripts/publish.py"
