@@ -620,7 +620,7 @@ def _store_rows(db: Path) -> dict[str, list]:
                                "experiment_id = 1").fetchone()[0]
         datasets = {u: (n, d) for u, n, d in con.execute(
             "SELECT dataset_uuid, name, digest FROM datasets")}
-        inputs = {u: label[d] for u, d in con.execute(
+        inputs = {u: label.get(d) or "a logged model" for u, d in con.execute(
             "SELECT input_uuid, destination_id FROM inputs")}
 
         def rows(sql):
@@ -637,9 +637,12 @@ def _store_rows(db: Path) -> dict[str, list]:
             "tags": sorted([(label[r], k, label.get(v, v)) for k, v, r in rows(
                 'SELECT "key", value, run_uuid FROM tags')], key=repr),
             "datasets": [r[1:] for r in rows("SELECT * FROM datasets")],
-            "inputs": sorted([(datasets[r[2]], label[r[4]], r[1], r[3], r[5]) for r in rows(
-                "SELECT input_uuid, source_type, source_id, destination_type, destination_id, "
-                "step FROM inputs")], key=repr),
+            # a dataset into a run, or a run's output: a logged model
+            "inputs": sorted([(datasets.get(r[2]) or label[r[2]],
+                               label.get(r[4]) or "a logged model", r[1], r[3], r[5])
+                              for r in rows("SELECT input_uuid, source_type, source_id, "
+                                            "destination_type, destination_id, step FROM "
+                                            "inputs")], key=repr),
             "input_tags": sorted([(inputs[u], n, v) for u, n, v in rows(
                 "SELECT * FROM input_tags")], key=repr),
         }
@@ -727,6 +730,120 @@ def test_the_sqlite3_sync_writes_what_mlflow_writes(tracked, tmp_path, monkeypat
     assert (_ui_searches(fast_uri, "1", fast["parent_run_id"])
             == _ui_searches(slow_uri, "1", slow["parent_run_id"]))
     assert _ui_searches(fast_uri, "1", fast["parent_run_id"])[2]  # the searches find runs
+
+
+def _finish_scenario(uri: str, exp_id: str, root: Path, split: Path) -> list[dict]:
+    """The life of a sweep's parent: its shard synced and the sweep finished (a new best
+    model: MLflow logs and registers it); then a run that is not the best leaves the grid
+    and the sweep finishes again (its child deleted, the best model unchanged); then once
+    more with nothing changed (the store already shows it)."""
+    sweep_dir = root / "results/moons/logistic_regression"
+    sweep = tracking.load_sweep(sweep_dir, manifest_runs(sorted(
+        (sweep_dir / "shards").glob("*.json"))), split_path=split)
+    shard = tracking.sync_shard(uri, exp_id, "moons", "logistic_regression", sweep.runs, split,
+                                experiment_name=EXPERIMENT, commit="abc", log=print)
+    children = shard["children"]
+    records = [tracking.finish_sweep(uri, exp_id, sweep, children, experiment_name=EXPERIMENT,
+                                     commit="abc", log=print)]
+    dropped = next(r for r in sweep.runs if r.name != sweep.best["run_name"])
+    sweep.runs.remove(dropped)
+    children = {k: v for k, v in children.items() if k != dropped.name}
+    sweep.sweep_key += "-without-one-run"
+    for _ in range(2):
+        records.append(tracking.finish_sweep(uri, exp_id, sweep, children,
+                                             experiment_name=EXPERIMENT, commit="abd",
+                                             log=print))
+    assert [r["updated"] for r in records] == [True, True, False]
+    assert [r["deleted"] for r in records] == [0, 1, 0]
+    assert records[0]["registered_model"]["new"] is True
+    assert records[1]["registered_model"] == {**records[0]["registered_model"], "new": False}
+    assert len({r["logged_model_id"] for r in records}) == 1
+    return records
+
+
+def test_the_sqlite3_parent_writes_what_mlflow_writes(tracked, tmp_path, monkeypatch):
+    """A sweep finished by gdlab's sqlite3 path (MLflow only for the new best model) and by
+    MLflow's client alone: the same rows, the same parent and children read back through
+    MlflowClient (tags, metrics, artifacts, status, model outputs), the same registry."""
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)  # the stores' artifact root is ./mlruns
+    monkeypatch.setattr(mlflow_sql, "now_ms", lambda: 1_750_000_000_000)  # the parent's metrics
+    split = tracked.root / "data/moons/split.npz"
+    fast_uri = f"sqlite:///{tmp_path / 'fast.db'}"
+    assert tracking.setup_experiment(fast_uri, EXPERIMENT)["experiment_id"] == "1"
+    fast = _finish_scenario(fast_uri, "1", tracked.root, split)
+
+    slow_db = tmp_path / "client.db"
+    mlflow_sql.create_store_with_mlflow(slow_db)
+    slow_uri = f"sqlite:///{slow_db}"
+    assert MlflowClient(slow_uri).create_experiment(EXPERIMENT) == "1"
+    with monkeypatch.context() as m:  # the oracle: MLflow's client calls
+        m.setattr(tracking, "writes_sqlite_itself", lambda uri: False)
+        m.setattr(tracking, "write_children_sql", lambda *args, **kwargs: None)
+        m.setattr(tracking, "split_dataset", lambda split, path, name: (
+            tracking.mlflow_numpy_dataset(split.X_train, split.y_train,
+                                          Path(path).resolve().as_uri(), name)))
+        slow = _finish_scenario(slow_uri, "1", tracked.root, split)
+
+    fast_rows, slow_rows = _store_rows(tmp_path / "fast.db"), _store_rows(slow_db)
+    for table in slow_rows:
+        assert fast_rows[table] == slow_rows[table], table
+    fast_client, slow_client = MlflowClient(fast_uri), MlflowClient(slow_uri)
+
+    def parent_view(client, record):
+        """The parent's view, its best child named by run name (run ids differ)."""
+        view = _run_view(client, record["parent_run_id"])
+        names = {run_id: name for name, run_id in record["children"].items()}
+        view["tags"]["best_run_id"] = names[view["tags"]["best_run_id"]]
+        return view
+
+    view = parent_view(fast_client, fast[-1])
+    assert view == parent_view(slow_client, slow[-1])
+    assert view["status"] == "FINISHED" and view["tags"][COMPLETE_TAG] == "true"
+    assert {"summary.csv", "best.json", "plots"} <= {path for path, _ in view["artifacts"]}
+    for name, run_id in slow[-1]["children"].items():
+        assert (_run_view(fast_client, fast[-1]["children"][name])
+                == _run_view(slow_client, run_id)), name
+    for client, records in ((fast_client, fast), (slow_client, slow)):
+        outputs = client.get_run(records[-1]["parent_run_id"]).outputs.model_outputs
+        assert [o.model_id for o in outputs] == [records[-1]["logged_model_id"]]
+        versions = client.search_model_versions("name = 'gdlab-moons-logistic_regression'")
+        assert [int(v.version) for v in versions] == [1]
+
+
+def test_a_parent_with_an_unchanged_best_model_imports_no_mlflow(tracked, tmp_path):
+    """What a track job on the default store loads when its sweep changed but its best
+    model did not: gdlab, NumPy and the stdlib."""
+    shutil.copytree(tracked.root / "results", tmp_path / "results")
+    shutil.copytree(tracked.root / "data", tmp_path / "data")
+    code = """
+import sys
+from pathlib import Path
+from gdlab import tracking
+from gdlab.runfiles import manifest_runs
+sweep_dir = Path("results/moons/logistic_regression")
+sweep = tracking.load_sweep(sweep_dir, manifest_runs(sorted(
+    (sweep_dir / "shards").glob("*.json"))), split_path="data/moons/split.npz")
+uri = "sqlite:///" + str(Path("mlflow.db").resolve())
+exp = tracking.setup_experiment(uri, "x")["experiment_id"]
+children = tracking.sync_shard(uri, exp, "moons", "logistic_regression", sweep.runs,
+                               "data/moons/split.npz", commit="abc")["children"]
+if sys.argv[1] == "again":
+    sweep.sweep_key += "-changed"
+record = tracking.finish_sweep(uri, exp, sweep, children, commit="abc")
+print(record["updated"], record["registered_model"]["new"],
+      sorted(m for m in ("mlflow", "sqlalchemy", "pandas") if m in sys.modules))
+"""
+    outs = []
+    for step in ("first", "again"):
+        proc = subprocess.run([sys.executable, "-c", code, step], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, **ENV})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs.append(proc.stdout.strip().splitlines()[-1])
+    assert outs[0].startswith("True True ['mlflow'")  # a new best model: MLflow logs it
+    assert outs[1] == "True False []"
 
 
 def test_a_sqlite_sync_imports_neither_mlflow_nor_sqlalchemy_nor_pandas(tracked, tmp_path):

@@ -60,6 +60,10 @@ DEFAULT_EXPERIMENT = (0, "Default")
 #: the default artifact root of a store opened without one (MLflow's "./mlruns")
 DEFAULT_ARTIFACT_DIR = "mlruns"
 MAX_DIGEST_ROWS = 10000  # mlflow.data.digest_utils.MAX_ROWS
+#: ``logged_models.status`` of a READY model (MLflow's LoggedModelStatus proto value)
+LOGGED_MODEL_READY = 2
+#: the stage of a model version MLflow deleted (its searches skip it)
+STAGE_DELETED_INTERNAL = "Deleted_Internal"
 
 
 def now_ms() -> int:
@@ -402,6 +406,42 @@ class SqliteStore:
             "digest = ?", (int(experiment_id), name, digest)).fetchone()
         return row[0] if row else None
 
+    def artifact_uri(self, run_id: str) -> str:
+        return self.con.execute("SELECT artifact_uri FROM runs WHERE run_uuid = ?",
+                                (run_id,)).fetchone()[0]
+
+    def model_outputs(self, run_id: str) -> list[str]:
+        """The ids of the logged models a run output (``get_run(...).outputs``), in the
+        order MLflow's query returns them."""
+        return [r[0] for r in self.con.execute(
+            "SELECT destination_id FROM inputs WHERE source_type = 'RUN_OUTPUT' AND "
+            "source_id = ? AND destination_type = 'MODEL_OUTPUT'", (run_id,))]
+
+    def ready_model_tagged(self, experiment_id: str, key: str, value: str) -> str | None:
+        """The first READY model of ``search_logged_models`` with this tag value (its
+        default order: newest first, then by id), or None."""
+        rows = self.con.execute(
+            "SELECT m.model_id, m.status FROM logged_models m JOIN logged_model_tags t ON "
+            "t.model_id = m.model_id WHERE t.tag_key = ? AND t.tag_value = ? AND "
+            "m.lifecycle_stage != 'deleted' AND m.experiment_id = ? "
+            "ORDER BY m.creation_timestamp_ms DESC, m.model_id ASC",
+            (key, value, int(experiment_id))).fetchall()
+        return next((model_id for model_id, status in rows if status == LOGGED_MODEL_READY),
+                    None)
+
+    def latest_model_version(self, name: str) -> tuple[int, dict[str, str]] | None:
+        """The highest version of a registered model that ``search_model_versions`` finds
+        (not deleted), with its tags; None if it has none."""
+        row = self.con.execute(
+            "SELECT MAX(version) FROM model_versions WHERE workspace = ? AND name = ? AND "
+            "current_stage != ?", (DEFAULT_WORKSPACE, name, STAGE_DELETED_INTERNAL)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        tags = dict(self.con.execute(
+            'SELECT "key", value FROM model_version_tags WHERE workspace = ? AND name = ? '
+            "AND version = ?", (DEFAULT_WORKSPACE, name, row[0])))
+        return int(row[0]), tags
+
     # -- writing
 
     def create_run(self, experiment_id: str, name: str, artifact_location: str,
@@ -437,6 +477,33 @@ class SqliteStore:
         else:
             self.con.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?",
                              (status, end_time, run_id))
+
+    def log_metrics(self, run_id: str, metrics: Iterable[tuple[str, float, int, int]]) -> None:
+        """``log_batch(metrics=...)`` on a run that may hold metrics already: rows already
+        there are skipped, and a key's latest value is replaced by a newer one (greater
+        step, timestamp, stored value)."""
+        rows, newest = metric_rows(run_id, metrics)
+        self.con.executemany(
+            'INSERT OR IGNORE INTO metrics ("key", value, timestamp, step, is_nan, run_uuid) '
+            "VALUES (:key, :value, :timestamp, :step, :is_nan, :run_uuid)", rows)
+        for row in newest:
+            old = self.con.execute(
+                'SELECT step, timestamp, value FROM latest_metrics WHERE run_uuid = ? AND '
+                '"key" = ?', (run_id, row["key"])).fetchone()
+            if old is None:
+                self.insert("latest_metrics", [row])
+            elif (row["step"], row["timestamp"], row["value"]) > tuple(old):
+                self.con.execute(
+                    "UPDATE latest_metrics SET value = ?, timestamp = ?, step = ?, is_nan = ? "
+                    'WHERE run_uuid = ? AND "key" = ?', (row["value"], row["timestamp"],
+                                                         row["step"], row["is_nan"], run_id,
+                                                         row["key"]))
+
+    def log_model_output(self, run_id: str, model_id: str, step: int = 0) -> None:
+        """``log_outputs``: a logged model as the run's output."""
+        self.insert("inputs", [{"input_uuid": uuid.uuid4().hex, "source_type": "RUN_OUTPUT",
+                                "source_id": run_id, "destination_type": "MODEL_OUTPUT",
+                                "destination_id": model_id, "step": step}])
 
     def delete_run(self, run_id: str) -> None:
         """``delete_run``: the run's assessments go, the run is marked deleted (soft)."""

@@ -855,21 +855,22 @@ def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
         norm = mcolors.Normalize(lo, hi if hi > lo else lo + 1e-12)
     cmap = mpl.colormaps["viridis" if higher else "viridis_r"]
 
+    # each cell says its value, unless there are so many that the colour has to; a row
+    # without values can be lower (a large sweep's figure then draws in half the time)
+    labelled = len(xs) * len(ys) * len(facets) <= MAX_CELL_LABELS
     ncols = min(len(facets), 2)
     nrows = math.ceil(len(facets) / ncols)
     width = max(4.8, 1.0 + ncols * (0.85 * len(xs) + 1.0) + 1.2)
-    height = 1.5 + nrows * (0.55 * len(ys) + 0.9)
+    height = 1.5 + nrows * ((0.55 if labelled else 0.3) * len(ys) + 0.9)
     fig = _new_figure(width, height)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     best_name = _best_config(best)
-    # each cell says its value, unless there are so many that the colour has to
-    labelled = len(xs) * len(ys) * len(facets) <= MAX_CELL_LABELS
 
     def label(ax, j, i, text, **kw):
         if labelled:
             ax.text(j, i, text, ha="center", va="center", **kw)
 
-    for ax, facet in zip(axes, facets, strict=False):
+    for n, (ax, facet) in enumerate(zip(axes, facets, strict=False)):
         ax.grid(False)
         data = np.full((len(ys), len(xs)), np.nan)
         for i, yv in enumerate(ys):
@@ -902,8 +903,16 @@ def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
         ax.set_yticks(range(len(ys)), [_fmt(v) for v in ys])
         ax.set_xlim(-0.5, len(xs) - 0.5)
         ax.set_ylim(len(ys) - 0.5, -0.5)
-        ax.set_xlabel("learning rate (lr)" if xk == "lr" else (xk or ""))
-        ax.set_ylabel(yk or "")
+        # the panels have the same ticks: only the outer ones label them (fewer texts to
+        # lay out, which is most of a many-panel figure's time)
+        if n + ncols >= len(facets):  # no panel below
+            ax.set_xlabel("learning rate (lr)" if xk == "lr" else (xk or ""))
+        else:
+            ax.tick_params(labelbottom=False)
+        if n % ncols == 0:
+            ax.set_ylabel(yk or "")
+        else:
+            ax.tick_params(labelleft=False)
         if fk:
             ax.set_title(", ".join(f"{k} = {_fmt(v)}" for k, v in zip(fk, facet, strict=True)),
                          fontsize=9)

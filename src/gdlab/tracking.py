@@ -1195,6 +1195,21 @@ class ClientAccess:
             self.client, experiment_id, dataset, model,
             f" and tags.`{ROLE_TAG}` = '{ROLE_SWEEP}'")]
 
+    def find_sweep_runs(self, experiment_id: str, dataset: str, model: str) -> list[Existing]:
+        return [_existing(r) for r in _search(self.client, experiment_id, dataset, model)]
+
+    def log_metrics(self, run_id: str, metrics: list[tuple[str, float, int, int]]) -> None:
+        from mlflow.entities import Metric
+
+        log_batch(self.client, run_id, metrics=[Metric(*m) for m in metrics])
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def model_outputs(self, run_id: str) -> list[str]:
+        outputs = self.client.get_run(run_id).outputs
+        return [o.model_id for o in (outputs.model_outputs if outputs else [])]
+
     def create_run(self, experiment_id: str, name: str, start_time: int | None,
                    tags: dict[str, str]) -> str:
         return self.client.create_run(experiment_id, start_time=start_time, tags=tags,
@@ -1208,13 +1223,13 @@ class ClientAccess:
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
 
-        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        log_batch(self.client, run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
     def update_run(self, run_id: str, status: str) -> None:
         self.client.update_run(run_id, status=status)
 
-    def set_terminated(self, run_id: str, status: str) -> None:
-        self.client.set_terminated(run_id, status)
+    def set_terminated(self, run_id: str, status: str, end_time: int | None = None) -> None:
+        self.client.set_terminated(run_id, status, end_time=end_time)
 
     def delete_run(self, run_id: str) -> None:
         self.client.delete_run(run_id)
@@ -1256,6 +1271,47 @@ class SqliteAccess:
             experiment_id, {"dataset": dataset, "model": model, ROLE_TAG: ROLE_SWEEP})
         return [Existing(*r) for r in runs]
 
+    def find_sweep_runs(self, experiment_id: str, dataset: str, model: str) -> list[Existing]:
+        runs = self.store.active_runs_tagged(experiment_id, {"dataset": dataset, "model": model})
+        return [Existing(*r) for r in runs]
+
+    def log_metrics(self, run_id: str, metrics: list[tuple[str, float, int, int]]) -> None:
+        self.store.log_metrics(run_id, metrics)
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        """What MLflow's local artifact repository does: a copy (with the file's times and
+        mode) written beside its place, then renamed into it."""
+        dest_dir = local_artifact_root(self.store.artifact_uri(run_id))
+        if artifact_path:
+            dest_dir = dest_dir / artifact_path
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        tmp = dest_dir / f".{Path(path).name}.{uuid.uuid4().hex}.tmp"
+        shutil.copy2(path, tmp)
+        os.replace(tmp, dest_dir / Path(path).name)
+
+    def model_outputs(self, run_id: str) -> list[str]:
+        return self.store.model_outputs(run_id)
+
+    def current_best_model(self, experiment_id: str, parent_id: str, key: str,
+                           registered_name: str | None) -> tuple[str, dict | None] | None:
+        """The best model when the store holds it already (what :func:`log_best_model` and
+        :func:`register_best` would find, without MLflow): its logged model id, made the
+        parent's output if it is not, and the registered version whose tag says it holds
+        these results (``registered_name`` None: not registered). None when MLflow has to
+        log or register it."""
+        model_id = self.store.ready_model_tagged(experiment_id, CONTENT_TAG, key)
+        if model_id is None:
+            return None
+        registered = None
+        if registered_name is not None:
+            latest = self.store.latest_model_version(registered_name)
+            if latest is None or latest[1].get(CONTENT_TAG) != key:
+                return None
+            registered = {"name": registered_name, "version": latest[0], "new": False}
+        if model_id not in self.store.model_outputs(parent_id):
+            self.store.log_model_output(parent_id, model_id)
+        return model_id, registered
+
     def create_run(self, experiment_id: str, name: str, start_time: int | None,
                    tags: dict[str, str]) -> str:
         found = self.store.experiment(experiment_id)
@@ -1273,8 +1329,8 @@ class SqliteAccess:
     def update_run(self, run_id: str, status: str) -> None:
         self.store.set_status(run_id, status)
 
-    def set_terminated(self, run_id: str, status: str) -> None:
-        self.store.set_status(run_id, status, end_time=mlflow_sql.now_ms())
+    def set_terminated(self, run_id: str, status: str, end_time: int | None = None) -> None:
+        self.store.set_status(run_id, status, end_time=end_time or mlflow_sql.now_ms())
 
     def delete_run(self, run_id: str) -> None:
         self.store.delete_run(run_id)
@@ -1509,7 +1565,8 @@ def register_best(client, sweep: SweepResult, run: RunResult, model_id: str,
 
 
 def _sweep_tags_metrics(sweep: SweepResult, search: dict | None = None):
-    """The parent's description: tags (they may change, params may not) and metrics.
+    """The parent's description: tags (they may change, params may not) and metrics
+    (key, value, timestamp, step).
 
     A grid sweep's tags list each hyperparameter's values (``grid.<key>``); a random
     search's give its method, trials, seed and space (``search.*``) instead: thousands of
@@ -1520,9 +1577,11 @@ def _sweep_tags_metrics(sweep: SweepResult, search: dict | None = None):
     (``best/<part>_<metric>_mean``, ``..._ci_low``, ``..._ci_high``), ``repeats`` and
     ``best.config`` tags; every configuration's are in the ``configs.csv`` artifact.
     """
-    from mlflow.entities import Metric, RunTag
+    now = mlflow_sql.now_ms()
 
-    now = int(time.time() * 1000)
+    def metric(key: str, value) -> tuple[str, float, int, int]:
+        return key, float(value), now, 0
+
     hps = [r.result["hyperparameters"] for r in sweep.runs]
     tags = {"n_runs": str(len(sweep.runs)),
             "selection_metric": str(sweep.best.get("selection_metric"))}
@@ -1539,45 +1598,43 @@ def _sweep_tags_metrics(sweep: SweepResult, search: dict | None = None):
     configs = {G.config_of(r.result)[0] for r in sweep.runs}
     if len(configs) < len(sweep.runs):  # repeats
         tags["repeats"] = str(max(int(r.result.get("repeat", 0)) for r in sweep.runs) + 1)
-    metrics = [Metric("n_runs", len(sweep.runs), now, 0),
-               Metric("n_diverged", sum(bool(r.result["diverged"]) for r in sweep.runs), now,
-                      0)]
+    metrics = [metric("n_runs", len(sweep.runs)),
+               metric("n_diverged", sum(bool(r.result["diverged"]) for r in sweep.runs))]
     best = sweep.best
     tags["best.run_name"] = str(best.get("run_name"))
     if best.get("run_name") is not None:
         tags.update({f"best.{k}": _param(v) for k, v in sorted(best["hyperparameters"].items())})
         for part, values in best["metrics"].items():
-            metrics += [Metric(f"best/{part}_{k}", _value(v), now, 0) for k, v in values.items()]
-        metrics.append(Metric("best/final_objective", _value(best["final_objective"]), now, 0))
+            metrics += [metric(f"best/{part}_{k}", _value(v)) for k, v in values.items()]
+        metrics.append(metric("best/final_objective", _value(best["final_objective"])))
         if "config" in best:
             tags["best.config"] = best["config"]["name"]
             for part, values in best["config"]["metrics"].items():
                 if part == "train":
                     continue
-                metrics += [Metric(f"best/{part}_{k}_{stat}", _value(agg[stat]), now, 0)
+                metrics += [metric(f"best/{part}_{k}_{stat}", _value(agg[stat]))
                             for k, agg in values.items() for stat in ("mean", "ci_low",
                                                                       "ci_high")]
         ref = best.get("sklearn", {})
         for part, values in ref.get("metrics", {}).items():
-            metrics += [Metric(f"sklearn/{part}_{k}", _value(v), now, 0)
+            metrics += [metric(f"sklearn/{part}_{k}", _value(v))
                         for k, v in values.items()]
         if "objective" in ref:
-            metrics.append(Metric("sklearn/objective", _value(ref["objective"]), now, 0))
-            metrics.append(Metric("best/objective_gap",
-                                  _value(best["final_objective"]) - _value(ref["objective"]),
-                                  now, 0))
+            metrics.append(metric("sklearn/objective", _value(ref["objective"])))
+            metrics.append(metric("best/objective_gap",
+                                  _value(best["final_objective"]) - _value(ref["objective"])))
     references = sweep.baseline.get("references", {})
-    metrics.append(Metric("n_configs", len(configs), now, 0))
+    metrics.append(metric("n_configs", len(configs)))
     for key, entry in (references.items() if len(references) <= MAX_REFERENCE_METRICS
                        else ()):
         # the extra axes of a key (loss~squared, hidden_layer_sizes~16...) as metric-safe text
         extra = key.partition("/")[2].replace("~", "_")
         prefix = f"sklearn_l2_{entry['l2']!r}" + (f"/{extra}" if extra else "")
-        metrics.append(Metric(f"{prefix}/objective", _value(entry["objective"]), now, 0))
+        metrics.append(metric(f"{prefix}/objective", _value(entry["objective"])))
         for part, values in entry["metrics"].items():
-            metrics += [Metric(f"{prefix}/{part}_{k}", _value(v), now, 0)
+            metrics += [metric(f"{prefix}/{part}_{k}", _value(v))
                         for k, v in values.items()]
-    return [RunTag(k, v) for k, v in tags.items()], metrics
+    return tags, metrics
 
 
 def _json_sort_key(s: str):
@@ -1599,15 +1656,66 @@ def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
     with this sweep key. ``search``: the model's random search (its config), described on
     the parent instead of the grid's values. Returns the content of ``mlflow.json``. Call
     under :func:`track_lock`.
-    """
-    from mlflow.entities import RunTag
 
+    On a SQLite store gdlab writes itself (:func:`writes_sqlite_itself`) everything but a
+    new best model goes through sqlite3, so a sweep whose best model is already logged and
+    registered (its content key unchanged) is finished without importing mlflow; a new
+    one is logged by MLflow between two sqlite3 transactions (the complete tag is the
+    second's).
+    """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     t0 = time.perf_counter()
-    commit = commit or git_commit()
-    client = _client(uri, experiment_id, experiment_name)
-    existing = [_existing(r) for r in _search(client, experiment_id, sweep.dataset,
-                                              sweep.model)]
+    args = (experiment_id, sweep, children, experiment_name, commit or git_commit(), search)
+    best = sweep.best_run
+    key = _model_key(best) if best is not None else None
+    name = registered_model_name(sweep.dataset, sweep.model) if register else None
+    if writes_sqlite_itself(uri):
+        opened = None
+        with mlflow_sql.SqliteStore.transaction(sqlite_path(uri)) as store:
+            access = SqliteAccess(store)
+            if access.local_artifacts(experiment_id):
+                record, parent_id = _open_sweep(access, *args, log=log)
+                if parent_id is None:
+                    return record
+                model = (None, None) if best is None else access.current_best_model(
+                    experiment_id, parent_id, key, name)
+                if model is not None:
+                    return _complete_sweep(access, sweep, record, parent_id, *model, t0, log)
+                opened = record, parent_id
+        if opened is not None:  # a new best model: MLflow logs it, outside a transaction
+            record, parent_id = opened
+            log(f"{sweep.dataset}/{sweep.model}: the best model is new, MLflow logs it")
+            model = _log_best(_client(uri, experiment_id, None), experiment_id, parent_id,
+                              sweep, best, uri, register)
+            with mlflow_sql.SqliteStore.transaction(sqlite_path(uri)) as store:
+                return _complete_sweep(SqliteAccess(store), sweep, record, parent_id, *model,
+                                       t0, log)
+    client = _client(uri, experiment_id, None)
+    access = ClientAccess(client)
+    record, parent_id = _open_sweep(access, *args, log=log)
+    if parent_id is None:
+        return record
+    model = (None, None) if best is None else _log_best(client, experiment_id, parent_id,
+                                                        sweep, best, uri, register)
+    return _complete_sweep(access, sweep, record, parent_id, *model, t0, log)
+
+
+def _log_best(client, experiment_id: str, parent_id: str, sweep: SweepResult,
+              best: RunResult, uri: str, register: bool) -> tuple[str, dict | None]:
+    """The best model logged (or found) by MLflow, and registered if asked."""
+    model_id = log_best_model(client, experiment_id, parent_id, sweep, best, uri)
+    return model_id, register_best(client, sweep, best, model_id, uri) if register else None
+
+
+def _open_sweep(access, experiment_id: str, sweep: SweepResult, children: dict[str, str],
+                experiment_name: str | None, commit: str, search: dict | None,
+                log: Callable[[str], Any]) -> tuple[dict, str | None]:
+    """The first part of :func:`finish_sweep`: check the children, clean up, open the parent
+    and write its description and the figures. Returns the record so far and the parent's
+    id, or the final record and None when the store already shows this sweep."""
+    if experiment_name is not None:
+        access.check_experiment(experiment_id, experiment_name)
+    existing = access.find_sweep_runs(experiment_id, sweep.dataset, sweep.model)
     missing = sorted(set(sweep_names := [r.name for r in sweep.runs]) - set(children))
     if missing:
         raise ValueError(f"no child run recorded for {missing[:3]} (of {len(missing)})")
@@ -1623,19 +1731,17 @@ def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
     done = (parent is not None and parent.complete and not cleanup
             and parent.tags.get(SWEEP_KEY_TAG) == sweep.sweep_key)
     best = sweep.best_run
-    best_id = children.get(best.name) if best is not None else None
     record = {"experiment_id": str(experiment_id), "dataset": sweep.dataset,
               "model": sweep.model, "sweep_key": sweep.sweep_key,
-              "children": dict(sorted(children.items())), "best_run_id": best_id,
+              "children": dict(sorted(children.items())),
+              "best_run_id": children.get(best.name) if best is not None else None,
               "deleted": len(cleanup)}
     if done:
-        outputs = client.get_run(parent.run_id).outputs
-        model_ids = [o.model_id for o in (outputs.model_outputs if outputs else [])]
+        model_ids = access.model_outputs(parent.run_id)
         log(f"{sweep.dataset}/{sweep.model}: the store already shows this sweep")
         return {**record, "parent_run_id": parent.run_id,
                 "logged_model_id": model_ids[-1] if model_ids else None,
-                "registered_model": None, "updated": False}
-    access = ClientAccess(client)
+                "registered_model": None, "updated": False}, None
     parent_id = open_parent(access, experiment_id, sweep.dataset, sweep.model, commit,
                             existing=existing,
                             start_time=min((int(r.timing["start_time_ms"]) for r in sweep.runs),
@@ -1644,27 +1750,30 @@ def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
     by_id = {r.run_id: r for r in existing}
     for run_id in children.values():
         if run_id in by_id and by_id[run_id].tags.get(PARENT_TAG) != parent_id:
-            client.set_tag(run_id, PARENT_TAG, parent_id)
+            access.set_tags(run_id, {PARENT_TAG: parent_id})
     tags, metrics = _sweep_tags_metrics(sweep, search)
-    log_batch(client, parent_id, metrics=metrics, tags=tags)
+    access.set_tags(parent_id, tags)
+    access.log_metrics(parent_id, metrics)
     for p in sweep.files:
-        client.log_artifact(parent_id, str(p))
+        access.log_artifact(parent_id, p)
     for p in sweep.plots:
-        client.log_artifact(parent_id, str(p), "plots")
+        access.log_artifact(parent_id, p, "plots")
     for run in sweep.runs:
         for p in run.plots:
-            client.log_artifact(children[run.name], str(p), "plots")
-    model_id = registered = None
-    if best is not None:
-        model_id = log_best_model(client, experiment_id, parent_id, sweep, best, uri)
-        if register:
-            registered = register_best(client, sweep, best, model_id, uri)
+            access.log_artifact(children[run.name], p, "plots")
+    return record, parent_id
+
+
+def _complete_sweep(access, sweep: SweepResult, record: dict, parent_id: str,
+                    model_id: str | None, registered: dict | None, t0: float,
+                    log: Callable[[str], Any]) -> dict:
+    """The last part of :func:`finish_sweep`: the parent's final tags (the complete tag
+    last) and status."""
     ends = [int(r.timing["end_time_ms"]) for r in sweep.runs]
-    client.log_batch(parent_id, tags=[RunTag("best_run_id", best_id or "none"),
-                                      RunTag(SWEEP_KEY_TAG, sweep.sweep_key),
-                                      RunTag(COMPLETE_TAG, "true")])  # the complete tag last
-    client.set_terminated(parent_id, "FINISHED", end_time=max(ends, default=None))
-    log(f"{sweep.dataset}/{sweep.model}: parent completed, {len(cleanup)} runs deleted, in "
-        f"{time.perf_counter() - t0:.2f} s")
+    access.set_tags(parent_id, {"best_run_id": record["best_run_id"] or "none",
+                                SWEEP_KEY_TAG: sweep.sweep_key, COMPLETE_TAG: "true"})
+    access.set_terminated(parent_id, "FINISHED", end_time=max(ends, default=None))
+    log(f"{sweep.dataset}/{sweep.model}: parent completed, {record['deleted']} runs deleted, "
+        f"in {time.perf_counter() - t0:.2f} s via {access.via}")
     return {**record, "parent_run_id": parent_id, "logged_model_id": model_id,
             "registered_model": registered, "updated": True}

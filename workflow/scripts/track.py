@@ -14,10 +14,15 @@ from gdlab.runfiles import manifest_runs  # noqa: E402
 spec = json.loads(snakemake.params.spec)
 uri = tracking.job_uri(spec, snakemake.config)  # fails fast if the server is down
 
-start = time.perf_counter()
-import mlflow.pyfunc  # noqa: E402, F401 - the one-off import (~1.5 s), timed apart
+if tracking.writes_sqlite_itself(uri):
+    # sqlite3 writes the parent; mlflow is imported only if a new best model is to be logged
+    print("import mlflow: not yet (gdlab writes this SQLite store with sqlite3)",
+          file=sys.stderr)
+else:
+    start = time.perf_counter()
+    import mlflow.pyfunc  # noqa: F401 - the one-off import (~1.5 s), timed apart
 
-print(f"import mlflow: {time.perf_counter() - start:.2f} s", file=sys.stderr)
+    print(f"import mlflow: {time.perf_counter() - start:.2f} s", file=sys.stderr)
 experiment = read_json(snakemake.input.experiment)
 sweep = tracking.load_sweep(Path(snakemake.output[0]).parent,
                             manifest_runs(snakemake.input.manifests),
