@@ -367,32 +367,52 @@ BAD_CSVS = {  # name -> (data rows under the header "a,b,label", what the messag
 }
 
 
-@pytest.mark.parametrize("header, rows, fragments", BAD_CSVS.values(), ids=BAD_CSVS.keys())
-def test_a_bad_csv_fails_its_make_dataset_job_naming_file_and_problem(
-        project, header, rows, fragments):
-    csv_path = project.root / "input" / "bad.csv"
-    csv_path.parent.mkdir()
-    csv_path.write_text("\n".join(header + rows) + "\n")
+def test_each_bad_csv_fails_its_make_dataset_job_naming_file_and_problem(project):
+    """Every bad CSV of BAD_CSVS, each its own dataset, in one run with --keep-going: each
+    make_dataset job fails with a message naming its file and its problem."""
+    config = tiny_config()
+    names = {}
+    for i, (case, (header, rows, _)) in enumerate(BAD_CSVS.items()):
+        names[case] = f"bad{i}"
+        csv_path = project.root / "input" / f"bad{i}.csv"
+        csv_path.parent.mkdir(exist_ok=True)
+        csv_path.write_text("\n".join(header + rows) + "\n")
+        config["datasets"][f"bad{i}"] = {"task": "classification", "source": "csv",
+                                         "path": f"input/bad{i}.csv", "target": "label"}
+    project.write_config(config)
+    proc = project.snakemake("--cores", "2", "--keep-going",
+                             *(f"data/{n}/full.npz" for n in names.values()), check=False)
+    assert proc.returncode != 0
+    assert proc.stderr.count("Error in rule make_dataset") == len(BAD_CSVS)
+    # gdlab's last words point at the jobs' logs (the first five, then a count)
+    assert f"gdlab: {len(BAD_CSVS)} jobs failed; their logs say why:" in proc.stderr
+    pointers = [n for n in names.values()
+                if f"\n  make_dataset: logs/make_dataset/{n}.log\n" in proc.stderr]
+    assert len(pointers) == 5 and f"... and {len(BAD_CSVS) - 5} more" in proc.stderr
+    for case, name in names.items():
+        log = (project.root / "logs" / "make_dataset" / f"{name}.log").read_text()
+        message = log.strip().splitlines()[-1]
+        assert message.startswith(f"ValueError: input/{name}.csv: "), (case, message)
+        for fragment in BAD_CSVS[case][2]:
+            assert fragment in message, (case, fragment, message)
+        # the default profile shows each failed job's log, so the user sees it
+        assert message in proc.stderr, case
+        # nothing half-written
+        data = project.root / "data" / name
+        assert not data.exists() or list(data.iterdir()) == [], case
+
+
+def test_one_bad_csv_is_pointed_at_by_its_log(project):
+    header, rows, _ = BAD_CSVS["too few rows"]
+    (project.root / "bad.csv").write_text("\n".join(header + rows) + "\n")
     config = tiny_config()
     config["datasets"]["bad"] = {"task": "classification", "source": "csv",
-                                 "path": "input/bad.csv", "target": "label"}
+                                 "path": "bad.csv", "target": "label"}
     project.write_config(config)
     proc = project.snakemake("--cores", "1", "data/bad/full.npz", check=False)
     assert proc.returncode != 0
-    assert "Error in rule make_dataset" in proc.stderr
-    # gdlab's last words point at the job's log
     assert "gdlab: a job failed; its log says why:\n  make_dataset: logs/make_dataset/bad.log" \
         in proc.stderr
-    log = (project.root / "logs" / "make_dataset" / "bad.log").read_text()
-    message = log.strip().splitlines()[-1]
-    assert message.startswith("ValueError: input/bad.csv: "), message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
-    # the default profile shows the failed job's log, so the user sees it in the terminal
-    assert message in proc.stderr
-    # nothing half-written
-    data = project.root / "data" / "bad"
-    assert not data.exists() or list(data.iterdir()) == []
 
 
 def test_the_new_models_and_the_lesson_overlay_run_end_to_end(project):
