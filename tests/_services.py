@@ -211,6 +211,26 @@ SLURM_PACKAGES = {"slurmctld": "slurmctld", "slurmd": "slurmd", "sbatch": "slurm
                   "slurm-wlm-basic-plugins"}
 
 
+def _stale_test_link(conf: Path) -> bool:
+    """Whether ``conf`` is the link an earlier test session made to its own cluster's
+    configuration (in a ``gdlab-slurm-*`` service directory) and that cluster's slurmctld
+    is gone: the session was killed before it could remove the link."""
+    if not conf.is_symlink():
+        return False
+    target = Path(os.readlink(conf))
+    if not target.parent.name.startswith("gdlab-slurm-") or target.name != "slurm.conf":
+        return False
+    try:
+        pid = int((target.parent / "slurmctld.pid").read_text())
+    except (OSError, ValueError):
+        return True  # no pid recorded, or the directory is gone: nothing runs there
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def _munge_works() -> bool:
     enc = subprocess.run(["munge", "-n"], capture_output=True)
     return enc.returncode == 0 and subprocess.run(
@@ -276,6 +296,8 @@ def slurm_cluster() -> Iterator[Slurm]:
     # job's identity removed, SLURM_CONF included: srun must find the configuration in
     # Debian's default place. Link it there for the session, never over a real one.
     default_conf = Path("/etc/slurm/slurm.conf")
+    if _stale_test_link(default_conf):  # a killed session's link: no teardown ran
+        default_conf.unlink()
     if default_conf.exists() or default_conf.is_symlink():
         msg = f"{default_conf} exists: this machine has a SLURM configuration of its own"
         if os.environ.get("CI") == "true":
