@@ -150,6 +150,15 @@ def print_table(rows: list[tuple], heads: dict[str, str] | None = None) -> None:
         print(f"  {q:<{w1}}  {v:>{w2}}  {note}")
 
 
+def add_run_args(ap) -> None:
+    """The options of every script that runs copies of the workflow: where they go, whether
+    they stay, and where (or whether) the figures are appended."""
+    ap.add_argument("--workdir", type=Path, help="where the copies go (default: a temp dir)")
+    ap.add_argument("--keep", action="store_true", help="keep the copies")
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    ap.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+
+
 def append_results(script: str, rows: list[tuple], machine: Machine, *, argv=None,
                    quick: bool = False, preamble: str = "", results: Path = RESULTS) -> None:
     """Append a dated section (command, machine, table) to RESULTS.md, as train_speed.py does."""

@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _workflow as W  # noqa: E402
-from _machine import Machine, append_results, median, print_table, size_str, t_str  # noqa: E402
+from _machine import Machine, add_run_args, append_results, median, print_table, size_str, t_str  # noqa: E402
 
 LOOP = Path(__file__).resolve().parent / "naive_loop.py"
 
@@ -60,10 +60,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, help="repeats of the from-nothing runs (default 3)")
     ap.add_argument("--noop-repeats", type=int, help="repeats of the no-op reruns (default 7)")
     ap.add_argument("--cores", type=int, nargs="+", help="--cores values (default 2 4)")
-    ap.add_argument("--workdir", type=Path, help="where the copies go (default: a temp dir)")
-    ap.add_argument("--keep", action="store_true", help="keep the copies")
-    ap.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
-    ap.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+    add_run_args(ap)
     a = ap.parse_args(argv)
     reps = a.repeats or (1 if a.quick else 3)
     noop_reps = a.noop_repeats or (3 if a.quick else 7)

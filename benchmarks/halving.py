@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _machine import Machine, append_results, median, print_table, t_str
+from _machine import Machine, add_run_args, append_results, median, print_table, t_str
 from _workflow import REPO, default_config, jobs_from_metadata, make_copy, rule_breakdown
 from _workflow import snakemake as run_snakemake
 
@@ -79,11 +79,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="9 trials, budgets 10, 30, 90")
     ap.add_argument("--repeats", type=int, default=1, help="interleaved repeats (default 1)")
-    ap.add_argument("--workdir", type=Path)
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--results", type=Path, default=Path(__file__).resolve().parent
-                    / "RESULTS.md")
-    ap.add_argument("--no-save", action="store_true")
+    add_run_args(ap)
     args = ap.parse_args()
     halving, full = configs(args.quick)
     search = halving["models"]["logistic_regression"]["search"]

@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _workflow as W  # noqa: E402
-from _machine import Machine, append_results, median, print_table, t_str  # noqa: E402
+from _machine import Machine, add_run_args, append_results, median, print_table, t_str  # noqa: E402
 
 SPEC_FIELDS = ("dataset", "model", "task", "run_name", "hyperparameters", "seed", "data_key",
                "code_version", "run_key")
@@ -119,10 +119,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, help="repeats of each piece (default 9)")
     ap.add_argument("--runs", type=int, default=200, help="grid points of the sweep")
     ap.add_argument("--shard-size", type=int, help="train.shard_size (default: gdlab's)")
-    ap.add_argument("--workdir", type=Path)
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
-    ap.add_argument("--no-save", action="store_true")
+    add_run_args(ap)
     a = ap.parse_args(argv)
     reps = a.repeats or (3 if a.quick else 9)
     work = Path(a.workdir or tempfile.mkdtemp(prefix="gdlab-overhead-")).resolve()

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import Machine, append_results, median, print_table, t_str  # noqa: E402
+from _machine import Machine, add_run_args, append_results, median, print_table, t_str  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -145,11 +145,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, help="runs per sweep (default 1000)")
     ap.add_argument("--repeats", type=int, help="interleaved repeats (default 3)")
     ap.add_argument("--before", default="697686a", help="git revision to compare with")
-    ap.add_argument("--workdir", type=Path)
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--results", type=Path, default=Path(__file__).resolve().parent
-                    / "RESULTS.md")
-    ap.add_argument("--no-save", action="store_true")
+    add_run_args(ap)
     args = ap.parse_args()
     n_runs = args.runs or (200 if args.quick else 1000)
     repeats = args.repeats or (1 if args.quick else 3)

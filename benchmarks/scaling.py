@@ -49,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _workflow as W  # noqa: E402
-from _machine import Machine, append_results, median, print_table, size_str, t_str  # noqa: E402
+from _machine import Machine, add_run_args, append_results, median, print_table, size_str, t_str  # noqa: E402
 
 LOOP = Path(__file__).resolve().parent / "naive_loop.py"
 MODEL = "logistic_regression"
@@ -164,10 +164,7 @@ def main(argv=None) -> int:
     ap.add_argument("--incremental-size", type=int,
                     help="size whose grid gets one more lr (default 1000; 0: none)")
     ap.add_argument("--shard-size", type=int, help="train.shard_size (default: gdlab's)")
-    ap.add_argument("--workdir", type=Path)
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
-    ap.add_argument("--no-save", action="store_true")
+    add_run_args(ap)
     a = ap.parse_args(argv)
     sizes = a.sizes or ([10, 100] if a.quick else [1000, 10000])
     default_special = 100 if a.quick else 1000

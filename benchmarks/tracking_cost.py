@@ -49,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _workflow as W  # noqa: E402
-from _machine import Machine, append_results, median, print_table, t_str  # noqa: E402
+from _machine import Machine, add_run_args, append_results, median, print_table, t_str  # noqa: E402
 
 try:
     import gdlab  # noqa: F401
@@ -172,10 +172,7 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, help="children per shard (default 200)")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--repeats", type=int, help="interleaved repeats (default 3)")
-    ap.add_argument("--workdir", type=Path)
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
-    ap.add_argument("--no-save", action="store_true")
+    add_run_args(ap)
     a = ap.parse_args(argv)
     n_runs = a.runs or (50 if a.quick else 200)
     reps = a.repeats or (1 if a.quick else 3)
