@@ -446,6 +446,17 @@ def _regression_1d(fig: Figure, split: Split, run: Run, ref) -> None:
     ax.legend(loc="upper left")
 
 
+def _finish_predicted_vs_actual(ax, run: Run, lo: float, hi: float) -> None:
+    """The square frame, labels and legend both predicted-vs-actual figures share."""
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("actual y (test)")
+    ax.set_ylabel("predicted y")
+    ax.set_title(f"Predicted vs actual, test part: {_run_title(run)}")
+    ax.legend(loc="lower right")
+
+
 def _regression_nd(fig: Figure, split: Split, run: Run, ref) -> None:
     _margins(fig)
     ax = fig.add_subplot()
@@ -468,13 +479,7 @@ def _regression_nd(fig: Figure, split: Split, run: Run, ref) -> None:
     if off:
         _note(ax, f"{off} of {y.size} predictions off the chart"
               + (" (run diverged)" if run.diverged else ""), y=0.9, color=_DIVERGED_COLOR)
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_xlabel("actual y (test)")
-    ax.set_ylabel("predicted y")
-    ax.set_title(f"Predicted vs actual, test part: {_run_title(run)}")
-    ax.legend(loc="lower right")
+    _finish_predicted_vs_actual(ax, run, lo, hi)
 
 
 def _figure_grid(split: Split, n: int = 160):
@@ -724,13 +729,7 @@ def _predicted_vs_actual(fig: Figure, split: Split, run: Run, ref: dict | None) 
     if not ok.all():
         _note(ax, f"{int(np.sum(~ok))} of {y.size} predictions off the chart", y=0.9,
               color=_DIVERGED_COLOR)
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_xlabel("actual y (test)")
-    ax.set_ylabel("predicted y")
-    ax.set_title(f"Predicted vs actual, test part: {_run_title(run)}")
-    ax.legend(loc="lower right")
+    _finish_predicted_vs_actual(ax, run, lo, hi)
 
 
 @_styled
