@@ -26,7 +26,7 @@ import numpy as np
 
 from gdlab import metrics as M
 from gdlab.data.core import Split, load_split
-from gdlab.io import canonical_json, load_npz, npz_bytes, write_bytes, write_json
+from gdlab.io import canonical_json, load_npz, npz_bytes, read_json, write_bytes, write_json
 from gdlab.models.registry import model_info
 from gdlab.runfiles import RUN_FILES, content_key, history_csv, run_content_key, run_dir
 
@@ -156,9 +156,8 @@ def saved_state(directory, spec: dict) -> tuple[dict, int] | None:
     the same bytes: going on from a state is only faster."""
     d = Path(directory)
     try:
-        with open(d / "metrics.json", encoding="utf-8") as f:
-            before = json.load(f)
-        timing = json.loads((d / "timing.json").read_text(encoding="utf-8"))
+        before = read_json(d / "metrics.json")
+        timing = read_json(d / "timing.json")
         state = load_npz(d / STATE_FILE)
     except (OSError, ValueError, KeyError):
         return None
@@ -191,9 +190,8 @@ def publish_shard(names: list[str], sweep_dir, rungs: list[dict], shard: str,
         out = run_dir(sweep_dir, name)
         for f in ("model.npz", "history.csv", "timing.json", "metrics.json"):  # metrics last
             write_bytes(out / f, (src / f).read_bytes())
-        with open(out / "metrics.json", encoding="utf-8") as f:
-            entries[name] = {"run_key": json.load(f)["run_key"],
-                             "content_key": run_content_key(out)}
+        entries[name] = {"run_key": read_json(out / "metrics.json")["run_key"],
+                         "content_key": run_content_key(out)}
     manifest = {"dataset": dataset, "model": model, "shard": shard, "runs": entries}
     write_json(manifest_path, manifest)
     return manifest
@@ -212,8 +210,7 @@ def finished_run(directory, spec: dict) -> str | None:
     if not all((d / f).is_file() for f in files):
         return None
     try:
-        with open(d / "metrics.json", encoding="utf-8") as f:
-            result = json.load(f)
+        result = read_json(d / "metrics.json")
     except (OSError, ValueError):
         return None
     if any(result.get(k) != v for k, v in _json_roundtrip(spec).items()):
