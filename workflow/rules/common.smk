@@ -309,6 +309,19 @@ def rung_manifests(w):
     ]
 
 
+def previous_rung_dir(w):
+    """The directory of the rung before the wildcards' rung ("" for rung 0)."""
+    # arithmetic outside the f-string: snakefmt on Python 3.12+ (PEP 701) reformats it inside
+    previous = int(w.rung) - 1
+    return f"results/{w.dataset}/{w.model}/rungs/{previous}" if previous >= 0 else ""
+
+
+def previous_promotion(w):
+    """The promotion record that chose the wildcards' rung's runs (none for rung 0)."""
+    previous = previous_rung_dir(w)
+    return [f"{previous}/promoted.json"] if previous else []
+
+
 def rung_records(w):
     """Every rung's promotion record of the wildcards' sweep, rung 0 first."""
     budgets = HALVING[(w.dataset, w.model)]["budgets"]

@@ -11,11 +11,7 @@ rule train_rung:
     input:
         split="data/{dataset}/split.npz",
         # the promotion that chose this rung's runs (their states are beside it)
-        previous=lambda w: (
-            [f"results/{w.dataset}/{w.model}/rungs/{int(w.rung) - 1}/promoted.json"]
-            if int(w.rung) > 0
-            else []
-        ),
+        previous=previous_promotion,
     output:
         "results/{dataset}/{model}/rungs/{rung}/shards/{shard}.json",
     log:
@@ -25,9 +21,7 @@ rule train_rung:
     params:
         spec=rung_shard_spec,
         sweep_dir="results/{dataset}/{model}/rungs/{rung}",
-        previous_dir=lambda w: (
-            f"results/{w.dataset}/{w.model}/rungs/{int(w.rung) - 1}" if int(w.rung) > 0 else ""
-        ),
+        previous_dir=previous_rung_dir,
     script:
         "../scripts/train.py"
 
