@@ -39,6 +39,7 @@ localrules:
     mlflow_setup,
     track,
     track_shard,
+    best_models,
     promote,
     publish,
 

@@ -139,8 +139,11 @@ def test_one_parent_per_sweep_one_child_per_grid_point(tracked):
         assert plots == {"plots/heatmap.png", "plots/learning_curves.png",
                          "plots/convergence.png", "plots/parallel_coordinates.png",
                          "plots/importance.png"}
+        best_model = read_json(tracked.root / "results/mlflow/best_models.json")[
+            f"{dataset}/{model}"]
+        assert best_model["parent_run_id"] == record["parent_run_id"]
         outputs = client.get_run(parent.info.run_id).outputs.model_outputs
-        assert [o.model_id for o in outputs] == [record["logged_model_id"]]
+        assert [o.model_id for o in outputs] == [best_model["logged_model_id"]]
 
 
 @pytest.mark.workflow
@@ -198,9 +201,9 @@ def test_registered_model_predicts_like_the_numpy_weights_on_raw_features(tracke
 
     mlflow.set_tracking_uri(f"sqlite:///{tracked.root / 'mlflow.db'}")
     for (dataset, model) in SWEEPS:
-        record = read_json(tracked.root / f"results/{dataset}/{model}/mlflow.json")
         best = read_json(tracked.root / f"results/{dataset}/{model}/best.json")
-        reg = record["registered_model"]
+        reg = read_json(tracked.root / "results/mlflow/best_models.json")[
+            f"{dataset}/{model}"]["registered_model"]
         assert reg["name"] == f"gdlab-{dataset}-{model}"
         pyfunc = mlflow.pyfunc.load_model(f"models:/{reg['name']}/{reg['version']}")
         split = load_split(tracked.root / f"data/{dataset}/split.npz")
@@ -414,13 +417,18 @@ def test_a_deleted_store_is_noticed_and_filled_again(tracked, tmp_path):
     jobs = proj.jobs_to_run()
     n_shards = len(list(proj.root.glob("results/*/*/shards/*.json")))
     assert jobs == {"mlflow_setup": 1, "track_shard": n_shards, "track": len(SWEEPS),
-                    "all": 1}
+                    "best_models": 1, "all": 1}
     proj.snakemake("--cores", "2", env=ENV)
     client = client_for(proj.root)
     exp = client.get_experiment_by_name(EXPERIMENT)
     runs = active_runs(client, exp.experiment_id)
     assert len(runs) == sum(n + 1 for n in SWEEPS.values())
     assert all(r.info.status == "FINISHED" for r in runs)
+    # the best models are back too: registered again, each on its sweep's new parent
+    models = read_json(proj.root / "results/mlflow/best_models.json")
+    assert sorted(models) == sorted(f"{d}/{m}" for d, m in SWEEPS)
+    assert {m["registered_model"]["version"] for m in models.values()} == {1}
+    assert {m["parent_run_id"] for m in models.values()} <= {r.info.run_id for r in runs}
     assert proj.jobs_to_run() == {}
 
 
@@ -732,33 +740,39 @@ def test_the_sqlite3_sync_writes_what_mlflow_writes(tracked, tmp_path, monkeypat
     assert _ui_searches(fast_uri, "1", fast["parent_run_id"])[2]  # the searches find runs
 
 
-def _finish_scenario(uri: str, exp_id: str, root: Path, split: Path) -> list[dict]:
-    """The life of a sweep's parent: its shard synced and the sweep finished (a new best
-    model: MLflow logs and registers it); then a run that is not the best leaves the grid
-    and the sweep finishes again (its child deleted, the best model unchanged); then once
-    more with nothing changed (the store already shows it)."""
+def _finish_scenario(uri: str, exp_id: str, root: Path, split: Path) -> tuple[list[dict],
+                                                                            list[dict]]:
+    """The life of a sweep's parent: its shard synced, the sweep finished and its best
+    model logged (new: MLflow logs and registers it); then a run that is not the best
+    leaves the grid and the sweep finishes again (its child deleted, the best model
+    unchanged); then once more with nothing changed (the store already shows it). Returns
+    the finish records and the best-model records."""
     sweep_dir = root / "results/moons/logistic_regression"
     sweep = tracking.load_sweep(sweep_dir, manifest_runs(sorted(
         (sweep_dir / "shards").glob("*.json"))), split_path=split)
     shard = tracking.sync_shard(uri, exp_id, "moons", "logistic_regression", sweep.runs, split,
                                 experiment_name=EXPERIMENT, commit="abc", log=print)
     children = shard["children"]
-    records = [tracking.finish_sweep(uri, exp_id, sweep, children, experiment_name=EXPERIMENT,
-                                     commit="abc", log=print)]
-    dropped = next(r for r in sweep.runs if r.name != sweep.best["run_name"])
-    sweep.runs.remove(dropped)
-    children = {k: v for k, v in children.items() if k != dropped.name}
-    sweep.sweep_key += "-without-one-run"
-    for _ in range(2):
+    records, models = [], []
+    for step in range(3):
+        if step == 1:
+            dropped = next(r for r in sweep.runs if r.name != sweep.best["run_name"])
+            sweep.runs.remove(dropped)
+            children = {k: v for k, v in children.items() if k != dropped.name}
+            sweep.sweep_key += "-without-one-run"
         records.append(tracking.finish_sweep(uri, exp_id, sweep, children,
-                                             experiment_name=EXPERIMENT, commit="abd",
-                                             log=print))
+                                             experiment_name=EXPERIMENT,
+                                             commit="abd" if step else "abc", log=print))
+        models.append(tracking.log_best_models(uri, exp_id, [sweep], experiment_name=EXPERIMENT,
+                                               log=print)["moons/logistic_regression"])
     assert [r["updated"] for r in records] == [True, True, False]
     assert [r["deleted"] for r in records] == [0, 1, 0]
-    assert records[0]["registered_model"]["new"] is True
-    assert records[1]["registered_model"] == {**records[0]["registered_model"], "new": False}
-    assert len({r["logged_model_id"] for r in records}) == 1
-    return records
+    assert {m["parent_run_id"] for m in models} == {records[0]["parent_run_id"]}
+    assert models[0]["registered_model"]["new"] is True
+    for later in models[1:]:
+        assert later["registered_model"] == {**models[0]["registered_model"], "new": False}
+    assert len({m["logged_model_id"] for m in models}) == 1
+    return records, models
 
 
 def test_the_sqlite3_parent_writes_what_mlflow_writes(tracked, tmp_path, monkeypatch):
@@ -772,7 +786,7 @@ def test_the_sqlite3_parent_writes_what_mlflow_writes(tracked, tmp_path, monkeyp
     split = tracked.root / "data/moons/split.npz"
     fast_uri = f"sqlite:///{tmp_path / 'fast.db'}"
     assert tracking.setup_experiment(fast_uri, EXPERIMENT)["experiment_id"] == "1"
-    fast = _finish_scenario(fast_uri, "1", tracked.root, split)
+    fast, fast_models = _finish_scenario(fast_uri, "1", tracked.root, split)
 
     slow_db = tmp_path / "client.db"
     mlflow_sql.create_store_with_mlflow(slow_db)
@@ -784,7 +798,7 @@ def test_the_sqlite3_parent_writes_what_mlflow_writes(tracked, tmp_path, monkeyp
         m.setattr(tracking, "split_dataset", lambda split, path, name: (
             tracking.mlflow_numpy_dataset(split.X_train, split.y_train,
                                           Path(path).resolve().as_uri(), name)))
-        slow = _finish_scenario(slow_uri, "1", tracked.root, split)
+        slow, slow_models = _finish_scenario(slow_uri, "1", tracked.root, split)
 
     fast_rows, slow_rows = _store_rows(tmp_path / "fast.db"), _store_rows(slow_db)
     for table in slow_rows:
@@ -805,16 +819,17 @@ def test_the_sqlite3_parent_writes_what_mlflow_writes(tracked, tmp_path, monkeyp
     for name, run_id in slow[-1]["children"].items():
         assert (_run_view(fast_client, fast[-1]["children"][name])
                 == _run_view(slow_client, run_id)), name
-    for client, records in ((fast_client, fast), (slow_client, slow)):
+    for client, records, models in ((fast_client, fast, fast_models),
+                                    (slow_client, slow, slow_models)):
         outputs = client.get_run(records[-1]["parent_run_id"]).outputs.model_outputs
-        assert [o.model_id for o in outputs] == [records[-1]["logged_model_id"]]
+        assert [o.model_id for o in outputs] == [models[-1]["logged_model_id"]]
         versions = client.search_model_versions("name = 'gdlab-moons-logistic_regression'")
         assert [int(v.version) for v in versions] == [1]
 
 
-def test_a_parent_with_an_unchanged_best_model_imports_no_mlflow(tracked, tmp_path):
-    """What a track job on the default store loads when its sweep changed but its best
-    model did not: gdlab, NumPy and the stdlib."""
+def test_a_parent_and_an_unchanged_best_model_import_no_mlflow(tracked, tmp_path):
+    """What a track job on the default store loads (gdlab, NumPy and the stdlib), and a
+    best_models job too when the best model did not change."""
     shutil.copytree(tracked.root / "results", tmp_path / "results")
     shutil.copytree(tracked.root / "data", tmp_path / "data")
     code = """
@@ -831,9 +846,12 @@ children = tracking.sync_shard(uri, exp, "moons", "logistic_regression", sweep.r
                                "data/moons/split.npz", commit="abc")["children"]
 if sys.argv[1] == "again":
     sweep.sweep_key += "-changed"
+def heavy():
+    return sorted(m for m in ("mlflow", "sqlalchemy", "pandas") if m in sys.modules)
 record = tracking.finish_sweep(uri, exp, sweep, children, commit="abc")
-print(record["updated"], record["registered_model"]["new"],
-      sorted(m for m in ("mlflow", "sqlalchemy", "pandas") if m in sys.modules))
+after_parent = heavy()
+model = tracking.log_best_models(uri, exp, [sweep])["moons/logistic_regression"]
+print(record["updated"], after_parent, model["registered_model"]["new"], heavy())
 """
     outs = []
     for step in ("first", "again"):
@@ -842,8 +860,8 @@ print(record["updated"], record["registered_model"]["new"],
                               env={**os.environ, **ENV})
         assert proc.returncode == 0, proc.stderr[-3000:]
         outs.append(proc.stdout.strip().splitlines()[-1])
-    assert outs[0].startswith("True True ['mlflow'")  # a new best model: MLflow logs it
-    assert outs[1] == "True False []"
+    assert outs[0].startswith("True [] True ['mlflow'")  # a new best model: MLflow logs it
+    assert outs[1] == "True [] False []"
 
 
 def test_a_sqlite_sync_imports_neither_mlflow_nor_sqlalchemy_nor_pandas(tracked, tmp_path):

@@ -95,6 +95,10 @@ features; for classification it returns the **probability of class 1**. If
 unless the latest version already comes from the same results (model-version tag
 ``gdlab.content_key``), so ``models:/gdlab-<dataset>-<model>/latest`` is always the
 current best. A model with the same results is reused, not logged again.
+One process logs the best models of every sweep (:func:`log_best_models`, the workflow's
+``best_models`` job): MLflow's import and store cost a few seconds, paid once per
+experiment instead of once per sweep, and not at all when every best model is on record
+already (a sqlite3 check).
 
 Concurrency and the store
 -------------------------
@@ -511,7 +515,8 @@ def forget_store(results_dir: str | os.PathLike = "results") -> list[Path]:
     job's record goes too, and the next run sets the store up and syncs every sweep again.
     """
     root = Path(results_dir)
-    records = [root / "mlflow" / "experiment.json", *root.glob("*/*/mlflow.json"),
+    records = [root / "mlflow" / "experiment.json", root / "mlflow" / "best_models.json",
+               *root.glob("*/*/mlflow.json"),
                *root.glob("*/*/mlflow/shards/*.json")]
     removed = [p for p in records if p.is_file()]
     for p in removed:
@@ -620,6 +625,18 @@ def load_sweep(sweep_dir: str | os.PathLike, entries: dict[str, dict],
          for p in files + plots + [q for r in runs for q in r.plots]},
     ], 32)
     return sweep
+
+
+def load_best(sweep_dir: str | os.PathLike, entries: dict[str, dict],
+              split_path: str | os.PathLike | None = None) -> SweepResult:
+    """The sweep's best run alone, what logging its model needs: no figures, no sweep
+    key (the figures may still be drawn while the best model is logged)."""
+    sweep_dir = Path(sweep_dir)
+    best = read_json(sweep_dir / "best.json")
+    name = best.get("run_name")
+    runs = load_runs(sweep_dir, {name: entries[name]}) if name in entries else []
+    return SweepResult(best["dataset"], best["model"], sweep_dir, runs, best, {}, [],
+                       Path(split_path) if split_path else None)
 
 
 # --------------------------------------------------------------------------------------
@@ -1206,10 +1223,6 @@ class ClientAccess:
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
 
-    def model_outputs(self, run_id: str) -> list[str]:
-        outputs = self.client.get_run(run_id).outputs
-        return [o.model_id for o in (outputs.model_outputs if outputs else [])]
-
     def create_run(self, experiment_id: str, name: str, start_time: int | None,
                    tags: dict[str, str]) -> str:
         return self.client.create_run(experiment_id, start_time=start_time, tags=tags,
@@ -1288,9 +1301,6 @@ class SqliteAccess:
         tmp = dest_dir / f".{Path(path).name}.{uuid.uuid4().hex}.tmp"
         shutil.copy2(path, tmp)
         os.replace(tmp, dest_dir / Path(path).name)
-
-    def model_outputs(self, run_id: str) -> list[str]:
-        return self.store.model_outputs(run_id)
 
     def current_best_model(self, experiment_id: str, parent_id: str, key: str,
                            registered_name: str | None) -> tuple[str, dict | None] | None:
@@ -1392,6 +1402,19 @@ def _client(uri: str, experiment_id: str, experiment_name: str | None):
     if experiment_name is not None:
         check_experiment(client, experiment_id, experiment_name)
     return client
+
+
+def import_mlflow_timed(uri: str) -> None:
+    """A sync job's one-off ``import mlflow`` (~1.5-10 s), timed apart in its log; none on
+    a SQLite store gdlab writes itself."""
+    if writes_sqlite_itself(uri):
+        print("import mlflow: 0.00 s (not imported: gdlab writes this SQLite store with "
+              "sqlite3)", file=sys.stderr)
+        return
+    start = time.perf_counter()
+    import mlflow  # noqa: F401
+
+    print(f"import mlflow: {time.perf_counter() - start:.2f} s", file=sys.stderr)
 
 
 def writes_sqlite_itself(uri: str) -> bool:
@@ -1643,61 +1666,38 @@ def _json_sort_key(s: str):
 
 
 def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
-                 children: dict[str, str], *, register: bool = True,
-                 experiment_name: str | None = None, commit: str | None = None,
-                 search: dict | None = None,
+                 children: dict[str, str], *, experiment_name: str | None = None,
+                 commit: str | None = None, search: dict | None = None,
                  log: Callable[[str], Any] | None = None) -> dict:
     """Complete the sweep's parent once its shards are synced, summarised and plotted.
 
     ``children`` (run name -> child id) come from the shard records. Deletes the sweep's
     other gdlab runs (children of removed grid points, duplicates, extra parents), then
-    writes the parent's description, the runs' figures, the best model and its registry
-    version, and marks the parent complete. Writes nothing when the parent is complete
-    with this sweep key. ``search``: the model's random search (its config), described on
-    the parent instead of the grid's values. Returns the content of ``mlflow.json``. Call
-    under :func:`track_lock`.
+    writes the parent's description and the runs' figures, and marks the parent complete
+    (its best model is :func:`log_best_models`'s). Writes nothing when the parent is
+    complete with this sweep key. ``search``: the model's random search (its config),
+    described on the parent instead of the grid's values. Returns the content of
+    ``mlflow.json``. Call under :func:`track_lock`.
 
-    On a SQLite store gdlab writes itself (:func:`writes_sqlite_itself`) everything but a
-    new best model goes through sqlite3, so a sweep whose best model is already logged and
-    registered (its content key unchanged) is finished without importing mlflow; a new
-    one is logged by MLflow between two sqlite3 transactions (the complete tag is the
-    second's).
+    On a SQLite store gdlab writes itself (:func:`writes_sqlite_itself`) it all goes
+    through sqlite3 in one transaction, without importing mlflow.
     """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     t0 = time.perf_counter()
     args = (experiment_id, sweep, children, experiment_name, commit or git_commit(), search)
-    best = sweep.best_run
-    key = _model_key(best) if best is not None else None
-    name = registered_model_name(sweep.dataset, sweep.model) if register else None
     if writes_sqlite_itself(uri):
-        opened = None
         with mlflow_sql.SqliteStore.transaction(sqlite_path(uri)) as store:
             access = SqliteAccess(store)
             if access.local_artifacts(experiment_id):
                 record, parent_id = _open_sweep(access, *args, log=log)
                 if parent_id is None:
                     return record
-                model = (None, None) if best is None else access.current_best_model(
-                    experiment_id, parent_id, key, name)
-                if model is not None:
-                    return _complete_sweep(access, sweep, record, parent_id, *model, t0, log)
-                opened = record, parent_id
-        if opened is not None:  # a new best model: MLflow logs it, outside a transaction
-            record, parent_id = opened
-            log(f"{sweep.dataset}/{sweep.model}: the best model is new, MLflow logs it")
-            model = _log_best(_client(uri, experiment_id, None), experiment_id, parent_id,
-                              sweep, best, uri, register)
-            with mlflow_sql.SqliteStore.transaction(sqlite_path(uri)) as store:
-                return _complete_sweep(SqliteAccess(store), sweep, record, parent_id, *model,
-                                       t0, log)
-    client = _client(uri, experiment_id, None)
-    access = ClientAccess(client)
+                return _complete_sweep(access, sweep, record, parent_id, t0, log)
+    access = ClientAccess(_client(uri, experiment_id, None))
     record, parent_id = _open_sweep(access, *args, log=log)
     if parent_id is None:
         return record
-    model = (None, None) if best is None else _log_best(client, experiment_id, parent_id,
-                                                        sweep, best, uri, register)
-    return _complete_sweep(access, sweep, record, parent_id, *model, t0, log)
+    return _complete_sweep(access, sweep, record, parent_id, t0, log)
 
 
 def _log_best(client, experiment_id: str, parent_id: str, sweep: SweepResult,
@@ -1705,6 +1705,72 @@ def _log_best(client, experiment_id: str, parent_id: str, sweep: SweepResult,
     """The best model logged (or found) by MLflow, and registered if asked."""
     model_id = log_best_model(client, experiment_id, parent_id, sweep, best, uri)
     return model_id, register_best(client, sweep, best, model_id, uri) if register else None
+
+
+def _sweep_parent(access, experiment_id: str, sweep: SweepResult) -> str:
+    """The id of the sweep's parent (the one :func:`finish_sweep` keeps)."""
+    parent = choose_parent(access.find_parents(experiment_id, sweep.dataset, sweep.model))
+    if parent is None:
+        raise RuntimeError(
+            f"{sweep.dataset}/{sweep.model} has no parent run in the tracking store; its "
+            "track_shard jobs make it: rerun them with `snakemake --forcerun track_shard`")
+    return parent.run_id
+
+
+def log_best_models(uri: str, experiment_id: str, sweeps: Iterable[SweepResult], *,
+                    register: bool = True, experiment_name: str | None = None,
+                    lock: Callable[[], contextlib.AbstractContextManager] = (
+                        contextlib.nullcontext),
+                    log: Callable[[str], Any] | None = None) -> dict[str, dict]:
+    """Each sweep's best model on its parent as a pyfunc, and registered if asked, all in
+    one process (MLflow's import and store are paid once).
+
+    A best model already on record (its content key: the same results and pyfunc code) is
+    only linked to the parent if it is not; on a SQLite store gdlab writes itself that
+    check is sqlite3 alone, so nothing imports mlflow unless a model is new. ``lock``
+    (e.g. :func:`track_lock`) is held around the writes, not around MLflow's import.
+    Returns ``"<dataset>/<model>"`` -> parent id, logged model id and registered version
+    (``new``: made by this call), for the sweeps that have a best run.
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    t0 = time.perf_counter()
+    todo = {f"{s.dataset}/{s.model}": s for s in sweeps if s.best_run is not None}
+    done: dict[str, dict] = {}
+
+    def record(parent_id: str, model_id: str, registered: dict | None) -> dict:
+        return {"parent_run_id": parent_id, "logged_model_id": model_id,
+                "registered_model": registered}
+
+    if todo and writes_sqlite_itself(uri):
+        with lock(), mlflow_sql.SqliteStore.transaction(sqlite_path(uri)) as store:
+            access = SqliteAccess(store)
+            if access.local_artifacts(experiment_id):
+                if experiment_name is not None:
+                    access.check_experiment(experiment_id, experiment_name)
+                for key, sweep in todo.items():
+                    parent_id = _sweep_parent(access, experiment_id, sweep)
+                    name = registered_model_name(sweep.dataset, sweep.model)
+                    found = access.current_best_model(experiment_id, parent_id,
+                                                      _model_key(sweep.best_run),
+                                                      name if register else None)
+                    if found is not None:
+                        done[key] = record(parent_id, *found)
+    new = {k: s for k, s in todo.items() if k not in done}
+    if new:
+        log(f"new best models, MLflow logs them: {', '.join(new)}")
+        client = _client(uri, experiment_id, None)  # imports mlflow: outside the lock
+        with lock():
+            access = ClientAccess(client)
+            if experiment_name is not None:
+                access.check_experiment(experiment_id, experiment_name)
+            for key, sweep in new.items():
+                parent_id = _sweep_parent(access, experiment_id, sweep)
+                done[key] = record(parent_id, *_log_best(client, experiment_id, parent_id,
+                                                         sweep, sweep.best_run, uri,
+                                                         register))
+    log(f"best models of {len(done)} sweeps on record ({len(new)} logged by MLflow) in "
+        f"{time.perf_counter() - t0:.2f} s")
+    return dict(sorted(done.items()))
 
 
 def _open_sweep(access, experiment_id: str, sweep: SweepResult, children: dict[str, str],
@@ -1737,11 +1803,8 @@ def _open_sweep(access, experiment_id: str, sweep: SweepResult, children: dict[s
               "best_run_id": children.get(best.name) if best is not None else None,
               "deleted": len(cleanup)}
     if done:
-        model_ids = access.model_outputs(parent.run_id)
         log(f"{sweep.dataset}/{sweep.model}: the store already shows this sweep")
-        return {**record, "parent_run_id": parent.run_id,
-                "logged_model_id": model_ids[-1] if model_ids else None,
-                "registered_model": None, "updated": False}, None
+        return {**record, "parent_run_id": parent.run_id, "updated": False}, None
     parent_id = open_parent(access, experiment_id, sweep.dataset, sweep.model, commit,
                             existing=existing,
                             start_time=min((int(r.timing["start_time_ms"]) for r in sweep.runs),
@@ -1764,8 +1827,7 @@ def _open_sweep(access, experiment_id: str, sweep: SweepResult, children: dict[s
     return record, parent_id
 
 
-def _complete_sweep(access, sweep: SweepResult, record: dict, parent_id: str,
-                    model_id: str | None, registered: dict | None, t0: float,
+def _complete_sweep(access, sweep: SweepResult, record: dict, parent_id: str, t0: float,
                     log: Callable[[str], Any]) -> dict:
     """The last part of :func:`finish_sweep`: the parent's final tags (the complete tag
     last) and status."""
@@ -1775,5 +1837,4 @@ def _complete_sweep(access, sweep: SweepResult, record: dict, parent_id: str,
     access.set_terminated(parent_id, "FINISHED", end_time=max(ends, default=None))
     log(f"{sweep.dataset}/{sweep.model}: parent completed, {record['deleted']} runs deleted, "
         f"in {time.perf_counter() - t0:.2f} s via {access.via}")
-    return {**record, "parent_run_id": parent_id, "logged_model_id": model_id,
-            "registered_model": registered, "updated": True}
+    return {**record, "parent_run_id": parent_id, "updated": True}

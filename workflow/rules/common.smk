@@ -155,6 +155,16 @@ def sweep_runs(w):
     return sorted(RUNS[(w.dataset, w.model)])
 
 
+def every_sweep(pattern):
+    """``pattern`` (with ``{dataset}``, ``{model}``) for every sweep of the config."""
+    return [pattern.format(dataset=d, model=m) for d, m in SWEEPS]
+
+
+def every_shard(pattern):
+    """``pattern`` (with ``{dataset}``, ``{model}``, ``{shard}``) for every shard."""
+    return [pattern.format(dataset=d, model=m, shard=k) for d, m in SWEEPS for k in SHARDS[(d, m)]]
+
+
 def shard_files(pattern):
     """Input function: ``pattern`` (with ``{shard}``) for every shard of the wildcards' sweep."""
     return lambda w: [
@@ -211,7 +221,7 @@ def sweep_plots(w):
 
 
 def all_outputs():
-    out = ["results/summary.csv"]
+    out = ["results/summary.csv", BEST_MODELS_RECORD]
     for dataset, model in SWEEPS:
         out += [
             f"results/{dataset}/{model}/summary.csv",
@@ -228,6 +238,7 @@ def all_outputs():
 # the real one from MLFLOW_TRACKING_URI or the config and check it against the hash.
 MLFLOW_URI_HASH = uri_hash(tracking_uri())
 EXPERIMENT_RECORD = "results/mlflow/experiment.json"
+BEST_MODELS_RECORD = "results/mlflow/best_models.json"
 
 # mlflow.db deleted by hand: forget the setup, so it runs again and every sweep re-syncs
 if workflow.is_main_process and store_lost(tracking_uri(), EXPERIMENT_RECORD):
@@ -245,9 +256,22 @@ def _track_spec(w):
         "model": w.model,
         "experiment": config["experiment"],
         "uri_hash": MLFLOW_URI_HASH,
-        "register": config["mlflow"]["register_models"],
-        "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model", REGISTRY[w.model].module),
+        "code": G.code_version("gdlab.tracking", REGISTRY[w.model].module),
     }
+
+
+def best_models_spec():
+    """The best_models job's: the sweeps, the store, whether to register, the pyfunc code."""
+    modules = sorted({REGISTRY[model].module for _, model in SWEEPS})
+    return canonical_json(
+        {
+            "sweeps": [f"{dataset}/{model}" for dataset, model in SWEEPS],
+            "experiment": config["experiment"],
+            "uri_hash": MLFLOW_URI_HASH,
+            "register": config["mlflow"]["register_models"],
+            "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model", *modules),
+        }
+    )
 
 
 def track_shard_spec(w):

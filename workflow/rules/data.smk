@@ -9,6 +9,8 @@ rule make_dataset:
         "data/{dataset}/full.npz",
     log:
         "logs/make_dataset/{dataset}.log",
+    # every dataset first: each unlocks a sweep's whole chain, so the chains run side by side
+    priority: 2
     conda:
         ENV
     params:
@@ -24,6 +26,7 @@ rule split:
         "data/{dataset}/split.npz",
     log:
         "logs/split/{dataset}.log",
+    priority: 2
     conda:
         ENV
     params:

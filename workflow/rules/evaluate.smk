@@ -25,6 +25,7 @@ rule summarize:
         best="results/{dataset}/{model}/best.json",
     log:
         "logs/summarize/{dataset}/{model}.log",
+    priority: 1
     conda:
         ENV
     params:
@@ -42,8 +43,8 @@ rule summarize:
 
 rule overview:
     input:
-        best=[f"results/{d}/{m}/best.json" for d, m in SWEEPS],
-        summaries=[f"results/{d}/{m}/summary.csv" for d, m in SWEEPS],
+        best=every_sweep("results/{dataset}/{model}/best.json"),
+        summaries=every_sweep("results/{dataset}/{model}/summary.csv"),
     output:
         report(
             "results/summary.csv",

@@ -1,6 +1,7 @@
 # MLflow: one setup job creates the store and the experiment; a track_shard job logs each
 # shard's runs as soon as it is trained (the UI fills during a long sweep); one track job
-# per sweep completes its parent once it is summarised and plotted. See gdlab.tracking.
+# per sweep completes its parent once it is summarised and plotted; one best_models job logs
+# (and registers) every sweep's best model, so MLflow is imported once. See gdlab.tracking.
 rule mlflow_setup:
     output:
         EXPERIMENT_RECORD,
@@ -34,6 +35,8 @@ rule track_shard:
         update("results/{dataset}/{model}/mlflow/shards/{shard}.json"),
     log:
         "logs/track_shard/{dataset}/{model}/{shard}.log",
+    # a shard's children in the UI right away; and best_models waits for them
+    priority: 1
     conda:
         ENV
     params:
@@ -64,3 +67,25 @@ rule track:
         spec=track_spec,
     script:
         "../scripts/track.py"
+
+
+rule best_models:
+    input:
+        experiment=EXPERIMENT_RECORD,
+        # the parents exist once a sweep's shards are synced; the figures are not needed
+        tracked=every_shard("results/{dataset}/{model}/mlflow/shards/{shard}.json"),
+        manifests=every_shard("results/{dataset}/{model}/shards/{shard}.json"),
+        best=every_sweep("results/{dataset}/{model}/best.json"),
+        splits=every_sweep("data/{dataset}/split.npz"),
+    output:
+        BEST_MODELS_RECORD,
+    log:
+        "logs/best_models.log",
+    # as soon as it can (beside the figures), not as a tail after them
+    priority: 1
+    conda:
+        ENV
+    params:
+        spec=best_models_spec(),
+    script:
+        "../scripts/best_models.py"

@@ -12,6 +12,9 @@ rule train:
     # a halving sweep's shards are published from its rungs (rules/halving.smk)
     wildcard_constraints:
         model=models_regex("grid", "random"),
+    # the chains' middle before the figures, so that the figures and the MLflow jobs fill
+    # both cores at the end instead of one job's tail
+    priority: 1
     conda:
         ENV
     params:

@@ -4,7 +4,6 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
 
 import json  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from gdlab import tracking  # noqa: E402
@@ -14,14 +13,7 @@ from gdlab.runfiles import read_manifest  # noqa: E402
 spec = json.loads(snakemake.params.spec)
 uri = tracking.job_uri(spec, snakemake.config)  # fails fast if the server is down
 
-if tracking.writes_sqlite_itself(uri):
-    print("import mlflow: 0.00 s (not imported: gdlab writes this SQLite store with sqlite3)",
-          file=sys.stderr)
-else:
-    start = time.perf_counter()
-    import mlflow  # noqa: F401 - the one-off import (~1.5-10 s), timed apart
-
-    print(f"import mlflow: {time.perf_counter() - start:.2f} s", file=sys.stderr)
+tracking.import_mlflow_timed(uri)
 experiment = read_json(snakemake.input.experiment)
 manifest = read_manifest(snakemake.input.manifest)
 sweep_dir = Path(snakemake.input.manifest).parent.parent
