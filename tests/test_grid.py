@@ -1,5 +1,6 @@
 """Grid expansion, run names, keys, seeds and the library's code version."""
 
+import json
 import re
 import shutil
 
@@ -142,6 +143,38 @@ def test_code_version_follows_imports_and_ignores_comments(package_copy):
     G.code_version.cache_clear()
     assert G.code_version(*job) != train  # training code changed
     assert G.code_version("gdlab.summary") == summary  # summary does not import losses
+
+
+def _forget_parses():
+    for cached in (G.code_version, G._parse, G._digests):
+        cached.cache_clear()
+
+
+def test_code_versions_come_from_the_digest_cache_as_from_the_sources(package_copy,
+                                                                      monkeypatch):
+    job = ("gdlab.train", "gdlab.models.linear_regression")
+    _forget_parses()
+    version = G.code_version(*job)
+    cache = package_copy / "__pycache__" / "gdlab-source-digests.json"
+    assert len(json.loads(cache.read_text())) == len(G.module_files(*job))
+
+    # a new process (caches forgotten): the digests are read, no source is parsed
+    _forget_parses()
+    with monkeypatch.context() as m:
+        m.setattr(G.ast, "parse", lambda *a, **k: pytest.fail("a source was parsed"))
+        assert G.code_version(*job) == version
+
+    # a damaged cache: parsed again, the same version, the cache made good
+    cache.write_text("{not json")
+    _forget_parses()
+    assert G.code_version(*job) == version
+    assert len(json.loads(cache.read_text())) == len(G.module_files(*job))
+
+    # an edit is parsed afresh, not read from an entry of the old source
+    losses = package_copy / "losses.py"
+    losses.write_text(losses.read_text().replace("0.5 * (z - y) ** 2", "0.5 * (y - z) ** 2"))
+    _forget_parses()
+    assert G.code_version(*job) != version
 
 
 def test_module_files_resolve_packages_and_their_submodules(package_copy):

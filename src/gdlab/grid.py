@@ -17,9 +17,10 @@ import functools
 import hashlib
 import inspect
 import itertools
+import json
 from pathlib import Path
 
-from gdlab.io import canonical_json
+from gdlab.io import canonical_json, write_text
 from gdlab.models.registry import COMMON_AXES, REGISTRY, model_info
 
 #: every hyperparameter a run may record, common axes first (the order figures use)
@@ -364,15 +365,51 @@ def sweeps(config: dict) -> list[tuple[str, str]]:
             if fits(model, config["datasets"][ds])]
 
 
+#: entries of the digest cache (:func:`_digest_cache_file`) kept, the newest
+_DIGEST_CACHE_SIZE = 512
+
+
+def _digest_cache_file() -> Path:
+    """The syntax-tree digests of gdlab's sources, by the source's sha256, in the package's
+    own bytecode cache folder: every Snakemake start asks for code versions, and parsing
+    and dumping ~20 files costs ~0.5 s of it, the same each time until a file changes."""
+    return PACKAGE_DIR / "__pycache__" / "gdlab-source-digests.json"
+
+
+@functools.cache
+def _digests() -> dict[str, list]:
+    """The cached digests (empty when the file is missing, unreadable or damaged)."""
+    try:
+        found = json.loads(_digest_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _save_digests() -> None:
+    """Write the cache back (newest entries kept); a read-only install just goes without."""
+    entries = list(_digests().items())[-_DIGEST_CACHE_SIZE:]
+    try:
+        _digest_cache_file().parent.mkdir(exist_ok=True)
+        write_text(_digest_cache_file(), json.dumps(dict(entries)))
+    except OSError:
+        pass
+
+
 @functools.lru_cache(maxsize=256)
 def _parse(source: str) -> tuple[tuple[tuple[str | None, tuple[str, ...]], ...], str]:
-    """The gdlab imports and the syntax-tree dump of one module's source, parsed once.
+    """The gdlab imports and the digest of the syntax-tree dump of one module's source.
 
-    Several code versions share most files (models, losses, io...); keyed by the source
-    text, each file is parsed once per process, and an edited file is parsed again.
+    Keyed by the source text: each file is parsed once per process, or not at all when
+    :func:`_digest_cache_file` holds its digest, and an edited file is parsed again.
     Imports are ``(module, names)`` of ``from module import names`` and ``(None, names)``
     of ``import names``.
     """
+    key = hashlib.sha256(source.encode("utf-8")).hexdigest()
+    cached = _digests().get(key)
+    if cached is not None:
+        imports, digest = cached
+        return tuple((module, tuple(names)) for module, names in imports), digest
     tree = ast.parse(source)
     imports = []
     for node in ast.walk(tree):
@@ -380,7 +417,10 @@ def _parse(source: str) -> tuple[tuple[tuple[str | None, tuple[str, ...]], ...],
             imports.append((node.module, tuple(a.name for a in node.names)))
         elif isinstance(node, ast.Import):
             imports.append((None, tuple(a.name for a in node.names)))
-    return tuple(imports), ast.dump(tree)
+    digest = hashlib.sha256(ast.dump(tree).encode("utf-8")).hexdigest()
+    _digests()[key] = [imports, digest]
+    _save_digests()
+    return tuple(imports), digest
 
 
 def module_files(*modules: str) -> list[Path]:
@@ -424,8 +464,8 @@ def code_version(*modules: str) -> str:
     h = hashlib.sha256()
     for path in module_files(*modules):
         # The syntax tree, not the bytes: editing a comment or blank line reruns nothing.
-        tree = _parse(path.read_text(encoding="utf-8"))[1]
-        h.update(path.name.encode() + b"\0" + tree.encode() + b"\0")
+        tree_digest = _parse(path.read_text(encoding="utf-8"))[1]
+        h.update(path.name.encode() + b"\0" + tree_digest.encode() + b"\0")
     return h.hexdigest()[:16]
 
 

@@ -64,7 +64,11 @@ def finite_or_none(value: Any) -> Any:
 
 def canonical_json(obj: Any) -> str:
     """One spelling per value: sorted keys, no NaN, no whitespace variation."""
-    return json.dumps(finite_or_none(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    try:  # plain values (specs, configs: most calls) as they are, without a copy
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (ValueError, TypeError):  # a non-finite float or a NumPy scalar: made JSON first
+        return json.dumps(finite_or_none(obj), sort_keys=True, separators=(",", ":"),
+                          allow_nan=False)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
