@@ -18,6 +18,7 @@ import hashlib
 import inspect
 import itertools
 import json
+import sys
 from pathlib import Path
 
 from gdlab.io import canonical_json, write_text
@@ -370,9 +371,10 @@ _DIGEST_CACHE_SIZE = 512
 
 
 def _digest_cache_file() -> Path:
-    """The syntax-tree digests of gdlab's sources, by the source's sha256, in the package's
-    own bytecode cache folder: every Snakemake start asks for code versions, and parsing
-    and dumping ~20 files costs ~0.5 s of it, the same each time until a file changes."""
+    """The syntax-tree digests of gdlab's sources, by the source's sha256 (and the Python
+    version), in the package's own bytecode cache folder: every Snakemake start asks for
+    code versions, and parsing and dumping ~20 files costs ~0.5 s of it, the same each
+    time until a file changes."""
     return PACKAGE_DIR / "__pycache__" / "gdlab-source-digests.json"
 
 
@@ -405,7 +407,8 @@ def _parse(source: str) -> tuple[tuple[tuple[str | None, tuple[str, ...]], ...],
     Imports are ``(module, names)`` of ``from module import names`` and ``(None, names)``
     of ``import names``.
     """
-    key = hashlib.sha256(source.encode("utf-8")).hexdigest()
+    # per Python version too: ast.dump's spelling may differ between versions
+    key = hashlib.sha256(f"{sys.version_info[:2]}\0{source}".encode()).hexdigest()
     cached = _digests().get(key)
     if cached is not None:
         imports, digest = cached
