@@ -1,5 +1,7 @@
 """Grid expansion, run names, keys, seeds and the library's code version."""
 
+import ast
+import hashlib
 import json
 import re
 import shutil
@@ -155,10 +157,16 @@ def test_code_versions_come_from_the_digest_cache_as_from_the_sources(package_co
     job = ("gdlab.train", "gdlab.models.linear_regression")
     _forget_parses()
     version = G.code_version(*job)
+    # the definition: the files' names and syntax-tree dumps, hashed in order
+    h = hashlib.sha256()
+    for path in G.module_files(*job):
+        h.update(path.name.encode() + b"\0" + ast.dump(ast.parse(path.read_text())).encode()
+                 + b"\0")
+    assert version == h.hexdigest()[:16]
     cache = package_copy / "__pycache__" / "gdlab-source-digests.json"
-    assert len(json.loads(cache.read_text())) == len(G.module_files(*job))
+    assert version in json.loads(cache.read_text()).values()
 
-    # a new process (caches forgotten): the digests are read, no source is parsed
+    # a new process (caches forgotten): the cache answers, no source is parsed
     _forget_parses()
     with monkeypatch.context() as m:
         m.setattr(G.ast, "parse", lambda *a, **k: pytest.fail("a source was parsed"))
@@ -168,7 +176,7 @@ def test_code_versions_come_from_the_digest_cache_as_from_the_sources(package_co
     cache.write_text("{not json")
     _forget_parses()
     assert G.code_version(*job) == version
-    assert len(json.loads(cache.read_text())) == len(G.module_files(*job))
+    assert version in json.loads(cache.read_text()).values()
 
     # an edit is parsed afresh, not read from an entry of the old source
     losses = package_copy / "losses.py"

@@ -827,6 +827,38 @@ def test_the_sqlite3_parent_writes_what_mlflow_writes(tracked, tmp_path, monkeyp
         assert [int(v.version) for v in versions] == [1]
 
 
+def test_a_parent_made_after_its_best_model_gets_it(tracked, tmp_path, monkeypatch):
+    """The best_models job may run before a sweep's track job, and a parent deleted by hand
+    is made again by the track job: either way the parent ends up with the best model."""
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)  # the store's artifact root is ./mlruns
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    exp = tracking.setup_experiment(uri, EXPERIMENT)["experiment_id"]
+    split = tracked.root / "data/moons/split.npz"
+    sweep_dir = tracked.root / "results/moons/logistic_regression"
+    sweep = tracking.load_sweep(sweep_dir, manifest_runs(sorted(
+        (sweep_dir / "shards").glob("*.json"))), split_path=split)
+    children = tracking.sync_shard(uri, exp, "moons", "logistic_regression", sweep.runs,
+                                   split, commit="abc")["children"]
+    model = tracking.log_best_models(uri, exp, [sweep])["moons/logistic_regression"]
+    first = tracking.finish_sweep(uri, exp, sweep, children, commit="abc")
+    assert first["parent_run_id"] == model["parent_run_id"]
+
+    client = MlflowClient(uri)
+    client.delete_run(first["parent_run_id"])  # in the UI, say
+    again = tracking.log_best_models(uri, exp, [sweep])["moons/logistic_regression"]
+    assert again["parent_run_id"] is None  # no parent to link it to, and no error
+    assert again["logged_model_id"] == model["logged_model_id"]
+    assert again["registered_model"] == {**model["registered_model"], "new": False}
+    second = tracking.finish_sweep(uri, exp, sweep, children, commit="abc")
+    assert second["parent_run_id"] not in (None, first["parent_run_id"])
+    outputs = client.get_run(second["parent_run_id"]).outputs.model_outputs
+    assert [o.model_id for o in outputs] == [model["logged_model_id"]]
+    for run_id in children.values():
+        assert client.get_run(run_id).data.tags["mlflow.parentRunId"] == second["parent_run_id"]
+
+
 def test_a_parent_and_an_unchanged_best_model_import_no_mlflow(tracked, tmp_path):
     """What a track job on the default store loads (gdlab, NumPy and the stdlib), and a
     best_models job too when the best model did not change."""

@@ -20,6 +20,7 @@ import itertools
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from gdlab.io import canonical_json, write_text
 from gdlab.models.registry import COMMON_AXES, REGISTRY, model_info
@@ -367,19 +368,19 @@ def sweeps(config: dict) -> list[tuple[str, str]]:
 
 
 #: entries of the digest cache (:func:`_digest_cache_file`) kept, the newest
-_DIGEST_CACHE_SIZE = 512
+_DIGEST_CACHE_SIZE = 1024
 
 
 def _digest_cache_file() -> Path:
-    """The syntax-tree digests of gdlab's sources, by the source's sha256 (and the Python
-    version), in the package's own bytecode cache folder: every Snakemake start asks for
-    code versions, and parsing and dumping ~20 files costs ~0.5 s of it, the same each
-    time until a file changes."""
+    """What parsing gdlab's sources gave (each file's gdlab imports, each code version),
+    by the sources' sha256 (and the Python version), in the package's own bytecode cache
+    folder: every Snakemake start asks for code versions, and parsing and dumping ~20 files
+    costs ~0.5 s of it, the same each time until a file changes."""
     return PACKAGE_DIR / "__pycache__" / "gdlab-source-digests.json"
 
 
 @functools.cache
-def _digests() -> dict[str, list]:
+def _digests() -> dict[str, Any]:
     """The cached digests (empty when the file is missing, unreadable or damaged)."""
     try:
         found = json.loads(_digest_cache_file().read_text(encoding="utf-8"))
@@ -398,21 +399,21 @@ def _save_digests() -> None:
         pass
 
 
+def _cache_key(kind: str, text: str) -> str:
+    """A digest-cache key: per Python version too, as ``ast.dump`` may spell a tree
+    differently on another one."""
+    return kind + ":" + hashlib.sha256(f"{sys.version_info[:2]}\0{text}".encode()).hexdigest()
+
+
 @functools.lru_cache(maxsize=256)
 def _parse(source: str) -> tuple[tuple[tuple[str | None, tuple[str, ...]], ...], str]:
-    """The gdlab imports and the digest of the syntax-tree dump of one module's source.
+    """The gdlab imports and the syntax-tree dump of one module's source, parsed once.
 
-    Keyed by the source text: each file is parsed once per process, or not at all when
-    :func:`_digest_cache_file` holds its digest, and an edited file is parsed again.
+    Several code versions share most files (models, losses, io...); keyed by the source
+    text, each file is parsed once per process, and an edited file is parsed again.
     Imports are ``(module, names)`` of ``from module import names`` and ``(None, names)``
     of ``import names``.
     """
-    # per Python version too: ast.dump's spelling may differ between versions
-    key = hashlib.sha256(f"{sys.version_info[:2]}\0{source}".encode()).hexdigest()
-    cached = _digests().get(key)
-    if cached is not None:
-        imports, digest = cached
-        return tuple((module, tuple(names)) for module, names in imports), digest
     tree = ast.parse(source)
     imports = []
     for node in ast.walk(tree):
@@ -420,10 +421,21 @@ def _parse(source: str) -> tuple[tuple[tuple[str | None, tuple[str, ...]], ...],
             imports.append((node.module, tuple(a.name for a in node.names)))
         elif isinstance(node, ast.Import):
             imports.append((None, tuple(a.name for a in node.names)))
-    digest = hashlib.sha256(ast.dump(tree).encode("utf-8")).hexdigest()
-    _digests()[key] = [imports, digest]
+    return tuple(imports), ast.dump(tree)
+
+
+def _imports(source: str) -> tuple[tuple[str | None, tuple[str, ...]], ...]:
+    """The gdlab imports of one module's source (:func:`_parse`), from the digest cache
+    when it holds them."""
+    key = _cache_key("imports", source)
+    try:
+        return tuple((module, tuple(names)) for module, names in _digests()[key])
+    except (KeyError, TypeError, ValueError):  # not cached, or an entry damaged by hand
+        pass
+    imports = _parse(source)[0]
+    _digests()[key] = imports
     _save_digests()
-    return tuple(imports), digest
+    return imports
 
 
 def module_files(*modules: str) -> list[Path]:
@@ -436,7 +448,7 @@ def module_files(*modules: str) -> list[Path]:
             continue
         path = _module_file(mod)
         seen[mod] = path
-        for module, names in _parse(path.read_text(encoding="utf-8"))[0]:
+        for module, names in _imports(path.read_text(encoding="utf-8")):
             if module is not None:
                 # `from gdlab.pkg import sub` imports the module gdlab.pkg.sub
                 todo += [f"{module}.{name}" for name in names
@@ -463,13 +475,22 @@ def code_version(*modules: str) -> str:
 
     Snakemake tracks a rule's script, not the library the script imports; passing this
     as a param makes an edit of the library rerun exactly the jobs whose code it changed.
+    The digest cache holds each version by its files' names and sources, so unchanged
+    files are not parsed again.
     """
+    files = [(path.name, path.read_text(encoding="utf-8")) for path in module_files(*modules)]
+    key = _cache_key("version", json.dumps([(name, hashlib.sha256(text.encode()).hexdigest())
+                                             for name, text in files]))
+    cached = _digests().get(key)
+    if isinstance(cached, str):
+        return cached
     h = hashlib.sha256()
-    for path in module_files(*modules):
+    for name, text in files:
         # The syntax tree, not the bytes: editing a comment or blank line reruns nothing.
-        tree_digest = _parse(path.read_text(encoding="utf-8"))[1]
-        h.update(path.name.encode() + b"\0" + tree_digest.encode() + b"\0")
-    return h.hexdigest()[:16]
+        h.update(name.encode() + b"\0" + _parse(text)[1].encode() + b"\0")
+    _digests()[key] = version = h.hexdigest()[:16]
+    _save_digests()
+    return version
 
 
 #: runs per train job unless the config's ``train.shard_size`` says otherwise

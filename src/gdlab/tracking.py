@@ -634,7 +634,10 @@ def load_best(sweep_dir: str | os.PathLike, entries: dict[str, dict],
     sweep_dir = Path(sweep_dir)
     best = read_json(sweep_dir / "best.json")
     name = best.get("run_name")
-    runs = load_runs(sweep_dir, {name: entries[name]}) if name in entries else []
+    if name is not None and name not in entries:
+        raise ValueError(f"{sweep_dir / 'best.json'} names the run {name!r}, which no shard "
+                         "manifest of the sweep lists")
+    runs = load_runs(sweep_dir, {name: entries[name]}) if name is not None else []
     return SweepResult(best["dataset"], best["model"], sweep_dir, runs, best, {}, [],
                        Path(split_path) if split_path else None)
 
@@ -1223,6 +1226,19 @@ class ClientAccess:
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
 
+    def link_ready_model(self, experiment_id: str, run_id: str | None, key: str) -> str | None:
+        """What :meth:`SqliteAccess.link_ready_model` does, through MLflow's client."""
+        from mlflow.entities import LoggedModelOutput
+
+        found = self.client.search_logged_models(
+            [experiment_id], filter_string=f"tags.`{CONTENT_TAG}` = '{key}'")
+        model_id = next((lm.model_id for lm in found if lm.status == "READY"), None)
+        if model_id is not None and run_id is not None:
+            outputs = self.client.get_run(run_id).outputs
+            if model_id not in [o.model_id for o in (outputs.model_outputs if outputs else [])]:
+                self.client.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)])
+        return model_id
+
     def create_run(self, experiment_id: str, name: str, start_time: int | None,
                    tags: dict[str, str]) -> str:
         return self.client.create_run(experiment_id, start_time=start_time, tags=tags,
@@ -1302,25 +1318,30 @@ class SqliteAccess:
         shutil.copy2(path, tmp)
         os.replace(tmp, dest_dir / Path(path).name)
 
-    def current_best_model(self, experiment_id: str, parent_id: str, key: str,
+    def current_best_model(self, experiment_id: str, parent_id: str | None, key: str,
                            registered_name: str | None) -> tuple[str, dict | None] | None:
         """The best model when the store holds it already (what :func:`log_best_model` and
         :func:`register_best` would find, without MLflow): its logged model id, made the
         parent's output if it is not, and the registered version whose tag says it holds
         these results (``registered_name`` None: not registered). None when MLflow has to
         log or register it."""
-        model_id = self.store.ready_model_tagged(experiment_id, CONTENT_TAG, key)
-        if model_id is None:
-            return None
         registered = None
         if registered_name is not None:
             latest = self.store.latest_model_version(registered_name)
             if latest is None or latest[1].get(CONTENT_TAG) != key:
                 return None
             registered = {"name": registered_name, "version": latest[0], "new": False}
-        if model_id not in self.store.model_outputs(parent_id):
-            self.store.log_model_output(parent_id, model_id)
-        return model_id, registered
+        model_id = self.link_ready_model(experiment_id, parent_id, key)
+        return None if model_id is None else (model_id, registered)
+
+    def link_ready_model(self, experiment_id: str, run_id: str | None, key: str) -> str | None:
+        """The READY logged model of content key ``key``, made ``run_id``'s output if it is
+        not (``run_id`` None: only found); None when there is none."""
+        model_id = self.store.ready_model_tagged(experiment_id, CONTENT_TAG, key)
+        if model_id is not None and run_id is not None \
+                and model_id not in self.store.model_outputs(run_id):
+            self.store.log_model_output(run_id, model_id)
+        return model_id
 
     def create_run(self, experiment_id: str, name: str, start_time: int | None,
                    tags: dict[str, str]) -> str:
@@ -1523,23 +1544,18 @@ def pyfunc_files(model: str, weights) -> dict:
             "pip_requirements": [f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}"]}
 
 
-def log_best_model(client, experiment_id: str, parent_id: str, sweep: SweepResult,
+def log_best_model(client, experiment_id: str, parent_id: str | None, sweep: SweepResult,
                    run: RunResult, uri: str) -> str:
-    """The best run's model as a pyfunc on the parent; reuses an identical logged model."""
+    """The best run's model as a pyfunc on the parent; reuses an identical logged model.
+    Without a parent (``None``) the model is only logged: :func:`finish_sweep` links it."""
     import mlflow
     from mlflow.entities import LoggedModelOutput
     from mlflow.models import infer_signature
 
     key = _model_key(run)
-    found = client.search_logged_models([experiment_id],
-                                        filter_string=f"tags.`{CONTENT_TAG}` = '{key}'")
-    for lm in found:
-        if lm.status == "READY":
-            outputs = client.get_run(parent_id).outputs
-            if lm.model_id not in [o.model_id for o in (outputs.model_outputs if outputs
-                                                        else [])]:
-                client.log_outputs(parent_id, [LoggedModelOutput(lm.model_id, step=0)])
-            return lm.model_id
+    found = ClientAccess(client).link_ready_model(experiment_id, parent_id, key)
+    if found is not None:
+        return found
     task = run.result.get("task", "regression")
     split = sweep.split
     w = load_npz(run.dir / "model.npz")
@@ -1565,7 +1581,8 @@ def log_best_model(client, experiment_id: str, parent_id: str, sweep: SweepResul
             name="best_model", model_id=lm.model_id,
             **pyfunc_files(sweep.model, run.dir / "model.npz"),
             signature=infer_signature(example, output), input_example=example, metadata=meta)
-    client.log_outputs(parent_id, [LoggedModelOutput(lm.model_id, step=0)])
+    if parent_id is not None:
+        client.log_outputs(parent_id, [LoggedModelOutput(lm.model_id, step=0)])
     return lm.model_id
 
 
@@ -1673,8 +1690,9 @@ def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
 
     ``children`` (run name -> child id) come from the shard records. Deletes the sweep's
     other gdlab runs (children of removed grid points, duplicates, extra parents), then
-    writes the parent's description and the runs' figures, and marks the parent complete
-    (its best model is :func:`log_best_models`'s). Writes nothing when the parent is
+    writes the parent's description and the runs' figures, links the best model if
+    :func:`log_best_models` has logged it already (a new parent gets it too), and marks the
+    parent complete. Writes nothing when the parent is
     complete with this sweep key. ``search``: the model's random search (its config),
     described on the parent instead of the grid's values. Returns the content of
     ``mlflow.json``. Call under :func:`track_lock`.
@@ -1692,29 +1710,35 @@ def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
                 record, parent_id = _open_sweep(access, *args, log=log)
                 if parent_id is None:
                     return record
+                _link_best_model(access, experiment_id, parent_id, sweep)
                 return _complete_sweep(access, sweep, record, parent_id, t0, log)
     access = ClientAccess(_client(uri, experiment_id, None))
     record, parent_id = _open_sweep(access, *args, log=log)
     if parent_id is None:
         return record
+    _link_best_model(access, experiment_id, parent_id, sweep)
     return _complete_sweep(access, sweep, record, parent_id, t0, log)
 
 
-def _log_best(client, experiment_id: str, parent_id: str, sweep: SweepResult,
+def _link_best_model(access, experiment_id: str, parent_id: str, sweep: SweepResult) -> None:
+    """A best model :func:`log_best_models` logged already, made the parent's output: a
+    parent made after it (its predecessor deleted by hand) gets it too."""
+    if sweep.best_run is not None:
+        access.link_ready_model(experiment_id, parent_id, _model_key(sweep.best_run))
+
+
+def _log_best(client, experiment_id: str, parent_id: str | None, sweep: SweepResult,
               best: RunResult, uri: str, register: bool) -> tuple[str, dict | None]:
     """The best model logged (or found) by MLflow, and registered if asked."""
     model_id = log_best_model(client, experiment_id, parent_id, sweep, best, uri)
     return model_id, register_best(client, sweep, best, model_id, uri) if register else None
 
 
-def _sweep_parent(access, experiment_id: str, sweep: SweepResult) -> str:
-    """The id of the sweep's parent (the one :func:`finish_sweep` keeps)."""
+def _sweep_parent(access, experiment_id: str, sweep: SweepResult) -> str | None:
+    """The id of the sweep's parent (the one :func:`finish_sweep` keeps), or None when it
+    has none (deleted by hand: the sweep's track job makes a new one and links the model)."""
     parent = choose_parent(access.find_parents(experiment_id, sweep.dataset, sweep.model))
-    if parent is None:
-        raise RuntimeError(
-            f"{sweep.dataset}/{sweep.model} has no parent run in the tracking store; its "
-            "track_shard jobs make it: rerun them with `snakemake --forcerun track_shard`")
-    return parent.run_id
+    return None if parent is None else parent.run_id
 
 
 def log_best_models(uri: str, experiment_id: str, sweeps: Iterable[SweepResult], *,
@@ -1737,7 +1761,7 @@ def log_best_models(uri: str, experiment_id: str, sweeps: Iterable[SweepResult],
     todo = {f"{s.dataset}/{s.model}": s for s in sweeps if s.best_run is not None}
     done: dict[str, dict] = {}
 
-    def record(parent_id: str, model_id: str, registered: dict | None) -> dict:
+    def record(parent_id: str | None, model_id: str, registered: dict | None) -> dict:
         return {"parent_run_id": parent_id, "logged_model_id": model_id,
                 "registered_model": registered}
 

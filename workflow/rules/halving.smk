@@ -16,6 +16,8 @@ rule train_rung:
         "results/{dataset}/{model}/rungs/{rung}/shards/{shard}.json",
     log:
         "logs/train_rung/{dataset}/{model}/{rung}/{shard}.log",
+    # as train: the chains before the figures
+    priority: 1
     conda:
         ENV
     params:
@@ -33,6 +35,7 @@ checkpoint promote:
         "results/{dataset}/{model}/rungs/{rung}/promoted.json",
     log:
         "logs/promote/{dataset}/{model}/{rung}.log",
+    priority: 1
     conda:
         ENV
     params:
@@ -59,6 +62,7 @@ rule publish:
         "logs/publish/{dataset}/{model}/{shard}.log",
     wildcard_constraints:
         model=models_regex("halving"),
+    priority: 1
     conda:
         ENV
     params:
