@@ -433,8 +433,7 @@ def _imports(source: str) -> tuple[tuple[str | None, tuple[str, ...]], ...]:
     except (KeyError, TypeError, ValueError):  # not cached, or an entry damaged by hand
         pass
     imports = _parse(source)[0]
-    _digests()[key] = imports
-    _save_digests()
+    _digests()[key] = imports  # saved with the code version that asked (:func:`code_version`)
     return imports
 
 

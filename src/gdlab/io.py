@@ -8,6 +8,7 @@ is why the temporary file lives in the destination's own directory.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -62,13 +63,16 @@ def finite_or_none(value: Any) -> Any:
     return value
 
 
+_canonical_dumps = functools.partial(json.dumps, sort_keys=True, separators=(",", ":"),
+                                     allow_nan=False)
+
+
 def canonical_json(obj: Any) -> str:
     """One spelling per value: sorted keys, no NaN, no whitespace variation."""
     try:  # plain values (specs, configs: most calls) as they are, without a copy
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return _canonical_dumps(obj)
     except (ValueError, TypeError):  # a non-finite float or a NumPy scalar: made JSON first
-        return json.dumps(finite_or_none(obj), sort_keys=True, separators=(",", ":"),
-                          allow_nan=False)
+        return _canonical_dumps(finite_or_none(obj))
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -1707,24 +1707,21 @@ def finish_sweep(uri: str, experiment_id: str, sweep: SweepResult,
         with mlflow_sql.SqliteStore.transaction(sqlite_path(uri)) as store:
             access = SqliteAccess(store)
             if access.local_artifacts(experiment_id):
-                record, parent_id = _open_sweep(access, *args, log=log)
-                if parent_id is None:
-                    return record
-                _link_best_model(access, experiment_id, parent_id, sweep)
-                return _complete_sweep(access, sweep, record, parent_id, t0, log)
-    access = ClientAccess(_client(uri, experiment_id, None))
+                return _finish_sweep(access, args, t0, log)
+    return _finish_sweep(ClientAccess(_client(uri, experiment_id, None)), args, t0, log)
+
+
+def _finish_sweep(access, args: tuple, t0: float, log: Callable[[str], Any]) -> dict:
+    """:func:`finish_sweep` through one store access: open the parent and describe it,
+    link the best model if :func:`log_best_models` has logged it already (a parent made
+    after it, its predecessor deleted by hand, gets it too), complete it."""
+    experiment_id, sweep = args[:2]
     record, parent_id = _open_sweep(access, *args, log=log)
     if parent_id is None:
         return record
-    _link_best_model(access, experiment_id, parent_id, sweep)
-    return _complete_sweep(access, sweep, record, parent_id, t0, log)
-
-
-def _link_best_model(access, experiment_id: str, parent_id: str, sweep: SweepResult) -> None:
-    """A best model :func:`log_best_models` logged already, made the parent's output: a
-    parent made after it (its predecessor deleted by hand) gets it too."""
     if sweep.best_run is not None:
         access.link_ready_model(experiment_id, parent_id, _model_key(sweep.best_run))
+    return _complete_sweep(access, sweep, record, parent_id, t0, log)
 
 
 def _log_best(client, experiment_id: str, parent_id: str | None, sweep: SweepResult,
