@@ -24,7 +24,8 @@ Each size, from nothing with ``snakemake --cores 2``:
   every 0.1 s from /proc), the size of ``.snakemake/``, ``mlflow.db``, the MLflow
   artifacts (``mlruns/``) and ``results/``;
 - the **no-op rerun** (``snakemake --cores 2`` with nothing to do; target <= 3 s at
-  10,000).
+  10,000), interleaved with Snakemake's own no-op for the same DAG of touch jobs
+  (``_workflow.make_floor``), bare and with one param per job as gdlab's jobs have.
 
 At ``--loop-size`` (default 1000), side by side and interleaved (gdlab from nothing, then
 the loop, ``--loop-repeats`` times): ``benchmarks/naive_loop.py --per-epoch`` in another
@@ -224,17 +225,40 @@ def main(argv=None) -> int:
                          f"{size_str(loop_db)}; no artifacts"))
         info = describe(root, r, n, label, rows)
         noops, noop_loads = [], []
+        # Snakemake's own no-op for the same DAG (touch jobs), bare and with one param per
+        # job as every gdlab job has: the floor under gdlab's no-op, interleaved with it
+        floors = {False: W.make_floor(work / f"floor-n{n}", cfg),
+                  True: W.make_floor(work / f"floor-params-n{n}", cfg, params=True)}
+        floor_walls = {False: [], True: []}
+        for froot in floors.values():
+            W.snakemake(froot, "--cores", "2")
         for _ in range(noop_reps):
             l0 = load1()
             nr = W.snakemake(root, "--cores", "2")
             assert "Nothing to be done" in nr["stdout"] + nr["stderr"], nr["stderr"][-3000:]
             noops.append(nr["wall"])
             noop_loads.append(f"{l0}->{load1()}")
+            for params, froot in floors.items():
+                fr = W.snakemake(froot, "--cores", "2")
+                assert "Nothing to be done" in fr["stdout"] + fr["stderr"], fr["stderr"]
+                floor_walls[params].append(fr["wall"])
         rows.append((label, "no-op rerun", t_str(median(noops)),
                      f"{noop_reps} repeats: {', '.join(f'{x:.2f}' for x in noops)}; load "
                      f"{', '.join(noop_loads)}"
                      + (f"; target <= 3 s: {verdict(median(noops) <= 3)}" if n >= 10000
-                        else "")))
+                        else "")
+                     + f"; {median(noops) / median(floor_walls[True]):.2f}x Snakemake's "
+                       "floor with params"))
+        for params, what in ((False, "touch jobs, no params"),
+                             (True, "touch jobs, one param per job (Snakemake then imports "
+                                    "pandas to compare params)")):
+            rows.append((label, f"no-op floor: the same DAG, {what}",
+                         t_str(median(floor_walls[params])),
+                         f"{noop_reps} repeats, interleaved with gdlab's: "
+                         + ", ".join(f"{x:.2f}" for x in floor_walls[params])))
+        if not a.keep:
+            for froot in floors.values():
+                shutil.rmtree(froot)
         if n == inc_size:
             incremental(root, cfg, work / f"n{n}-incremental", label, rows, a.keep)
         del info
