@@ -268,6 +268,12 @@ def store_lock(path: str | os.PathLike) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def track_lock_dir(experiment_record: str | os.PathLike) -> Path:
+    """Where the track jobs keep their lock files: ``locks/`` beside the experiment record
+    (``results/mlflow/experiment.json``) that every track job reads."""
+    return Path(experiment_record).with_name("locks")
+
+
 def track_lock(uri: str, lock_dir: str | os.PathLike) -> contextlib.AbstractContextManager:
     """The lock a track job holds around its whole sync: on a SQLite store, that store's
     (a lock file in ``lock_dir`` keyed by the database file): SQLite takes one writer at a

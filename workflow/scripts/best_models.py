@@ -20,10 +20,10 @@ for path in snakemake.input.manifests:
 sweeps = [tracking.load_best(Path(best).parent, manifest_runs(manifests[Path(best).parent]),
                              split_path=split)
           for best, split in zip(snakemake.input.best, snakemake.input.splits, strict=True)]
-lock_dir = Path(snakemake.input.experiment).with_name("locks")
+locks = tracking.track_lock_dir(snakemake.input.experiment)
 with tracking.redacted_errors(uri):
     record = tracking.log_best_models(uri, experiment["experiment_id"], sweeps,
                                       register=spec["register"],
                                       experiment_name=spec["experiment"],
-                                      lock=lambda: tracking.track_lock(uri, lock_dir))
+                                      lock=lambda: tracking.track_lock(uri, locks))
 write_json(snakemake.output[0], record)

@@ -21,7 +21,7 @@ sweep = tracking.load_sweep(Path(snakemake.output[0]).parent,
 children = {}
 for path in snakemake.input.shards:
     children.update(read_json(path)["children"])
-with tracking.track_lock(uri, Path(snakemake.input.experiment).with_name("locks")), \
+with tracking.track_lock(uri, tracking.track_lock_dir(snakemake.input.experiment)), \
         tracking.redacted_errors(uri):
     record = tracking.finish_sweep(uri, experiment["experiment_id"], sweep, children,
                                    experiment_name=spec["experiment"],

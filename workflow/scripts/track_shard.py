@@ -21,7 +21,7 @@ runs = tracking.load_runs(sweep_dir, manifest["runs"])
 # the sweep's track records (this one is kept until replaced: update() in the rule) name
 # the children already made; on a server they are looked up by id, not searched for
 recorded = tracking.recorded_children(Path(snakemake.output[0]).parent.glob("*.json"))
-locks = Path(snakemake.input.experiment).with_name("locks")
+locks = tracking.track_lock_dir(snakemake.input.experiment)
 with tracking.track_lock(uri, locks), tracking.redacted_errors(uri):
     record = tracking.sync_shard(uri, experiment["experiment_id"], spec["dataset"],
                                  spec["model"], runs, snakemake.input.split,
