@@ -51,6 +51,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
@@ -938,22 +939,20 @@ def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
 
 def _text_width(fig: Figure, texts: Iterable[str], size: float) -> float:
     """The width in inches of the widest of ``texts`` at font ``size`` (points)."""
-    from matplotlib.font_manager import FontProperties
-
     renderer, prop = fig.canvas.get_renderer(), FontProperties(size=size)
     return max((renderer.get_text_width_height_descent(t, prop, ismath=False)[0]
                 for t in texts if t), default=0.0) / fig.dpi
 
 
-def _heatmap_layout(fig: Figure, first, ytick_labels: list[str], nrows: int, ncols: int,
-                    n_title_lines: int, facet_titles: bool) -> Axes:
+def _heatmap_layout(fig: Figure, first_panel: Axes, ytick_labels: list[str], nrows: int,
+                    ncols: int, n_title_lines: int, facet_titles: bool) -> Axes:
     """Fixed margins for the heatmap's panels, in inches: room on the left for the widest
     y tick label and the y label, above for the title lines and the panels' titles, below
     for the x tick labels, x label and legend, and on the right for the colorbar, whose
     axes this returns (as high as the panels, 90 % of it)."""
     w, h = fig.get_size_inches()
     left = 0.15 + _text_width(fig, ytick_labels, mpl.rcParams["ytick.labelsize"]) + (
-        0.28 if first.get_ylabel() else 0.0)
+        0.28 if first_panel.get_ylabel() else 0.0)
     # the colorbar 0.25 in from the panels, 0.17 in wide, its tick labels (at most about
     # 0.55 in: "4 x 10^0" on a log scale) and its label
     right = 1.25
