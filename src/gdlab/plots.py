@@ -931,8 +931,7 @@ def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
     fig.colorbar(sm, cax=cax, label=f"{metric} ({'higher' if higher else 'lower'} is better)")
     handles = [Patch(fc="none", ec="#e41a1c", lw=2.5, label="best run (chosen on validation)"),
                Patch(fc="0.82", ec="0.55", hatch="///", label="diverged")]
-    fig.legend(handles=handles, loc="lower center", ncols=2, frameon=False,
-               bbox_to_anchor=(0.5, 0.0))
+    fig.legend(handles=handles, loc="lower center", ncols=2, frameon=False)
     fig.suptitle(suptitle, y=1 - 0.08 / height, va="top")
     return fig
 
