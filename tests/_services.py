@@ -52,10 +52,16 @@ def require(executables: dict[str, str] = (), modules: dict[str, str] = ()) -> N
     missing += [f"{pkg} (pip)" for mod, pkg in dict(modules).items()
                 if importlib.util.find_spec(mod) is None]
     if missing:
-        msg = f"needs {', '.join(sorted(set(missing)))}: run .ci/services, pip install -e '.[test]'"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        skip_or_fail(f"needs {', '.join(sorted(set(missing)))}: run .ci/services, "
+                     "pip install -e '.[test]'")
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip a service test that cannot run here, saying why; under CI=true, fail instead:
+    CI must run every service test."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
@@ -291,7 +297,7 @@ def slurm_cluster() -> Iterator[Slurm]:
     require(SLURM_PACKAGES, {"snakemake_executor_plugin_slurm":
                              "snakemake-executor-plugin-slurm"})
     if os.geteuid() != 0:
-        pytest.skip("the SLURM test cluster needs root (slurmd starts jobs as their user)")
+        skip_or_fail("the SLURM test cluster needs root (slurmd starts jobs as their user)")
     # The jobstep plugin runs each job through srun with every SLURM_* variable but the
     # job's identity removed, SLURM_CONF included: srun must find the configuration in
     # Debian's default place. Link it there for the session, never over a real one.
@@ -299,10 +305,7 @@ def slurm_cluster() -> Iterator[Slurm]:
     if _stale_test_link(default_conf):  # a killed session's link: no teardown ran
         default_conf.unlink()
     if default_conf.exists() or default_conf.is_symlink():
-        msg = f"{default_conf} exists: this machine has a SLURM configuration of its own"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        skip_or_fail(f"{default_conf} exists: this machine has a SLURM configuration of its own")
     root = service_dir("slurm")
     for sub in ("state", "spool"):
         (root / sub).mkdir()
