@@ -182,7 +182,7 @@ MAX_REFERENCE_METRICS = 50
 RUN_PLOTS = ("learning_curve.png", "model.png")
 MODEL_FILE = Path(__file__).with_name("mlflow_model.py")
 #: runs per server search call. A server answers ~11 ms per run it returns (measured:
-#: benchmarks/tracking_throughput.py), so a page of 200 takes ~2 s, well inside the 9 s
+#: benchmarks/tracking_throughput.py), so a page of 200 takes ~2 s, well inside the 7 s
 #: http timeout (:data:`HTTP_FAIL_FAST`) however large the sweep
 SEARCH_PAGE = 200
 #: run ids per ``attributes.run_id IN (...)`` search (MLflow's one list filter)
@@ -315,14 +315,15 @@ def redacted_errors(uri: str) -> Iterator[None]:
 
 
 #: MLflow's HTTP settings for gdlab's jobs. MLflow's own (7 retries, back-off factor 2, 120 s
-#: timeout) take 252 s to give up on a server that is down; these give up within 30 s
-#: (:func:`http_budget`), which still rides out a server restart of a few seconds. The
-#: environment wins: export any of them to override.
+#: timeout) take 252 s to give up on a server that is down; these give up within 23.5 s
+#: (:func:`http_budget`), so that with a job's start-up (3-6 s) it fails within 30 s, and
+#: still ride out a server restart of a few seconds. The environment wins: export any of
+#: them to override.
 HTTP_FAIL_FAST = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "9",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "7",
     # a Retry-After header would make the sleep unbounded
     "MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER": "false",
 }
