@@ -11,9 +11,10 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import REPO, Project, tiny_config
+from conftest import REPO, Project, reproducible_files, tiny_config
 
 from gdlab.io import read_json
 
@@ -48,13 +49,6 @@ def run_on_slurm(proj: Project, slurm, *args: str) -> subprocess.CompletedProces
     return proc
 
 
-def result_files(root) -> dict[str, bytes]:
-    """The files a run must reproduce byte for byte."""
-    names = ("metrics.json", "history.csv", "summary.csv")
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted((root / "results").rglob("*")) if p.name in names}
-
-
 def test_localrules_name_every_rule_but_train(project):
     """Only training (train, and train_rung of halving) runs as cluster jobs: a new rule
     must be listed (or be a job) on purpose."""
@@ -77,9 +71,16 @@ def test_the_experiment_on_slurm_matches_a_local_run(slurm, tmp_path):
     proc = run_on_slurm(proj, slurm)
     assert proc.returncode == 0, proc.stderr[-5000:]
 
-    expected = result_files(local.root)
-    assert len(expected) == 2 * 4 + 3  # 4 runs x 2 files, 2 sweep summaries, the overview
-    assert result_files(proj.root) == expected
+    # every dataset, run, shard, summary and figure, byte for byte
+    expected = reproducible_files(local.root)
+    kinds = {Path(name).name for name in expected}
+    assert {"split.npz", "model.npz", "history.csv", "metrics.json", "summary.csv",
+            "configs.csv", "best.json", "baseline.json", "heatmap.png"} <= kinds
+    assert sum(name.endswith("/model.npz") for name in expected) == 4
+    assert reproducible_files(proj.root).keys() == expected.keys()
+    differ = [name for name, data in reproducible_files(proj.root).items()
+              if data != expected[name]]
+    assert not differ, differ
     # every shard's train job went through SLURM (one kept log each), nothing else did
     logs = list((proj.root / ".snakemake" / "slurm_logs").rglob("*.log"))
     shards = list(proj.root.glob("results/*/*/shards/*.json"))
