@@ -25,7 +25,8 @@ rule all:
 
 # On a cluster (profiles/slurm) only train jobs are submitted; every other rule is light
 # (a few seconds, or MLflow traffic from the submitting node) and runs where Snakemake
-# runs. Every rule but train, here and only here (tests/test_slurm.py checks the list).
+# runs. Every rule but train and train_rung, here and only here (tests/test_slurm.py
+# checks the list).
 localrules:
     all,
     make_dataset,

@@ -14,9 +14,9 @@ S shards into a fresh experiment of one store with at most P track processes at 
 (as ``snakemake --cores P`` schedules track_shard jobs: a new process per shard, started
 when a slot frees). Each process does what ``workflow/scripts/track_shard.py`` does:
 ``fail_fast_http``, ``import mlflow``, read the manifest, ``load_runs``, then
-``sync_shard`` under ``store_lock`` (the pipeline's lock file, one per project), and
-writes the shard's record. Snakemake's own per-job cost (~50 ms locally, job_overhead.py)
-is not included.
+``sync_shard`` under ``track_lock`` (the pipeline's: a lock file per SQLite store, none on
+other stores), and writes the shard's record. Snakemake's own per-job cost (~50 ms
+locally, job_overhead.py) is not included.
 
 Stores (each measurement in a fresh experiment; SQLite also in a fresh file):
 
@@ -30,11 +30,12 @@ Stores (each measurement in a fresh experiment; SQLite also in a fresh file):
 PostgreSQL and the server are the tests' (tests/_services.py: a temporary cluster on
 127.0.0.1 with ``fsync=off``, stopped by PID at the end).
 
-Modes: ``lock`` is what users get (every track job takes the project's store lock around
-``sync_shard``, so syncs run one at a time whatever P; P overlaps only the process start,
-the imports and the reads). ``nolock`` (P > 1 only) drops that lock, after creating the
-sweep's parent and the split's dataset row first (the lock is what keeps parallel jobs
-from creating two of either): it shows what the store itself could take.
+Modes: ``lock`` is what users get (``tracking.track_lock``: on SQLite every track job
+holds the store's lock around ``sync_shard``, so syncs run one at a time whatever P and P
+overlaps only the process start, the imports and the reads; on PostgreSQL and a server
+only the creation of the sweep's parent is locked). ``nolock`` (P > 1 only) drops the
+lock, after creating the sweep's parent and the split's dataset row first: on SQLite it
+shows what the store itself could take.
 
 Reported per store, P and mode (medians over interleaved repeats): children per second
 over the wall time (first process started to last one ended), children per second while
@@ -42,12 +43,13 @@ syncing (N / the time at least one ``sync_shard`` was running; of a sync, the wr
 child, sync_shard's own figure, the rest is per shard), per-process start-up
 (interpreter + gdlab import) and ``import mlflow``, the wait for the lock; and ratios:
 each store against SQLite at the same P, P = 2 and 4 against P = 1. Then, on the server,
-``find_children`` (a track job on a server searches all of the sweep's children, every
-shard) in sweeps of ``--search-sizes`` children, filled straight into the server's
-database, against gdlab's 9 s http timeout. After every measurement the store is read
-back with SQL (SQLite file or PostgreSQL database): exactly one active complete child per
-run, one parent, the expected metric rows, four artifact files per child, the processes'
-records agreeing; anything else stops the script.
+``find_children``, a search of all of the sweep's children, in sweeps of
+``--search-sizes`` children filled straight into the server's database, against gdlab's
+http timeout: what every track job on a server used to pay, and why it now fetches only
+its own shard's recorded runs (``find_recorded_children``). After every measurement the
+store is read back with SQL (SQLite file or PostgreSQL database): exactly one active
+complete child per run, one parent, the expected metric rows, four artifact files per
+child, the processes' records agreeing; anything else stops the script.
 
 ``--growth``: the server's cost per child as one sweep grows (the first and the last of
 ``--shards`` 10 shards of ``--shard-size`` 200, and the last once more), for each gdlab
@@ -412,10 +414,11 @@ def check_store(exp: dict, records: list[dict], prep: dict, stores: Stores) -> N
 def search_growth(stores: Stores, prep: dict, sizes: list[int]) -> list[tuple[int, float]]:
     """Seconds of a server's ``find_children`` as the sweep grows to each of ``sizes``.
 
-    On a server a track job searches all of the sweep's children (every shard, so a sweep's
-    syncs cost O(N^2 / shard size)). The sweep is filled fast, with the SQL path straight
-    into the server's database (copies of the runs under one parent); the search goes over
-    http with MLflow's own timeout (120 s), not gdlab's fail-fast 9 s.
+    A track job on a server used to search all of the sweep's children (every shard, so a
+    sweep's syncs cost O(N^2 / shard size)); it now reads its own shard's recorded runs.
+    The sweep is filled fast, with the SQL path straight into the server's database
+    (copies of the runs under one parent); the search goes over http with MLflow's own
+    timeout (120 s), not gdlab's fail-fast one.
     """
     from mlflow import MlflowClient
 
@@ -454,7 +457,7 @@ def run_worker(root: Path, spec: dict, label: str, src: str) -> dict:
     path = root / f"spec-{label}.json"
     path.write_text(json.dumps(spec))
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": src,
-           # the whole-sweep search of older code outlasts gdlab's 9 s past ~800 children:
+           # the whole-sweep search of older code outlasted gdlab's http timeout past ~800 children:
            # give every variant the same long timeout, to measure it instead of failing
            "MLFLOW_HTTP_REQUEST_TIMEOUT": "300"}
     with open(root / f"worker-{label}.log", "w") as log:
@@ -795,7 +798,7 @@ def main_growth(a, argv, n_shards: int, shard_size: int) -> int:
             f"{n_shards - 2} filled straight into the server's database (complete "
             f"children, recorded; no artifact files), shard {n_shards - 1} synced by a "
             "track process, then synced again. MLFLOW_HTTP_REQUEST_TIMEOUT=300 for every "
-            "variant (gdlab's 9 s would fail the old whole-sweep search). Counts checked "
+            "variant (gdlab's own timeout would fail the old whole-sweep search). Counts checked "
             "with SQL after each variant.")
         append_results("tracking_throughput.py", rows, machine, argv=argv, quick=a.quick,
                        preamble=preamble, results=a.results)
