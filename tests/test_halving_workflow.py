@@ -220,9 +220,12 @@ def test_the_search_is_byte_identical_with_one_core(halved, tmp_path):
 
 
 def test_killed_after_the_first_rung_it_resumes_to_the_same_results(halved, tmp_path):
+    """kill -9 of the whole run once rung 1 has started (so Snakemake has recorded rung 0's
+    checkpoint as done): the next run plans nothing of rung 0, leaves its files untouched
+    and ends with the bytes of the uninterrupted run."""
     proj = make_project(tmp_path / "killed")
-    first_rung = proj.root / "results" / "moons" / "logistic_regression" / "rungs" / "0" / \
-        "promoted.json"
+    sweep = proj.root / "results" / "moons" / "logistic_regression"
+    rung_1_logs = proj.root / "logs" / "train_rung" / "moons" / "logistic_regression" / "1"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"} | ENV
     proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2",
                              "results/summary.csv"], cwd=proj.root,
@@ -230,14 +233,25 @@ def test_killed_after_the_first_rung_it_resumes_to_the_same_results(halved, tmp_
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 300
-        while not first_rung.exists() and proc.poll() is None and time.monotonic() < deadline:
+        while not any(rung_1_logs.glob("*.log")) and proc.poll() is None and \
+                time.monotonic() < deadline:
             time.sleep(0.1)
-        assert first_rung.exists() and proc.poll() is None, "the first rung never finished"
+        assert any(rung_1_logs.glob("*.log")) and proc.poll() is None, \
+            "rung 1 never started"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the whole process group, jobs included
         proc.wait()
     assert not (proj.root / "results" / "summary.csv").exists()  # killed mid-search
+    rung_0 = sweep / "rungs" / "0"
+    files = sorted(p for p in rung_0.rglob("*") if p.is_file())
+    assert rung_0 / "promoted.json" in files and any(p.name == STATE_FILE for p in files)
+    mtimes = {p: p.stat().st_mtime_ns for p in files}
+    planned = proj.planned_jobs("results/summary.csv")
+    assert ("overview", {}) in planned  # the dry run plans the rest of the work
+    assert [(rule, w) for rule, w in planned if rule in ("train_rung", "promote") and (
+        w["dataset"], w["model"], w["rung"]) == ("moons", "logistic_regression", "0")] == []
     proj.snakemake("--cores", "2", "results/summary.csv", env=ENV)  # the files compared
+    assert {p: p.stat().st_mtime_ns for p in files} == mtimes  # rung 0 not redone
     a, b = result_files(halved.root), result_files(proj.root)
     assert a.keys() == b.keys()
     assert [k for k in a if a[k] != b[k]] == []
