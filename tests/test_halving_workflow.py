@@ -279,3 +279,10 @@ def test_mlflow_has_one_child_per_configuration_with_its_whole_curve(halved):
             # every epoch the configuration trained, across all the rungs it reached
             assert [p.step for p in points] == list(range(1, result["n_epochs"] + 1))
             assert client.get_run(run_id).data.tags["rung"] == str(result["rung"])
+        # the parent holds the sweep's figures, the sweep views among them, no heatmap
+        [parent] = client.search_runs(
+            [experiment.experiment_id], f"tags.dataset = '{dataset}' and tags.model = "
+                                        f"'{model}' and tags.`gdlab.role` = 'sweep'")
+        plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+        assert plots == {f"plots/{f}.png" for f in (
+            "learning_curves", "convergence", "parallel_coordinates", "importance")}
