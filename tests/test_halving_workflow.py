@@ -5,6 +5,7 @@ configuration with its whole curve, summaries and the best from the top rung."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,8 @@ from conftest import Project, tiny_config
 
 from gdlab.io import read_json
 from gdlab.models.registry import model_info
-from gdlab.runfiles import read_history
+from gdlab.runfiles import read_history, run_dir
+from gdlab.train import STATE_FILE, train_shard
 
 pytestmark = [pytest.mark.workflow, pytest.mark.mlflow]
 
@@ -132,6 +134,82 @@ def test_a_published_run_is_the_run_trained_straight_through(halved):
         assert history[k].tobytes() == v.tobytes(), k
 
 
+#: a train_rung job's log line for each run it fitted (gdlab.train.train_shard)
+FITTED = re.compile(r"^(?P<name>.+): (?P<epochs>\d+) epochs(?P<continued> \(continued\))?, "
+                    r"diverged=(True|False)$")
+#: what train_run adds to a run's spec in its metrics.json
+RESULT_KEYS = ("n_epochs", "diverged", "converged", "final_objective", "metrics")
+
+
+def rung_records(base: Path, budgets: list[int]) -> list[dict]:
+    return [read_json(base / "rungs" / str(r) / "promoted.json") for r in range(len(budgets))]
+
+
+def test_every_later_rung_went_on_from_the_saved_state(halved):
+    """Training from scratch writes the same bytes as going on from a state, so the files
+    cannot tell; the jobs' logs and the runs' start times can. Every run of rung >= 1 was
+    fitted once, continued from its state (a fresh fit would log no "(continued)"), and
+    kept its rung-0 start time (a fresh fit starts at its own fit's start)."""
+    for sweep, search in zip(SWEEPS, (LOGISTIC, LINEAR), strict=True):
+        base = halved.root / "results" / sweep
+        records = rung_records(base, search["budgets"])
+        for r, record in enumerate(records):
+            fitted = {}
+            for log in (halved.root / "logs" / "train_rung" / sweep / str(r)).glob("*.log"):
+                for line in log.read_text().splitlines():
+                    if m := FITTED.match(line):
+                        assert m["name"] not in fitted, f"{m['name']} fitted twice"
+                        fitted[m["name"]] = (int(m["epochs"]), bool(m["continued"]))
+            names = [e["run_name"] for e in record["ranking"]]
+            assert sorted(fitted) == sorted(names), (sweep, r)
+            rung = base / "rungs" / str(r)
+            for name in names:
+                n_epochs = read_json(run_dir(rung, name) / "metrics.json")["n_epochs"]
+                assert fitted[name] == (n_epochs, r > 0), (sweep, r, name)
+                if r > 0:
+                    before = read_json(run_dir(base / "rungs" / str(r - 1), name) /
+                                       "timing.json")
+                    now = read_json(run_dir(rung, name) / "timing.json")
+                    assert now["start_time_ms"] == before["start_time_ms"]
+                    assert now["end_time_ms"] > before["end_time_ms"]
+
+
+def test_a_rung_trains_only_the_epochs_past_the_previous_budget(halved, tmp_path,
+                                                                monkeypatch):
+    """Each rung >= 1 job of the logistic sweep again, in this process, from the pipeline's
+    saved states, counting the epochs the fits run: every promoted run trains
+    budgets[r] - budgets[r - 1] epochs (a fit from scratch would run budgets[r], and one
+    more call of the hook, for the start), into the very files the pipeline wrote."""
+    cls = model_info("logistic_regression").load()
+    epochs_run = []
+    after_step = cls._after_step  # called with the start and after every epoch
+    monkeypatch.setattr(cls, "_after_step",
+                        lambda self, theta: (epochs_run.append(1), after_step(self, theta)))
+    base = halved.root / "results" / SWEEPS[0]
+    budgets = LOGISTIC["budgets"]
+    records = rung_records(base, budgets)
+    for r in range(1, len(budgets)):
+        names = sorted(records[r - 1]["promoted"])
+        rung = base / "rungs" / str(r)
+        specs = []
+        for name in names:
+            result = read_json(run_dir(rung, name) / "metrics.json")
+            specs.append({k: v for k, v in result.items() if k not in RESULT_KEYS})
+        out = tmp_path / str(r)
+        epochs_run.clear()
+        train_shard({"dataset": "moons", "model": "logistic_regression", "shard": "0",
+                     "rung": r, "runs": specs}, halved.root / "data/moons/split.npz",
+                    out, out / "manifest.json", previous_dir=base / "rungs" / str(r - 1))
+        assert len(epochs_run) == len(names) * (budgets[r] - budgets[r - 1]), r
+        for name in names:
+            for f in ("model.npz", "history.csv", STATE_FILE, "metrics.json"):
+                assert (run_dir(out, name) / f).read_bytes() == \
+                    (run_dir(rung, name) / f).read_bytes(), (r, name, f)
+            # the start of the run's first rung, as the pipeline's continued run has
+            assert read_json(run_dir(out, name) / "timing.json")["start_time_ms"] == \
+                read_json(run_dir(rung, name) / "timing.json")["start_time_ms"]
+
+
 def test_the_search_is_byte_identical_with_one_core(halved, tmp_path):
     one = make_project(tmp_path / "one")
     one.snakemake("--cores", "1", "results/summary.csv", env=ENV)  # no figures, no MLflow
@@ -142,9 +220,12 @@ def test_the_search_is_byte_identical_with_one_core(halved, tmp_path):
 
 
 def test_killed_after_the_first_rung_it_resumes_to_the_same_results(halved, tmp_path):
+    """kill -9 of the whole run once rung 1 has started (so Snakemake has recorded rung 0's
+    checkpoint as done): the next run plans nothing of rung 0, leaves its files untouched
+    and ends with the bytes of the uninterrupted run."""
     proj = make_project(tmp_path / "killed")
-    first_rung = proj.root / "results" / "moons" / "logistic_regression" / "rungs" / "0" / \
-        "promoted.json"
+    sweep = proj.root / "results" / "moons" / "logistic_regression"
+    rung_1_logs = proj.root / "logs" / "train_rung" / "moons" / "logistic_regression" / "1"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"} | ENV
     proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2",
                              "results/summary.csv"], cwd=proj.root,
@@ -152,14 +233,25 @@ def test_killed_after_the_first_rung_it_resumes_to_the_same_results(halved, tmp_
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 300
-        while not first_rung.exists() and proc.poll() is None and time.monotonic() < deadline:
+        while not any(rung_1_logs.glob("*.log")) and proc.poll() is None and \
+                time.monotonic() < deadline:
             time.sleep(0.1)
-        assert first_rung.exists() and proc.poll() is None, "the first rung never finished"
+        assert any(rung_1_logs.glob("*.log")) and proc.poll() is None, \
+            "rung 1 never started"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the whole process group, jobs included
         proc.wait()
     assert not (proj.root / "results" / "summary.csv").exists()  # killed mid-search
+    rung_0 = sweep / "rungs" / "0"
+    files = sorted(p for p in rung_0.rglob("*") if p.is_file())
+    assert rung_0 / "promoted.json" in files and any(p.name == STATE_FILE for p in files)
+    mtimes = {p: p.stat().st_mtime_ns for p in files}
+    planned = proj.planned_jobs("results/summary.csv")
+    assert ("overview", {}) in planned  # the dry run plans the rest of the work
+    assert [(rule, w) for rule, w in planned if rule in ("train_rung", "promote") and (
+        w["dataset"], w["model"], w["rung"]) == ("moons", "logistic_regression", "0")] == []
     proj.snakemake("--cores", "2", "results/summary.csv", env=ENV)  # the files compared
+    assert {p: p.stat().st_mtime_ns for p in files} == mtimes  # rung 0 not redone
     a, b = result_files(halved.root), result_files(proj.root)
     assert a.keys() == b.keys()
     assert [k for k in a if a[k] != b[k]] == []
@@ -187,3 +279,10 @@ def test_mlflow_has_one_child_per_configuration_with_its_whole_curve(halved):
             # every epoch the configuration trained, across all the rungs it reached
             assert [p.step for p in points] == list(range(1, result["n_epochs"] + 1))
             assert client.get_run(run_id).data.tags["rung"] == str(result["rung"])
+        # the parent holds the sweep's figures, the sweep views among them, no heatmap
+        [parent] = client.search_runs(
+            [experiment.experiment_id], f"tags.dataset = '{dataset}' and tags.model = "
+                                        f"'{model}' and tags.`gdlab.role` = 'sweep'")
+        plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+        assert plots == {f"plots/{f}.png" for f in (
+            "learning_curves", "convergence", "parallel_coordinates", "importance")}

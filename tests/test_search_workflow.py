@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -42,7 +44,9 @@ def read_csv(path: Path) -> list[dict]:
 
 def runs_in_store(root: Path) -> dict[str, dict]:
     """Run id -> {name, lifecycle, tags} of every run in the project's SQLite store."""
-    with sqlite3.connect(root / "mlflow.db") as db:
+    # closed on leaving (sqlite3's own context manager only commits): an open connection
+    # keeps mlflow.db-wal, which vanishes under a Project.clone copying the directory
+    with closing(sqlite3.connect(root / "mlflow.db")) as db:
         runs = {rid: {"name": name, "stage": stage, "artifact_uri": uri, "tags": {}}
                 for rid, name, stage, uri in db.execute(
                     "SELECT run_uuid, name, lifecycle_stage, artifact_uri FROM runs")}
@@ -97,6 +101,32 @@ def test_a_random_search_runs_end_to_end(searched):
     assert json.loads(tags["search.space.lr"]) == {"loguniform": [0.05, 50.0]}
     assert not [k for k in tags if k.startswith("grid.")]
     assert parent["metrics"]["n_configs"] == 4
+    # the parent holds the sweep's figures, the sweep views among them
+    artifacts = Path(parent["artifact_uri"].removeprefix("file://")) / "plots"
+    assert {p.name for p in artifacts.glob("*.png")} == plots
+    for name in ("parallel_coordinates.png", "importance.png"):
+        assert (artifacts / name).read_bytes() == (sweep / "plots" / name).read_bytes()
+
+
+def test_a_figure_an_earlier_sweep_left_is_not_attached_to_the_parent(searched, tmp_path):
+    """The model was gridded before it was searched: the grid's heatmap.png is still in
+    plots/ (no rule of a search writes or removes it). The parent gets the figures the
+    plot rule declares for the search, the sweep stays the one on record."""
+    proj = Project.clone(searched, tmp_path / "stale")
+    sweep = proj.root / "results" / "moons" / "logistic_regression"
+    shutil.copy2(proj.root / "results/line/linear_regression/plots/heatmap.png",
+                 sweep / "plots" / "heatmap.png")
+    before = read_json(sweep / "mlflow.json")
+    proj.snakemake("--cores", "1", "--forcerun", "track",
+                   "results/moons/logistic_regression/mlflow.json", env=ENV)
+    after = read_json(sweep / "mlflow.json")
+    assert after == {**before, "updated": False}  # the same sweep key: nothing new to log
+    [parent] = [r for r in runs_in_store(proj.root).values()
+                if r["tags"].get("gdlab.role") == "sweep"
+                and r["tags"]["model"] == "logistic_regression"]
+    artifacts = Path(parent["artifact_uri"].removeprefix("file://")) / "plots"
+    assert {p.name for p in artifacts.glob("*.png")} == {
+        "learning_curves.png", "convergence.png", "parallel_coordinates.png", "importance.png"}
 
 
 def test_repeats_run_end_to_end_with_means_and_intervals(searched):

@@ -3,6 +3,7 @@ sweep with repeats (means with 95 % bands) or of a random search (no heatmap).""
 
 from __future__ import annotations
 
+import matplotlib as mpl
 import numpy as np
 import pytest
 from matplotlib.collections import LineCollection, PolyCollection
@@ -88,6 +89,14 @@ def test_parallel_coordinates_draw_every_configuration_best_on_top():
     worst = by_lr[heights[0]]  # lr = 0.001: the worst healthy one, at the bottom
     assert worst[-1][1] == pytest.approx(0.0)
     assert by_lr[heights[5]][-1][1] > 1.0  # diverged: above the axis
+    # coloured by the metric: viridis reversed (a loss: low is good) over its range,
+    # 0.2 .. 0.6; the diverged configuration grey
+    metric = [0.6, 0.5, 0.3, 0.2, 0.4]
+    want = [mpl.colormaps["viridis_r"]((m - 0.2) / 0.4)[:3] for m in metric] + [(0.6,) * 3]
+    got = lines.get_colors()[:, :3]
+    by_row = {heights.index(round(s[0][1], 9)): i for i, s in enumerate(segments)}
+    # within one of the colormap's 256 steps (a value on a step's edge may round either way)
+    assert np.allclose([got[by_row[i]] for i in range(len(rows))], want, atol=0.01)
     thick = [ln for ln in ax.lines if ln.get_linewidth() > 3]
     assert len(thick) == 1 and np.allclose(thick[0].get_ydata(), best_line[:, 1])
     assert_png(plots.render_png(fig), "parallel coordinates")

@@ -173,7 +173,8 @@ SHARD_TAG = "gdlab.shard"
 
 #: MLflow's limits per ``log_batch`` call
 MAX_METRICS, MAX_PARAMS_OR_TAGS, MAX_ENTITIES = 1000, 100, 1000
-#: the sweep plots and the per-run plots the plot rule writes
+#: the sweep plots and the per-run plots the plot rule writes (a search's sweep has no
+#: heatmap; the track job names its sweep's own: sweep_plots in workflow/rules/common.smk)
 SWEEP_PLOTS = ("heatmap.png", "learning_curves.png", "convergence.png",
                "parallel_coordinates.png", "importance.png")
 #: more scikit-learn references than this (a search over a continuous l2) are left to the
@@ -611,15 +612,22 @@ class SweepResult:
 
 
 def load_sweep(sweep_dir: str | os.PathLike, entries: dict[str, dict],
-               split_path: str | os.PathLike | None = None) -> SweepResult:
+               split_path: str | os.PathLike | None = None,
+               plots: Iterable[str | os.PathLike] | None = None) -> SweepResult:
     """Read ``results/<dataset>/<model>/`` for the runs ``entries`` (name -> manifest entry).
 
-    Missing plots are skipped (the library does not require the plot step).
+    ``plots``: the sweep's figures, those its plot job declares (the track job passes its
+    inputs). A figure left in ``plots/`` by an earlier sweep of another method (a grid's
+    heatmap, say, once the model is searched) is no figure of this sweep. None: every
+    figure of :data:`SWEEP_PLOTS` found there. Missing plots are skipped (the library does
+    not require the plot step).
     """
     sweep_dir = Path(sweep_dir)
     runs = load_runs(sweep_dir, entries, sweep_dir / "plots" / "runs")
     best = read_json(sweep_dir / "best.json")
-    plots = [p for p in (sweep_dir / "plots" / f for f in SWEEP_PLOTS) if p.is_file()]
+    if plots is None:
+        plots = (sweep_dir / "plots" / f for f in SWEEP_PLOTS)
+    plots = [Path(p) for p in plots if Path(p).is_file()]
     files = [p for p in (sweep_dir / f for f in ("summary.csv", "configs.csv", "best.json",
                                                   "baseline.json")) if p.is_file()]
     sweep = SweepResult(best["dataset"], best["model"], sweep_dir, runs, best,

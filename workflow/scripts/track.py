@@ -15,9 +15,10 @@ uri = tracking.job_uri(spec, snakemake.config)  # fails fast if the server is do
 
 tracking.import_mlflow_timed(uri)
 experiment = read_json(snakemake.input.experiment)
+# the figures the plot rule declares for this sweep, not whatever else is in plots/
 sweep = tracking.load_sweep(Path(snakemake.output[0]).parent,
                             manifest_runs(snakemake.input.manifests),
-                            split_path=snakemake.input.split)
+                            split_path=snakemake.input.split, plots=snakemake.input.plots)
 children = {}
 for path in snakemake.input.shards:
     children.update(read_json(path)["children"])
