@@ -8,12 +8,13 @@ Run from the repository root, as root, with the Debian packages of .ci/services:
 
 Starts the tests' single-node cluster (tests/_services.py: munged, slurmctld, slurmd on
 this machine, stopped by PID at the end). A copy of the project with one sweep (line x
-linear regression, ``--jobs`` grid points, 15 epochs) is run up to its split locally; then,
-interleaved, fresh clones of it run every train job (``--until train``) locally with
-``--cores 2`` and through ``--profile profiles/slurm`` (only train is a cluster job), and a
-single train job both ways. Per-job overhead = wall time / jobs; the gap = (SLURM - local)
-/ jobs. ``--slurm-init-seconds-before-status-checks 2`` as in the tests (the plugin's 40 s
-default would dominate); status polling still backs off in 10 s steps.
+linear regression, ``--jobs`` grid points of 15 epochs, shards of one run: about a train
+job each) is run up to its split locally; then, interleaved, fresh clones of it run every train job
+(``--until train``) locally with ``--cores 2`` and through ``--profile profiles/slurm``
+(only train is a cluster job), and a single train job both ways. Per-job overhead = wall
+time / jobs; the gap = (SLURM - local) / jobs. ``--slurm-init-seconds-before-status-checks
+2`` as in the tests (the plugin's 40 s default would dominate); status polling still
+backs off in 10 s steps.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def sweep_config(n_jobs: int) -> dict:
                                 "noise": 0.3}}
     lrs = [round(0.01 * (k + 1), 2) for k in range(n_jobs)]
     cfg["models"] = {"linear_regression": {"grid": {"lr": lrs, "l2": [0.0], "epochs": [15]}}}
+    cfg["train"] = {**cfg.get("train", {}), "shard_size": 1}  # a train job per grid point
     return cfg
 
 
@@ -56,14 +58,18 @@ def main() -> None:
     repeats = 1 if args.quick else 3
     machine = Machine()
     tmp = Path(tempfile.mkdtemp(prefix="gdlab-slurm-bench-"))
-    base = W.make_copy(tmp / "base", sweep_config(args.jobs))
+    config = sweep_config(args.jobs)
+    base = W.make_copy(tmp / "base", config)
     W.snakemake(base, "--cores", "2", "data/line/split.npz")
-    one = ("results/line/linear_regression/runs/epochs~15/l2~0.0/lr~0.01/metrics.json",)
+    # runs go to shards by a hash of their names, so some shards get two and some none
+    shards = W.shards(config)["line/linear_regression"]
+    n_train = len(shards)
+    one = (f"results/line/linear_regression/shards/{next(iter(shards))}.json",)
     slurm_flags = ("--profile", "profiles/slurm", "--slurm-init-seconds-before-status-checks",
                    "2")
     cases = {  # name -> (jobs, snakemake arguments)
-        "sweep, local": (args.jobs, ("--cores", "2", "--until", "train")),
-        "sweep, SLURM": (args.jobs, (*slurm_flags, "--until", "train")),
+        "sweep, local": (n_train, ("--cores", "2", "--until", "train")),
+        "sweep, SLURM": (n_train, (*slurm_flags, "--until", "train")),
         "one job, local": (1, ("--cores", "2", *one)),
         "one job, SLURM": (1, (*slurm_flags, *one)),
     }
