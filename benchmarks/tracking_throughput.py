@@ -715,13 +715,15 @@ def main(argv=None) -> int:
                          t_str(seconds),
                          "passes" if seconds < float(T_HTTP["MLFLOW_HTTP_REQUEST_TIMEOUT"])
                          else f"**over gdlab's {T_HTTP['MLFLOW_HTTP_REQUEST_TIMEOUT']} s http "
-                         f"timeout: a track job fails** (gives up after {budget:.1f} s)"))
+                         f"timeout**: a track job that searched the whole sweep would give up "
+                         f"after {budget:.1f} s (they read their shard's records instead)"))
         (n0, s0), (n1, s1) = search[0], search[-1]
         rows.append(("server", "find_children over http, per child in the sweep",
                      t_str((s1 - s0) / (n1 - n0)),
-                     f"({t_str(s1)} - {t_str(s0)} for an empty sweep) / {n1}; every shard "
-                     "of a sweep pays it for all the sweep's children; SQL stores ask for the "
-                     "shard's names instead (two indexed queries)"))
+                     f"({t_str(s1)} - {t_str(s0)} for an empty sweep) / {n1}; what every "
+                     "shard paid for all the sweep's children before find_recorded_children "
+                     "(a shard's recorded runs, 100 per run_id IN search); SQL stores ask for "
+                     "the shard's names (two indexed queries)"))
     rows.append(("runs", "files and bytes per run (the artifacts of a child)",
                  f"{prep['files_per_run']} files, {size_str(prep['run_bytes'])}",
                  f"median run directory of {a.epochs} epochs; metric rows per child "
