@@ -47,9 +47,10 @@ SWEEPS = ("moons/logistic_regression", "line/linear_regression")
 
 
 def result_files(root: Path) -> dict[str, bytes]:
-    """Every result file whose bytes depend on results only: runs (but their wall-clock
-    timing), rung states and records, manifests, summaries (figures and MLflow records
-    hold times and ids)."""
+    """Every result file up to ``results/summary.csv`` whose bytes depend on results only:
+    runs (but their wall-clock timing), rung states and records, manifests, summaries. The
+    runs compared with the fixture's build only that target: no figures, no MLflow (whose
+    records hold times and ids; conftest.reproducible_files covers a whole project)."""
     out = {}
     for sweep in SWEEPS:
         base = root / "results" / sweep
