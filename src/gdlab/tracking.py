@@ -182,10 +182,10 @@ SWEEP_PLOTS = ("heatmap.png", "learning_curves.png", "convergence.png",
 MAX_REFERENCE_METRICS = 50
 RUN_PLOTS = ("learning_curve.png", "model.png")
 MODEL_FILE = Path(__file__).with_name("mlflow_model.py")
-#: runs per server search call. A server answers ~11 ms per run it returns (measured:
-#: benchmarks/tracking_throughput.py), so a page of 200 takes ~2 s, well inside the 7 s
-#: http timeout (:data:`HTTP_FAIL_FAST`) however large the sweep
-SEARCH_PAGE = 200
+#: runs per server search call. A server answers 8-11 ms per run it returns (measured:
+#: benchmarks/tracking_throughput.py), 2-3x that when busy, so a page of 100 takes 1-3 s,
+#: well inside the 7 s http timeout (:data:`HTTP_FAIL_FAST`) however large the sweep
+SEARCH_PAGE = 100
 #: run ids per ``attributes.run_id IN (...)`` search (MLflow's one list filter)
 IDS_PER_SEARCH = 100
 
@@ -617,17 +617,16 @@ def load_sweep(sweep_dir: str | os.PathLike, entries: dict[str, dict],
     """Read ``results/<dataset>/<model>/`` for the runs ``entries`` (name -> manifest entry).
 
     ``plots``: the sweep's figures, those its plot job declares (the track job passes its
-    inputs). A figure left in ``plots/`` by an earlier sweep of another method (a grid's
-    heatmap, say, once the model is searched) is no figure of this sweep. None: every
-    figure of :data:`SWEEP_PLOTS` found there. Missing plots are skipped (the library does
-    not require the plot step).
+    inputs; only their file names count, the figures are in ``plots/``). A figure left
+    there by an earlier sweep of another method (a grid's heatmap, say, once the model is
+    searched) is no figure of this sweep. None: every figure of :data:`SWEEP_PLOTS` found
+    there. Missing plots are skipped (the library does not require the plot step).
     """
     sweep_dir = Path(sweep_dir)
     runs = load_runs(sweep_dir, entries, sweep_dir / "plots" / "runs")
     best = read_json(sweep_dir / "best.json")
-    if plots is None:
-        plots = (sweep_dir / "plots" / f for f in SWEEP_PLOTS)
-    plots = [Path(p) for p in plots if Path(p).is_file()]
+    names = SWEEP_PLOTS if plots is None else [Path(p).name for p in plots]
+    plots = [p for p in (sweep_dir / "plots" / name for name in names) if p.is_file()]
     files = [p for p in (sweep_dir / f for f in ("summary.csv", "configs.csv", "best.json",
                                                   "baseline.json")) if p.is_file()]
     sweep = SweepResult(best["dataset"], best["model"], sweep_dir, runs, best,
@@ -796,7 +795,7 @@ def find_children(client, experiment_id: str, dataset: str, model: str,
 
     MLflow's search cannot ask for a list of run names; on a SQL store this asks the
     tables directly (two indexed queries). Elsewhere (a server) it searches the sweep's
-    children: ~11 ms per child on a server, for every shard, so the track jobs use
+    children: 8-11 ms per child on a server, for every shard, so the track jobs use
     :func:`find_recorded_children` instead.
     """
     names = sorted(set(names))

@@ -215,7 +215,7 @@ def models_regex(*methods):
 def sweep_plots(w):
     """The sweep figures of the wildcards' sweep (a random search has no heatmap)."""
     names = ["learning_curves", "convergence", "parallel_coordinates", "importance"]
-    if "grid" in config["models"][w.model]:
+    if G.sweep_method(config["models"][w.model]) == "grid":
         names.insert(0, "heatmap")
     return [f"results/{w.dataset}/{w.model}/plots/{name}.png" for name in names]
 
