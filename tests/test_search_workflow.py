@@ -57,6 +57,19 @@ def runs_in_store(root: Path) -> dict[str, dict]:
     return runs
 
 
+SEARCH_FIGURES = {"learning_curves.png", "convergence.png", "parallel_coordinates.png",
+                  "importance.png"}
+
+
+def parent_figures(root: Path, model: str) -> tuple[str, set[str]]:
+    """The id of the model's sweep parent and the figures among its artifacts."""
+    [(run_id, parent)] = [(rid, r) for rid, r in runs_in_store(root).items()
+                          if r["tags"].get("gdlab.role") == "sweep" and r["stage"] == "active"
+                          and r["tags"]["model"] == model]
+    folder = Path(parent["artifact_uri"].removeprefix("file://")) / "plots"
+    return run_id, {p.name for p in folder.glob("*.png")}
+
+
 def children_of(root: Path, dataset: str, model: str) -> dict[str, str]:
     """Run name -> child id, from the track_shard records."""
     out = {}
@@ -121,12 +134,27 @@ def test_a_figure_an_earlier_sweep_left_is_not_attached_to_the_parent(searched, 
                    "results/moons/logistic_regression/mlflow.json", env=ENV)
     after = read_json(sweep / "mlflow.json")
     assert after == {**before, "updated": False}  # the same sweep key: nothing new to log
-    [parent] = [r for r in runs_in_store(proj.root).values()
-                if r["tags"].get("gdlab.role") == "sweep"
-                and r["tags"]["model"] == "logistic_regression"]
-    artifacts = Path(parent["artifact_uri"].removeprefix("file://")) / "plots"
-    assert {p.name for p in artifacts.glob("*.png")} == {
-        "learning_curves.png", "convergence.png", "parallel_coordinates.png", "importance.png"}
+    assert parent_figures(proj.root, "logistic_regression")[1] == SEARCH_FIGURES
+
+
+def test_searching_a_gridded_model_takes_the_grids_heatmap_off_its_parent(tmp_path):
+    """A user grids a model, then searches it: the sweep's MLflow parent is reused, and the
+    heatmap the grid logged on it goes, since a search has none. The file stays in plots/
+    (no rule of a search writes or removes it)."""
+    config = tiny_config()
+    config["datasets"].pop("line")
+    del config["models"]["linear_regression"]
+    proj = Project(tmp_path / "project")
+    proj.write_config(config)
+    proj.snakemake("--cores", "2", env=ENV)
+    parent, figures = parent_figures(proj.root, "logistic_regression")
+    assert figures == SEARCH_FIGURES | {"heatmap.png"}
+
+    config["models"]["logistic_regression"] = {"search": {**SEARCH, "n_trials": 2}}
+    proj.write_config(config)
+    proj.snakemake("--cores", "2", env=ENV)
+    assert parent_figures(proj.root, "logistic_regression") == (parent, SEARCH_FIGURES)
+    assert (proj.root / "results/moons/logistic_regression/plots/heatmap.png").is_file()
 
 
 def test_repeats_run_end_to_end_with_means_and_intervals(searched):

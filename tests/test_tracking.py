@@ -474,6 +474,33 @@ def _existing(run_id, role, content=None, status="FINISHED", complete=True, star
     return Existing(run_id, status, tags, start, name)
 
 
+@pytest.mark.parametrize("via", ["sqlite3", "MLflow client", "server"])
+def test_a_parent_loses_only_the_stale_figures_named(via, tmp_path, request):
+    """What a reused parent does with a figure its sweep no longer has (a grid's heatmap,
+    once the model is searched): gone from its artifacts, through every store access; a
+    name it does not hold, and files not named, stay as they are."""
+    from mlflow import MlflowClient
+
+    if via == "server":
+        uri, location = request.getfixturevalue("mlflow_server"), None
+    else:
+        uri, location = f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "artifacts")
+    client = MlflowClient(uri)
+    run_id = client.create_run(client.create_experiment("e", location)).info.run_id
+    for name in ("heatmap.png", "importance.png", "notes.txt"):
+        (tmp_path / name).write_bytes(name.encode())
+        client.log_artifact(run_id, str(tmp_path / name), "plots")
+    stale = {"heatmap.png", "convergence.png"}
+    if via == "sqlite3":
+        with mlflow_sql.SqliteStore.transaction(tmp_path / "mlflow.db") as store:
+            gone = tracking.SqliteAccess(store).delete_artifacts(run_id, "plots", stale)
+    else:
+        gone = tracking.ClientAccess(client).delete_artifacts(run_id, "plots", stale)
+    assert gone == ["heatmap.png"]
+    assert sorted(a.path for a in client.list_artifacts(run_id, "plots")) == [
+        "plots/importance.png", "plots/notes.txt"]
+
+
 def test_plan_shard_keeps_complete_matching_children_and_deletes_the_rest():
     existing = [
         _existing("a", "run", "ka", name="a"),

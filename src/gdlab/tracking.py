@@ -1240,6 +1240,21 @@ class ClientAccess:
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
 
+    def delete_artifacts(self, run_id: str, artifact_dir: str, names: Iterable[str]) -> list[str]:
+        """Delete those of ``names`` the run has in ``artifact_dir``; the names deleted."""
+        listed = {Path(a.path).name for a in self.client.list_artifacts(run_id, artifact_dir)}
+        gone = sorted(listed & set(names))
+        if gone:
+            from mlflow.store.artifact.artifact_repository_registry import (
+                get_artifact_repository,
+            )
+
+            repo = get_artifact_repository(self.client.get_run(run_id).info.artifact_uri,
+                                           tracking_uri=self.client.tracking_uri)
+            for name in gone:
+                repo.delete_artifacts(f"{artifact_dir}/{name}")
+        return gone
+
     def link_ready_model(self, experiment_id: str, run_id: str | None, key: str) -> str | None:
         """What :meth:`SqliteAccess.link_ready_model` does, through MLflow's client."""
         from mlflow.entities import LoggedModelOutput
@@ -1331,6 +1346,14 @@ class SqliteAccess:
         tmp = dest_dir / f".{Path(path).name}.{uuid.uuid4().hex}.tmp"
         shutil.copy2(path, tmp)
         os.replace(tmp, dest_dir / Path(path).name)
+
+    def delete_artifacts(self, run_id: str, artifact_dir: str, names: Iterable[str]) -> list[str]:
+        """What :meth:`ClientAccess.delete_artifacts` does, in the local artifact root."""
+        folder = local_artifact_root(self.store.artifact_uri(run_id)) / artifact_dir
+        gone = sorted(name for name in set(names) if (folder / name).is_file())
+        for name in gone:
+            (folder / name).unlink()
+        return gone
 
     def current_best_model(self, experiment_id: str, parent_id: str | None, key: str,
                            registered_name: str | None) -> tuple[str, dict | None] | None:
@@ -1854,6 +1877,11 @@ def _open_sweep(access, experiment_id: str, sweep: SweepResult, children: dict[s
     access.log_metrics(parent_id, metrics)
     for p in sweep.files:
         access.log_artifact(parent_id, p)
+    # a figure the sweep no longer has (a grid's heatmap once the model is searched) would
+    # stay on the reused parent and show an old sweep: only gdlab's own figure names go
+    stale = set(SWEEP_PLOTS) - {p.name for p in sweep.plots}
+    if gone := access.delete_artifacts(parent_id, "plots", stale):
+        log(f"{sweep.dataset}/{sweep.model}: removed the parent's old {', '.join(gone)}")
     for p in sweep.plots:
         access.log_artifact(parent_id, p, "plots")
     for run in sweep.runs:
