@@ -264,11 +264,13 @@ def _run_figure(fig: Figure | None, width: float, height: float) -> Figure:
 
 
 def _margins(fig: Figure, left: float = 0.8, right: float = 0.2, bottom: float = 0.55,
-             top: float = 0.62, wspace: float | None = None) -> None:
-    """Fixed margins, in inches (room for tick labels, axis labels and a two-line title)."""
+             top: float = 0.62, wspace: float | None = None,
+             hspace: float | None = None) -> None:
+    """Fixed margins, in inches (room for tick labels, axis labels and a two-line title);
+    ``wspace`` and ``hspace`` as :meth:`Figure.subplots_adjust` takes them."""
     w, h = fig.get_size_inches()
     fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
-                        wspace=wspace)
+                        wspace=wspace, hspace=hspace)
 
 
 @_styled
@@ -962,9 +964,8 @@ def _heatmap_layout(fig: Figure, first_panel: Axes, ytick_labels: list[str], nro
         return inches / ((space - (n - 1) * inches) / n)
 
     row_gap = 0.3 if facet_titles else 0.15
-    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h,
-                        top=1 - top / h, hspace=gap(h - top - bottom, nrows, row_gap),
-                        wspace=gap(w - left - right, ncols, 0.2))
+    _margins(fig, left, right, bottom, top, wspace=gap(w - left - right, ncols, 0.2),
+             hspace=gap(h - top - bottom, nrows, row_gap))
     span = (h - top - bottom) / h
     return fig.add_axes((1 - (right - 0.25) / w, bottom / h + 0.05 * span, 0.17 / w,
                          0.9 * span), label="<colorbar>")
