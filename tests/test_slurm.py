@@ -77,9 +77,9 @@ def test_the_experiment_on_slurm_matches_a_local_run(slurm, tmp_path):
     assert {"split.npz", "model.npz", "history.csv", "metrics.json", "summary.csv",
             "configs.csv", "best.json", "baseline.json", "heatmap.png"} <= kinds
     assert sum(name.endswith("/model.npz") for name in expected) == 4
-    assert reproducible_files(proj.root).keys() == expected.keys()
-    differ = [name for name, data in reproducible_files(proj.root).items()
-              if data != expected[name]]
+    actual = reproducible_files(proj.root)
+    assert actual.keys() == expected.keys()
+    differ = [name for name, data in actual.items() if data != expected[name]]
     assert not differ, differ
     # every shard's train job went through SLURM (one kept log each), nothing else did
     logs = list((proj.root / ".snakemake" / "slurm_logs").rglob("*.log"))
