@@ -39,8 +39,6 @@ localrules:
     lesson,
     mlflow_setup,
     track,
-    track_shard,
-    best_models,
     promote,
     publish,
 
@@ -54,7 +52,7 @@ from gdlab import console
 
 
 onsuccess:
-    print(console.success_message("results/summary.csv", tracking_uri(), config["experiment"]))
+    print(console.success_message("results", tracking_uri(), config["experiment"]))
 
 
 onerror:

@@ -202,7 +202,7 @@ def gdlab_loop(a) -> int:
         split = build_split(dataset, ds_cfg, config)
         grid = config["models"][model_name]["grid"]
         for hp in G.expand_grid(grid, model_name):
-            seed = G.derive_seed(config["seed"], dataset, model_name, hp)
+            seed = G.run_seed(config["seed"], dataset, model_name, hp)
             t1 = time.perf_counter()
             model = MODELS[model_name](**hp, seed=seed)
             with np.errstate(all="ignore"):

@@ -6,6 +6,7 @@ for the objective surface, and the midpoint definition of convexity.
 
 import numpy as np
 import pytest
+from sklearn.metrics import log_loss as sk_log_loss
 
 from gdlab.losses import LogisticLoss, SigmoidSquaredLoss, sigmoid
 from gdlab.models.logistic_regression import LogisticRegression, objective_surface, plane_grid
@@ -120,12 +121,16 @@ def test_loss_and_init_are_validated():
             LogisticRegression(**kwargs).fit(X, y)
 
 
-def test_squared_loss_history_reports_its_own_loss():
+def test_squared_loss_history_measures_validation_log_loss_and_trains_its_own_loss():
+    """The validation curve of a squared-loss run is the log loss, as every classifier's:
+    two losses' runs are compared on one quantity; the training objective stays its own."""
     X, y = binary_problem(8)
     m = LogisticRegression(loss="squared", epochs=5).fit(X[:40], y[:40], X[40:], y[40:])
-    z = m.decision_function(X[40:])
-    assert m.history_["val_loss"][-1] == pytest.approx(np.mean((sigmoid(z) - y[40:]) ** 2))
-    assert m.history_["train_objective"][-1] == pytest.approx(m.objective(X[:40], y[:40]))
+    p = sigmoid(m.decision_function(X[40:]))
+    assert m.history_["val_log_loss"][-1] == pytest.approx(sk_log_loss(y[40:], p), rel=1e-12)
+    assert m.history_["val_log_loss"][-1] != pytest.approx(np.mean((p - y[40:]) ** 2))
+    train_p = sigmoid(m.decision_function(X[:40]))
+    assert m.history_["train_objective"][-1] == pytest.approx(np.mean((train_p - y[:40]) ** 2))
 
 
 @pytest.mark.parametrize("loss", ["log_loss", "squared"])

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.metrics import log_loss as sk_log_loss
 
 from gdlab.data import make_synthetic, split_dataset
 from gdlab.models.logistic_regression import LogisticRegression
@@ -106,8 +107,10 @@ def test_default_network_learns_moons_and_xor_where_logistic_regression_cannot(g
     assert net.score(split.X_test, split.y_test) >= 0.97
     linear = LogisticRegression(lr=1.0, epochs=1000).fit(split.X_train, split.y_train)
     assert linear.score(split.X_test, split.y_test) < 0.92
-    assert set(net.history_) == {"epoch", "train_objective", "val_loss", "val_accuracy"}
+    assert set(net.history_) == {"epoch", "train_objective", "val_log_loss", "val_accuracy"}
     assert net.history_["val_accuracy"][-1] == net.score(split.X_val, split.y_val)
+    assert net.history_["val_log_loss"][-1] == pytest.approx(
+        sk_log_loss(split.y_val, net.predict_proba(split.X_val)), rel=1e-12)
 
 
 @pytest.mark.parametrize("generator", ["moons", "xor"])

@@ -6,6 +6,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.linear_model import LinearRegression as SkLinearRegression
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.linear_model import Ridge
+from sklearn.metrics import log_loss as sk_log_loss
 
 from gdlab.losses import LogisticLoss, SquaredLoss, sigmoid
 from gdlab.models import DIVERGENCE_FACTOR, LinearRegression, LogisticRegression
@@ -182,12 +183,14 @@ def test_history_records_every_epoch_with_validation():
     h = m.history_
     assert m.n_epochs_ == 30
     assert list(h["epoch"]) == list(range(1, 31))
-    assert set(h) == {"epoch", "train_objective", "val_loss", "val_accuracy"}
+    assert set(h) == {"epoch", "train_objective", "val_log_loss", "val_accuracy"}
     # the recorded objective is the objective of the parameters after that epoch
     assert h["train_objective"][-1] == pytest.approx(m.objective(X[:60], y[:60]), rel=1e-12)
     assert np.all(np.diff(h["train_objective"]) <= 1e-12)  # full-batch GD, small lr: monotone
     z = X[60:] @ m.coef_ + m.intercept_
-    assert h["val_loss"][-1] == pytest.approx(LogisticLoss().mean_loss(z, y[60:]))
+    assert h["val_log_loss"][-1] == pytest.approx(LogisticLoss().mean_loss(z, y[60:]))
+    assert h["val_log_loss"][-1] == pytest.approx(sk_log_loss(y[60:], 1 / (1 + np.exp(-z))),
+                                                  rel=1e-12)
     assert h["val_accuracy"][-1] == pytest.approx(np.mean((z > 0) == y[60:]))
 
 

@@ -111,7 +111,7 @@ def old_run_specs(config, dataset, model, data_key, code):
         name = G.run_name(hp, grid)
         spec = {"dataset": dataset, "model": model, "task": "classification",
                 "run_name": name, "hyperparameters": hp,
-                "seed": G.derive_seed(config["seed"], dataset, model, hp),
+                "seed": G.run_seed(config["seed"], dataset, model, hp),
                 "data_key": data_key, "code_version": code}
         spec["run_key"] = G.stable_hash([data_key, model, hp, spec["seed"], code])
         table[name] = spec

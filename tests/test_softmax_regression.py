@@ -90,7 +90,7 @@ def test_probabilities_sum_to_one_and_blobs_are_learnt():
     np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
     assert m.score(split.X_test, split.y_test) >= 0.9
     np.testing.assert_array_equal(m.predict(split.X_test), P.argmax(axis=1))
-    assert set(m.history_) == {"epoch", "train_objective", "val_loss", "val_accuracy"}
+    assert set(m.history_) == {"epoch", "train_objective", "val_log_loss", "val_accuracy"}
     assert m.history_["train_objective"][-1] == pytest.approx(
         m.objective(split.X_train, split.y_train), rel=1e-12)
 

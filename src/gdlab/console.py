@@ -9,50 +9,73 @@ Matplotlib).
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import shlex
 from collections.abc import Iterable
 from pathlib import Path
 
-from gdlab.tracking import redact_uri
+from gdlab.tracking.uri import is_server, redact_uri
 
 #: sweeps listed one per line; more are counted, so the summary stays a screenful
 MAX_SWEEPS = 8
 #: failed jobs listed with their logs (under --keep-going many may fail)
 MAX_FAILURES = 5
-#: tracking URIs that are servers to open, not stores for a local `mlflow ui`
-SERVER_SCHEMES = ("http", "https", "databricks")
-#: what Snakemake appends to the log line of a failed job
-_LOG_HINT = " (check log file(s) for error details)"
+#: where `mlflow ui` listens by default
+UI_ADDRESS = "http://127.0.0.1:5000"
+#: the second test metric shown beside the selection metric, by task
+SECOND_METRIC = {"mse": "r2", "rmse": "r2", "mae": "r2", "r2": "mse"}
+#: metrics where higher is better (the rest: lower)
+HIGHER = ("accuracy", "f1", "f1_macro", "roc_auc", "precision", "recall", "r2")
+#: what a row's ``no_optimum`` reason is called in one word
+_NO_OPTIMUM = (("not convex", "non-convex"), ("separable", "separable data, l2 = 0"))
 
 
-def success_message(overview_csv: str | os.PathLike, tracking_uri: str,
+def success_message(results_dir: str | os.PathLike, tracking_uri: str,
                     experiment: str) -> str:
-    """The end of a successful run: each sweep's best run, the figures, the report, MLflow."""
+    """The end of a successful run: each sweep's best run against scikit-learn, the
+    lesson, where the tables and figures are, and the MLflow pages to open."""
+    results = Path(results_dir)
     lines = ["", "gdlab: done."]
-    lines += overview_lines(Path(overview_csv))
-    lines.append("Figures: results/<dataset>/<model>/plots/"
+    lines += overview_lines(results / "summary.csv")
+    lines += lesson_lines(sorted(results.glob("*/*/lesson.json")))
+    lines.append(f"Tables: {results / 'summary.csv'} (one row per sweep), "
+                 f"{results}/<dataset>/<model>/summary.csv (every run)")
+    lines.append(f"Figures: {results}/<dataset>/<model>/plots/"
                  " (all in one HTML page: snakemake --report report.html)")
-    lines.append(f"MLflow:  {mlflow_hint(tracking_uri)} (experiment {experiment})")
+    lines += mlflow_lines(tracking_uri, experiment, results)
     return "\n".join(lines)
 
 
+def _number(cell: str | None) -> str:
+    try:
+        return f"{float(cell):.4g}"
+    except (TypeError, ValueError):
+        return cell or "?"
+
+
+def _arrow(metric: str) -> str:
+    return "↑" if metric in HIGHER else "↓"
+
+
 def overview_lines(overview_csv: Path) -> list[str]:
-    """A few lines of ``results/summary.csv``: per sweep, its best run against scikit-learn."""
+    """Per sweep: its best run's test metrics against scikit-learn's default estimator on
+    the same split, and its objective gap to the optimum of the same objective."""
     if not overview_csv.is_file():
         return [f"No overview table: this run did not make {overview_csv}."]
     with open(overview_csv, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     sweeps = [f"{row['dataset']}/{row['model']}" for row in rows]
     width = max(map(len, sweeps), default=0)
-    lines = ["Each sweep's best run (chosen on validation), its test metric against"
-             " scikit-learn's:"]
+    lines = ["Each sweep's best run (chosen on validation), on the test set: gdlab's score vs "
+             "scikit-learn's default estimator fitted on the same split (↓ lower is better, "
+             "↑ higher); the gap is the best run's objective above the optimum of the same "
+             "objective (the proof that gradient descent got there):"]
     for sweep, row in zip(sweeps[:MAX_SWEEPS], rows, strict=False):
         lines.append(f"  {sweep:<{width}}  {_best_run_line(row)}")
     if len(rows) > MAX_SWEEPS:
         lines.append(f"  ... and {len(rows) - MAX_SWEEPS} more sweeps")
-    lines.append(f"Whole table: {overview_csv}")
     return lines
 
 
@@ -61,29 +84,83 @@ def _best_run_line(row: dict[str, str]) -> str:
     if not row["best_run"]:
         return f"no healthy run ({runs})"
     metric = row["selection"].removeprefix("val_")
-    ours, theirs = row[f"test_{metric}"], row[f"sklearn_test_{metric}"]
+    second = SECOND_METRIC.get(metric, "accuracy")
+    shown = [m for m in (metric, second) if row.get(f"test_{m}")]
+    scores = ", ".join(f"{m} {_arrow(m)} {_number(row[f'test_{m}'])} vs "
+                       f"{_number(row[f'sklearn_default_test_{m}'])}" for m in shown)
+    if row.get("objective_gap"):
+        gap = f"gap {_number(row['objective_gap'])}"
+    else:
+        reason = row.get("no_optimum") or ""
+        gap = "no gap: " + next((short for key, short in _NO_OPTIMUM if key in reason),
+                                "no optimum")
     repeats = ""
     if row.get("repeats"):  # the best configuration's mean over its repeats
         repeats = (f"; mean of {row['repeats']} repeats {_number(row[f'test_{metric}_mean'])}"
                    f" [{_number(row[f'test_{metric}_ci_low'])}, "
                    f"{_number(row[f'test_{metric}_ci_high'])}]")
-    return (f"{metric} {_number(ours)} (scikit-learn {_number(theirs)}{repeats})"
-            f"  {row['best_run']}  ({runs})")
+    return f"{scores} ({row['sklearn_default']}){repeats}; {gap}  ({runs})"
 
 
-def _number(cell: str) -> str:
-    try:
-        return f"{float(cell):.4g}"
-    except ValueError:
-        return cell or "?"
+def lesson_lines(records: Iterable[Path]) -> list[str]:
+    """The lesson in numbers (each lesson sweep's ``lesson.json``): how long each loss
+    stays on the plateau from one saturated start, at the learning rate its figure shows."""
+    lines = []
+    for path in records:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if record.get("shown") is None:
+            continue
+        pair = record["pairs"][record["shown"]]
+        hp = pair["hyperparameters"]
+        parts = []
+        for loss, run in pair["runs"].items():
+            final = _number(run["final_val_log_loss"])
+            parts.append(f"{loss} off the plateau at epoch {run['plateau_epochs']} (ends at "
+                         f"{final})" if run["plateau_epochs"] is not None else
+                         f"{loss} still on it after {run['n_epochs']} epochs (ends at {final})")
+        start = "one saturated start" if record.get("saturated_start") else "a zero start"
+        lines.append(f"The lesson, {path.parent.parent.name}/{path.parent.name}: from {start}, "
+                     f"lr {hp['lr']:g}, validation log loss: " + "; ".join(parts)
+                     + f". Figure: {path.parent / 'plots' / 'loss_landscape.png'}")
+    return lines
 
 
-def mlflow_hint(tracking_uri: str) -> str:
-    """How to look at the runs: the server to open, or the `mlflow ui` command for a store."""
+def ui_url(address: str, experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI's page of an experiment's training runs, or of one run."""
+    if run_id is None:
+        return f"{address}/#/experiments/{experiment_id}/runs"
+    return f"{address}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def mlflow_lines(tracking_uri: str, experiment: str, results: Path) -> list[str]:
+    """How to look at the runs in MLflow: the command (or server), the experiment's runs
+    page, and each sweep's parent run (from the track jobs' records)."""
     uri = redact_uri(tracking_uri)  # the message lands in terminals and CI logs
-    if uri.partition(":")[0].lower() in SERVER_SCHEMES:
-        return f"runs are on the tracking server {uri}"
-    return f"mlflow ui --backend-store-uri {shlex.quote(uri)}"
+    if is_server(uri):
+        lines, address = [f"MLflow: the runs are on the tracking server {uri}"], uri.rstrip("/")
+    else:
+        lines = [f"MLflow: mlflow ui --backend-store-uri {shlex.quote(uri)}   "
+                 f"(experiment {experiment}), then open"]
+        address = UI_ADDRESS
+    records = []
+    for path in sorted(results.glob("*/*/mlflow.json")):
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    if not records:
+        return lines
+    lines.append(f"  every run:  {ui_url(address, records[0]['experiment_id'])}")
+    width = max(len(r.get("sweep", "")) for r in records)
+    for r in records[:MAX_SWEEPS]:
+        lines.append(f"  {r.get('sweep', ''):<{width}}  "
+                     f"{ui_url(address, r['experiment_id'], r['parent_run_id'])}")
+    if len(records) > MAX_SWEEPS:
+        lines.append(f"  ... and {len(records) - MAX_SWEEPS} more sweeps (results/*/*/mlflow.json)")
+    return lines
 
 
 def failed_job_logs(snakemake_log: str) -> list[tuple[str, list[str]]]:
@@ -105,6 +182,10 @@ def failed_job_logs(snakemake_log: str) -> list[tuple[str, list[str]]]:
         else:
             rule = None
     return failures
+
+
+#: what Snakemake appends to the log line of a failed job
+_LOG_HINT = " (check log file(s) for error details)"
 
 
 def error_message(snakemake_logs: Iterable[str | os.PathLike], logs_dir: str = "logs") -> str:

@@ -293,6 +293,18 @@ def repeat_runs(point: str, seed: int, repeats: int) -> list[tuple[str, int, dic
             for r in range(repeats)]
 
 
+#: hyperparameters a run's seed does not depend on: two runs that differ only in their loss
+#: start from the same point, so the lesson compares the losses from one start
+UNSEEDED_AXES = ("loss",)
+
+
+def run_seed(global_seed: int, dataset: str, model: str, hp: dict) -> int:
+    """The seed of a configuration's run (repeat 0): from the global seed, the sweep and
+    the hyperparameters but :data:`UNSEEDED_AXES`, never from scheduling order."""
+    return derive_seed(global_seed, dataset, model,
+                       {k: v for k, v in hp.items() if k not in UNSEEDED_AXES})
+
+
 def config_of(result: dict) -> tuple[str, int]:
     """(configuration name, repeat) of a run's spec or ``metrics.json``."""
     return result.get("config", result["run_name"]), int(result.get("repeat", 0))
@@ -309,7 +321,7 @@ def run_specs(config: dict, dataset: str, model: str, data_key: str,
         # a halving candidate's hp has epochs = the last budget: its seed and top-rung run
         # key are those of the same point in a full sweep at that budget (same bytes)
         for name, seed, extra in repeat_runs(
-                point, derive_seed(config["seed"], dataset, model, hp), k):
+                point, run_seed(config["seed"], dataset, model, hp), k):
             spec = {"dataset": dataset, "model": model,
                     "task": config["datasets"][dataset]["task"], "run_name": name,
                     "hyperparameters": hp, "seed": seed, **extra, "data_key": data_key,

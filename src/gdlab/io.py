@@ -25,6 +25,19 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+class DamagedFile(ValueError):
+    """A file gdlab wrote that no longer holds what it wrote (cut short, edited by hand,
+    a disk's fault). gdlab writes every file whole or not at all, so the message names the
+    file and the way to make it again: delete it and run ``snakemake`` again, which remakes
+    what is missing."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = Path(path)
+        super().__init__(f"{path} is damaged: {problem}. Delete it and run snakemake again "
+                         "to make it anew (nothing else is lost: the results are rebuilt "
+                         "from what is whole)")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds."""
@@ -81,8 +94,13 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """The JSON file at ``path``; :class:`DamagedFile` naming it when it does not parse."""
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        text = f.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DamagedFile(path, f"not valid JSON ({err})") from None
 
 
 _ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)

@@ -34,6 +34,8 @@ __all__ = [
     "rmse",
     "roc_auc",
     "roc_curve",
+    "target_kind",
+    "metrics_of",
 ]
 
 #: direction of each metric: True when larger is better (used to pick a sweep's best run)
@@ -42,6 +44,53 @@ HIGHER_IS_BETTER = {
     "recall": True,
     "r2": True, "log_loss": False, "mse": False, "rmse": False, "mae": False,
 }
+
+#: every metric reported on each part of the data, by kind of target
+METRIC_KEYS = {
+    "regression": ("mse", "rmse", "mae", "r2"),
+    "binary": ("accuracy", "log_loss", "precision", "recall", "f1", "roc_auc"),
+    "multiclass": ("accuracy", "log_loss", "f1_macro"),
+}
+#: what a run's history records on the validation data after every epoch: the same two
+#: metrics for every run of a task, whatever loss it trains, so that curves compare
+CURVE_KEYS = {
+    "regression": ("mse", "r2"),
+    "binary": ("log_loss", "accuracy"),
+    "multiclass": ("log_loss", "accuracy"),
+}
+
+
+def target_kind(task: str, n_classes: int = 2) -> str:
+    """``"regression"``, ``"binary"`` or ``"multiclass"``: which metrics a target has."""
+    if task == "regression":
+        return "regression"
+    return "binary" if n_classes == 2 else "multiclass"
+
+
+def metrics_of(kind: str, y_true, outputs, keys=None) -> dict[str, float]:
+    """The metrics ``keys`` (default: all of :data:`METRIC_KEYS`) of a model's outputs.
+
+    ``outputs``: predicted targets (n,) for ``"regression"``, class probabilities (n, K)
+    otherwise (``"binary"`` reads column 1). Outputs that are not all finite (a diverged
+    model's) give NaN for every key. The final metrics of a run and the points of its
+    validation curves both come from here, so a curve's last point is the final value.
+    """
+    keys = METRIC_KEYS[kind] if keys is None else keys
+    out = np.asarray(outputs, dtype=np.float64)
+    if not np.all(np.isfinite(out)):
+        return dict.fromkeys(keys, float("nan"))
+    if kind == "regression":
+        values = regression_metrics(y_true, out)
+    elif kind == "binary":
+        values = (classification_metrics(y_true, out[:, 1]) if set(keys) - {"log_loss",
+                                                                           "accuracy"}
+                  else {"log_loss": log_loss(y_true, out[:, 1]),
+                        "accuracy": accuracy(y_true, (out[:, 1] > 0.5).astype(np.float64))})
+    else:
+        values = multiclass_metrics(y_true, out) if set(keys) - {"log_loss", "accuracy"} \
+            else {"log_loss": multiclass_log_loss(y_true, out),
+                  "accuracy": float(np.mean(np.asarray(y_true) == np.argmax(out, axis=1)))}
+    return {k: values[k] for k in keys}
 
 
 def _as_1d(values, name: str) -> np.ndarray:

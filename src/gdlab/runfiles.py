@@ -1,4 +1,5 @@
-"""A run's files on disk: where they live, how they are written and read back.
+"""A run's files and a sweep's files on disk: where they live, how they are written, and
+the one reader every later step uses (summaries, figures, MLflow).
 
 Every run of a sweep has one stable directory, ``results/<dataset>/<model>/runs/<run
 name>/``, whatever shard trained it, holding:
@@ -15,26 +16,50 @@ downstream jobs read run names from manifests. The **content key** of a run cove
 its results are (parameters, history, metrics), not the code version that produced them,
 so a retrained run whose results are byte-identical keeps its MLflow run.
 
+Files are written atomically (:mod:`gdlab.io`), so a damaged one comes from outside
+(a disk, an editor, a copy cut short). The readers here check what they read: a history
+with fewer rows than the run's epochs, an archive that does not open, files whose
+content key is not the manifest's. They raise :class:`DamagedRunFile`, which names the
+file and says what to do, instead of passing a damaged run on.
+
 NumPy and the standard library only: train jobs must start fast.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from gdlab.io import DamagedFile, load_npz, read_json
+
 RUN_FILES = ("model.npz", "history.csv", "metrics.json", "timing.json")
 #: metrics.json fields that name the code, not the result (left out of the content key)
 CODE_FIELDS = ("code_version", "run_key")
+#: a sweep's tables and records, beside its runs/
+SWEEP_FILES = ("summary.csv", "configs.csv", "best.json", "baseline.json")
+
+
+class DamagedRunFile(DamagedFile):
+    """A run's file that does not hold what its run says (see :class:`gdlab.io.DamagedFile`)."""
 
 
 def run_dir(sweep_dir: str | os.PathLike, run_name: str) -> Path:
     """``<sweep_dir>/runs/<run name>``: the run name's slashes become directories."""
     return Path(sweep_dir, "runs", *run_name.split("/"))
+
+
+# --------------------------------------------------------------------------------------
+# Writing and reading single files
+# --------------------------------------------------------------------------------------
 
 
 def history_csv(history: dict[str, np.ndarray]) -> str:
@@ -45,13 +70,31 @@ def history_csv(history: dict[str, np.ndarray]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def read_history(path) -> dict[str, np.ndarray]:
-    """Read ``history.csv`` back (NumPy only)."""
-    with open(path, encoding="utf-8") as f:
-        cols = f.readline().strip().split(",")
-        data = np.loadtxt(f, delimiter=",", ndmin=2)
+def read_history(path, n_epochs: int | None = None) -> dict[str, np.ndarray]:
+    """Read ``history.csv`` back (NumPy only); with ``n_epochs``, check it has that many
+    rows (a file cut short still parses)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            cols = f.readline().strip().split(",")
+            data = np.loadtxt(f, delimiter=",", ndmin=2)
+    except ValueError as err:
+        raise DamagedRunFile(path, f"not a table of numbers ({err})") from None
+    if data.size and data.shape[1] != len(cols) or (n_epochs is not None
+                                                    and data.shape[0] != n_epochs):
+        raise DamagedRunFile(path, f"{data.shape[0]} rows of {data.shape[1] if data.size else 0}"
+                                   f" columns, expected {n_epochs} rows of {len(cols)}")
     return {c: (data[:, i].astype(np.int64) if c == "epoch" else data[:, i])
             for i, c in enumerate(cols)}
+
+
+def read_model(path) -> dict[str, np.ndarray]:
+    """A run's ``model.npz`` (no pickles), or :class:`DamagedRunFile` naming it."""
+    try:
+        return load_npz(path)
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise DamagedRunFile(path, f"not a readable .npz archive ({err})") from None
 
 
 def content_key(model_npz: bytes, history: bytes, result: dict) -> str:
@@ -67,15 +110,12 @@ def content_key(model_npz: bytes, history: bytes, result: dict) -> str:
 def run_content_key(directory: str | os.PathLike) -> str:
     """:func:`content_key` of a run directory's files."""
     d = Path(directory)
-    with open(d / "metrics.json", encoding="utf-8") as f:
-        result = json.load(f)
     return content_key((d / "model.npz").read_bytes(), (d / "history.csv").read_bytes(),
-                       result)
+                       read_json(d / "metrics.json"))
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return read_json(path)
 
 
 def manifest_runs(paths) -> dict[str, dict]:
@@ -89,6 +129,164 @@ def manifest_runs(paths) -> dict[str, dict]:
     return runs
 
 
+def read_table(path) -> list[dict[str, str]]:
+    """The rows of a sweep's ``summary.csv`` or ``configs.csv`` (values stay strings)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def _fmt(v) -> str:
     v = v.item() if isinstance(v, np.generic) else v
     return str(v) if isinstance(v, int) else repr(float(v))
+
+
+# --------------------------------------------------------------------------------------
+# The one reader: a run, a sweep
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One finished run, as its files describe it. ``metrics.json`` is read at once; the
+    history, timing and model arrays when first asked for (a sweep figure of a thousand
+    runs needs no model, MLflow's kept children need no history)."""
+
+    name: str
+    dir: Path
+    #: its ``metrics.json``: spec, flags, metrics
+    result: dict
+    #: the content key its shard manifest records (None when read without a manifest)
+    content_key: str | None = None
+
+    @property
+    def hyperparameters(self) -> dict:
+        return self.result["hyperparameters"]
+
+    @property
+    def dataset(self) -> str:
+        return self.result.get("dataset", "")
+
+    @property
+    def model(self) -> str:
+        return self.result.get("model", "")
+
+    @property
+    def task(self) -> str:
+        return self.result.get("task", "")
+
+    @property
+    def seed(self) -> int:
+        return int(self.result.get("seed", 0))
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.result.get("diverged", False))
+
+    @property
+    def metrics(self) -> dict:
+        return self.result.get("metrics", {})
+
+    @property
+    def n_epochs(self) -> int:
+        return int(self.result["n_epochs"])
+
+    @property
+    def run_key(self) -> str:
+        return self.result["run_key"]
+
+    @property
+    def config(self) -> str:
+        """Its configuration: the run name without ``/repeat~r``."""
+        return self.result.get("config", self.name)
+
+    @property
+    def repeat(self) -> int:
+        return int(self.result.get("repeat", 0))
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.dir / f for f in RUN_FILES]
+
+    @cached_property
+    def history(self) -> dict[str, np.ndarray]:
+        """``history.csv``, checked to hold one row per epoch the run trained."""
+        return read_history(self.dir / "history.csv", self.n_epochs)
+
+    @cached_property
+    def timing(self) -> dict:
+        return read_json(self.dir / "timing.json")
+
+    @cached_property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array of ``model.npz`` (what :func:`gdlab.models.registry.predict` reads)."""
+        return read_model(self.dir / "model.npz")
+
+    def check(self) -> None:
+        """Raise :class:`DamagedRunFile` unless the files are the ones its manifest
+        recorded (their content key), the history is whole and the archive opens."""
+        if self.content_key is not None and run_content_key(self.dir) != self.content_key:
+            raise DamagedRunFile(self.dir, "its files are not the ones its shard manifest "
+                                           "recorded (changed after training)")
+        self.history  # noqa: B018 - the checks of reading them
+        self.arrays  # noqa: B018
+
+
+def read_run(sweep_dir: str | os.PathLike, name: str, content_key: str | None = None) -> Run:
+    """The run ``name`` of ``sweep_dir``, its ``metrics.json`` read and checked to be its."""
+    d = run_dir(sweep_dir, name)
+    result = read_json(d / "metrics.json")
+    if result.get("run_name") != name:
+        raise DamagedRunFile(d / "metrics.json",
+                             f"it describes run {result.get('run_name')!r}, not {name!r}")
+    return Run(name, d, result, content_key)
+
+
+def read_runs(sweep_dir: str | os.PathLike, entries: dict[str, dict]) -> list[Run]:
+    """The runs ``entries`` (run name -> manifest entry) of ``sweep_dir``, sorted by name."""
+    return [read_run(sweep_dir, name, entries[name].get("content_key"))
+            for name in sorted(entries)]
+
+
+@dataclass
+class Sweep:
+    """A sweep's files: its runs (from the shard manifests), and the records summarize
+    writes (``best.json``, ``baseline.json``, ``configs.csv``) when they exist."""
+
+    dir: Path
+    runs: list[Run]
+
+    @property
+    def dataset(self) -> str:
+        return self.dir.parent.name
+
+    @property
+    def model(self) -> str:
+        return self.dir.name
+
+    @cached_property
+    def best(self) -> dict:
+        return read_json(self.dir / "best.json")
+
+    @cached_property
+    def baseline(self) -> dict:
+        return read_json(self.dir / "baseline.json")
+
+    @cached_property
+    def configs(self) -> list[dict[str, str]]:
+        """``configs.csv``: one row per configuration (values stay strings)."""
+        return read_table(self.dir / "configs.csv")
+
+    @property
+    def best_run(self) -> Run | None:
+        name = self.best.get("run_name")
+        return next((r for r in self.runs if r.name == name), None)
+
+    @property
+    def files(self) -> list[Path]:
+        """The sweep's tables and records that exist."""
+        return [p for p in (self.dir / f for f in SWEEP_FILES) if p.is_file()]
+
+
+def read_sweep(sweep_dir: str | os.PathLike, manifests: Iterable[str | os.PathLike]) -> Sweep:
+    """``results/<dataset>/<model>/`` with the runs its shard ``manifests`` list."""
+    return Sweep(Path(sweep_dir), read_runs(sweep_dir, manifest_runs(manifests)))

@@ -124,3 +124,37 @@ def quantile_bins(x, n_bins: int) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     edges = np.quantile(x, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
     return np.searchsorted(edges, x, side="right")
+
+
+#: an axis with more distinct numbers than this is binned for :func:`importance`
+MAX_GROUPS = 10
+
+
+def importance(columns: dict[str, list], y, binned: Iterable[str] = ()) -> list[dict]:
+    """How much of ``y``'s variance each hyperparameter explains, largest first.
+
+    ``columns``: hyperparameter -> its value in each of ``y``'s rows (the configurations
+    that did not diverge; their mean metric with repeats). The measure is eta squared
+    (:func:`variance_explained`) of ``y`` grouped by the value. An axis in ``binned`` (a
+    search draws it from a range), or numeric with more distinct values than
+    :data:`MAX_GROUPS` or than half the rows, is first cut into ``clip(n // 10, 2, 10)``
+    quantile bins of about equal counts: grouped by value, every row would be its own
+    group and explain all. Each entry: ``{"axis", "share", "groups", "binned", "chance"}``
+    (``chance``: the share expected with that many groups if the axis did not matter).
+    The shares need not add up to 1: axes overlap and interact.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    binned = set(binned)
+    out = []
+    for axis, values in columns.items():
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        distinct = len(set(map(repr, values)))
+        cut = axis in binned or (numeric and (distinct > MAX_GROUPS or distinct > y.size / 2))
+        groups = (quantile_bins(np.asarray(values, dtype=np.float64),
+                                min(max(y.size // 10, 2), MAX_GROUPS))
+                  if cut and y.size else [repr(v) for v in values])
+        n_groups = len(set(np.asarray(groups).tolist()))
+        out.append({"axis": axis, "share": variance_explained(groups, y) if y.size else math.nan,
+                    "groups": n_groups, "binned": cut, "chance": chance_share(n_groups, y.size)})
+    return sorted(out, key=lambda e: (-(e["share"] if math.isfinite(e["share"]) else -1.0),
+                                      e["axis"]))

@@ -21,6 +21,7 @@ import csv
 import io
 import math
 
+from gdlab.baseline import default_of, optimum_objective
 from gdlab.grid import config_of, reference_key, survivors
 from gdlab.metrics import HIGHER_IS_BETTER
 from gdlab.stats import mean_ci
@@ -136,24 +137,30 @@ def aggregate(runs: list[dict]) -> dict:
     return out
 
 
+def _gap(final, optimum) -> float | None:
+    """A run's objective gap to its problem's optimum (None without one, or NaN final)."""
+    if optimum is None or final is None or not math.isfinite(final):
+        return None
+    return final - optimum
+
+
 def config_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dict]:
     """One row per configuration: its hyperparameters, how many repeats (and how many
-    diverged), and the mean and 95 % interval of each metric (``val_mse``,
+    diverged), the mean objective and its gap to the problem's optimum (empty when the
+    problem has none), and the mean and 95 % interval of each metric (``val_mse``,
     ``val_mse_ci_low``, ``val_mse_ci_high``...). ``configs.csv``."""
     best_config = config_of(best)[0] if best is not None else None
     rows = []
     for name, group in configurations(runs).items():
         first = group[0]
-        ref = baseline["references"][reference_key(first["hyperparameters"])]
-        finals = [_value(r["final_objective"]) for r in group]
+        optimum = optimum_objective(baseline, first["hyperparameters"])
+        final = _none_if_nan(mean_ci(_value(r["final_objective"]) for r in group)[0])
         row = {"dataset": first["dataset"], "model": first["model"], "config": name,
                **first["hyperparameters"], "repeats": len(group),
                "n_diverged": sum(bool(r["diverged"]) for r in group),
                "diverged": any(r["diverged"] for r in group),
-               "final_objective": _none_if_nan(mean_ci(finals)[0]),
-               "sklearn_objective": ref["objective"],
-               "objective_gap": _none_if_nan(mean_ci(finals)[0] - ref["objective"]),
-               "best": name == best_config}
+               "final_objective": final, "optimum_objective": optimum,
+               "objective_gap": _gap(final, optimum), "best": name == best_config}
         for part, values in aggregate(group).items():
             for metric, agg in values.items():
                 row[f"{part}_{metric}"] = agg["mean"]
@@ -168,9 +175,11 @@ def _value(v) -> float:
 
 
 def sweep_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dict]:
+    """One row per run: its hyperparameters, seed, flags, objective and its gap to the
+    problem's optimum (empty when the problem has none), every metric. ``summary.csv``."""
     rows = []
     for r in sorted(runs, key=lambda r: r["run_name"]):
-        ref = baseline["references"][reference_key(r["hyperparameters"])]
+        optimum = optimum_objective(baseline, r["hyperparameters"])
         row = {"dataset": r["dataset"], "model": r["model"], "run_name": r["run_name"]}
         if "config" in r:  # a sweep with repeats
             row.update(config=r["config"], repeat=r["repeat"])
@@ -178,12 +187,10 @@ def sweep_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dic
             row["rung"] = r["rung"]
         row["run_key"] = r["run_key"]
         row.update(r["hyperparameters"])
-        final = r["final_objective"]
         row.update({
             "seed": r["seed"], "n_epochs": r["n_epochs"], "diverged": r["diverged"],
-            "converged": r["converged"], "final_objective": final,
-            "sklearn_objective": ref["objective"],
-            "objective_gap": (final - ref["objective"]) if final is not None else None,
+            "converged": r["converged"], "final_objective": r["final_objective"],
+            "optimum_objective": optimum, "objective_gap": _gap(r["final_objective"], optimum),
             "best": best is not None and r["run_key"] == best["run_key"],
         })
         for part in PARTS:
@@ -195,16 +202,28 @@ def sweep_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dic
 
 def best_record(best: dict | None, baseline: dict, metric: str, dataset: str, model: str,
                 runs: list[dict] = ()) -> dict:
-    """``best.json``: the best run, and with repeats (``runs`` holds the sweep's runs) its
-    configuration's mean and interval of every metric under ``config``."""
-    rec = {"dataset": dataset, "model": model, "selection_metric": f"val_{metric}"}
+    """``best.json``: the best run, its two references (``optimum``: the objective gap to
+    the same objective's optimum, or why there is none; ``sklearn_default``: what
+    scikit-learn's default estimator scores on the same split), and with repeats
+    (``runs`` holds the sweep's runs) its configuration's mean and interval of every
+    metric under ``config``."""
+    rec = {"dataset": dataset, "model": model, "selection_metric": f"val_{metric}",
+           "higher_is_better": HIGHER_IS_BETTER[metric]}
     if best is None:
         return {**rec, "run_name": None, "note": "every run diverged or has no finite metric"}
-    ref = baseline["references"][reference_key(best["hyperparameters"])]
+    hp = best["hyperparameters"]
+    entry = baseline["references"][reference_key(hp)]
+    optimum = optimum_objective(baseline, hp)
+    default = default_of(baseline, hp)
     rec = {**rec, "run_name": best["run_name"], "run_key": best["run_key"],
-           "hyperparameters": best["hyperparameters"], "n_epochs": best["n_epochs"],
-           "metrics": best["metrics"], "final_objective": best["final_objective"],
-           "sklearn": {"objective": ref["objective"], "metrics": ref["metrics"]}}
+           "hyperparameters": hp, "n_epochs": best["n_epochs"], "metrics": best["metrics"],
+           "final_objective": best["final_objective"],
+           "optimum": {"objective": optimum, "objective_gap": _gap(best["final_objective"],
+                                                                  optimum),
+                       "no_optimum": entry.get("no_optimum")},
+           "sklearn_default": {"estimator": default["estimator"],
+                               "converged": default["converged"],
+                               "metrics": default["metrics"]}}
     if "config" in best:
         group = configurations(runs)[best["config"]]
         rec["config"] = {"name": best["config"], "repeats": len(group),
@@ -213,19 +232,24 @@ def best_record(best: dict | None, baseline: dict, metric: str, dataset: str, mo
 
 
 def overview_row(best: dict, n_runs: int, n_diverged: int) -> dict:
-    """One line of ``results/summary.csv``: a sweep's best run against scikit-learn."""
+    """One line of ``results/summary.csv``: a sweep's best run on the test set beside what
+    scikit-learn's default estimator scores there, and its objective gap to the optimum of
+    the same objective (empty, with the reason, when the problem has none)."""
     metric = best["selection_metric"].removeprefix("val_")
     row = {"dataset": best["dataset"], "model": best["model"], "runs": n_runs,
            "diverged": n_diverged, "best_run": best["run_name"],
-           "selection": best["selection_metric"]}
+           "selection": best["selection_metric"],
+           "better": "higher" if best.get("higher_is_better") else "lower"}
     if best["run_name"] is None:
         return row
-    m, ref = best["metrics"], best["sklearn"]
+    m, default = best["metrics"], best["sklearn_default"]
     row[f"val_{metric}"] = m["val"][metric]
+    row["sklearn_default"] = default["estimator"]
     for name, v in m["test"].items():
         row[f"test_{name}"] = v
-        row[f"sklearn_test_{name}"] = ref["metrics"]["test"][name]
-    row["objective_gap"] = best["final_objective"] - ref["objective"]
+        row[f"sklearn_default_test_{name}"] = default["metrics"]["test"][name]
+    row["objective_gap"] = best["optimum"]["objective_gap"]
+    row["no_optimum"] = best["optimum"]["no_optimum"]
     if "config" in best:  # repeats: the best configuration's mean and 95 % interval
         row.update(best_config=best["config"]["name"], repeats=best["config"]["repeats"])
         agg = best["config"]["metrics"]

@@ -28,35 +28,30 @@ from gdlab import metrics as M
 from gdlab.data.core import Split, load_split
 from gdlab.io import canonical_json, load_npz, npz_bytes, read_json, write_bytes, write_json
 from gdlab.models.registry import model_info
-from gdlab.runfiles import RUN_FILES, content_key, history_csv, run_content_key, run_dir
-
-#: the metrics of each kind of target (all NaN when a model's outputs are not finite)
-METRIC_KEYS = {
-    "regression": ("mse", "rmse", "mae", "r2"),
-    "binary": ("accuracy", "log_loss", "precision", "recall", "f1", "roc_auc"),
-    "multiclass": ("accuracy", "log_loss", "f1_macro"),
-}
+from gdlab.runfiles import (
+    RUN_FILES,
+    content_key,
+    history_csv,
+    read_run,
+    run_content_key,
+    run_dir,
+)
 
 
 def evaluate(task: str, model, X, y, n_classes: int = 2) -> dict[str, float]:
     """Metrics of a fitted model on one part of the data (NaN where outputs are not finite).
 
-    Regression: :func:`gdlab.metrics.regression_metrics`; two classes: the binary
-    :func:`~gdlab.metrics.classification_metrics` of the probability of class 1; K > 2:
-    :func:`~gdlab.metrics.multiclass_metrics` of the (n, K) probabilities.
+    Every metric of :data:`gdlab.metrics.METRIC_KEYS` for the target
+    (:func:`gdlab.metrics.metrics_of` of ``predict`` or ``predict_proba``: the function the
+    validation curves use, so a curve ends at its final value).
     """
-    kind = "regression" if task == "regression" else "binary" if n_classes == 2 \
-        else "multiclass"
+    kind = M.target_kind(task, n_classes)
     params = [a for a in model.to_arrays().values() if a.dtype.kind == "f"]
+    if not all(np.all(np.isfinite(a)) for a in params):
+        return dict.fromkeys(M.METRIC_KEYS[kind], float("nan"))
     with np.errstate(all="ignore"):  # a diverged model's overflow: NaN metrics below
         out = model.predict(X) if kind == "regression" else model.predict_proba(X)
-    if not all(np.all(np.isfinite(a)) for a in [*params, out]):
-        return dict.fromkeys(METRIC_KEYS[kind], float("nan"))
-    if kind == "regression":
-        return M.regression_metrics(y, out)
-    if kind == "binary":
-        return M.classification_metrics(y, out[:, 1])
-    return M.multiclass_metrics(y, out)
+    return M.metrics_of(kind, y, out)
 
 
 def fit_run(spec: dict, split: Split, resume: dict | None = None):
@@ -202,18 +197,21 @@ def finished_run(directory, spec: dict) -> str | None:
 
     Another shard, or this one before a grid edit or a kill, may have trained it: its run
     key covers its data, model, hyperparameters, seed and code, and training is
-    deterministic, so its files are what training again would write. Delete the run's
-    directory to force a refit.
+    deterministic, so its files are what training again would write. Files that are not
+    whole (a history cut short, an archive that does not open, a file missing) are not
+    reused: the run is trained again. Delete the run's directory to force a refit.
     """
     d = Path(directory)
     files = (*RUN_FILES, STATE_FILE) if "rung" in spec else RUN_FILES
     if not all((d / f).is_file() for f in files):
         return None
     try:
-        result = read_json(d / "metrics.json")
-    except (OSError, ValueError):
-        return None
-    if any(result.get(k) != v for k, v in _json_roundtrip(spec).items()):
+        run = read_run(d.parents[len(Path(spec["run_name"]).parts)], spec["run_name"])
+        if any(run.result.get(k) != v for k, v in _json_roundtrip(spec).items()):
+            return None
+        run.history, run.arrays  # noqa: B018 - reading them checks them
+        read_json(d / "timing.json")
+    except (OSError, ValueError, KeyError):  # DamagedFile is a ValueError
         return None
     return run_content_key(d)
 

@@ -15,11 +15,12 @@ os.environ.update(
 )
 
 from gdlab import grid as G
+from gdlab import names
 from gdlab.config import ConfigError, load_schema, validate_config
 from gdlab.models.registry import REGISTRY
 from gdlab.io import canonical_json
 from gdlab.recovery import UNLOCK_ADVICE, check_locks, record_owner
-from gdlab.tracking import forget_store, store_lost, uri_hash
+from gdlab.tracking import edited_sweeps, forget_store, resolve_tracking_uri, store_lost, uri_hash
 
 # only the main process: a cluster job parses this file too, beside a live run
 if workflow.is_main_process:
@@ -190,17 +191,12 @@ def baseline_spec(w):
 
 def tracking_uri():
     """MLFLOW_TRACKING_URI, else the config's, else the embedded SQLite store."""
-    return (
-        os.environ.get("MLFLOW_TRACKING_URI")
-        or config.get("mlflow", {}).get("tracking_uri")
-        or "sqlite:///mlflow.db"
-    )
+    return resolve_tracking_uri(config)
 
 
 def lesson_sweep(dataset, model):
-    """A logistic-regression sweep over both losses gets the loss-landscape figure."""
-    losses = G.axis_values(config["models"][model], "loss") or []
-    return model == "logistic_regression" and {"log_loss", "squared"} <= set(losses)
+    """A logistic-regression sweep over both losses gets the lesson's figure."""
+    return names.is_lesson(model, G.axis_values(config["models"][model], "loss"))
 
 
 def models_regex(*methods):
@@ -213,15 +209,17 @@ def models_regex(*methods):
 
 
 def sweep_plots(w):
-    """The sweep figures of the wildcards' sweep (a random search has no heatmap)."""
-    names = ["learning_curves", "convergence", "parallel_coordinates", "importance"]
-    if G.sweep_method(config["models"][w.model]) == "grid":
-        names.insert(0, "heatmap")
-    return [f"results/{w.dataset}/{w.model}/plots/{name}.png" for name in names]
+    """The figures of the wildcards' sweep its MLflow parent gets: the sweep figures of its
+    method (a search has no heatmap), and the lesson's if it is a lesson sweep."""
+    method = G.sweep_method(config["models"][w.model])
+    figures = list(names.sweep_figures(method))
+    if lesson_sweep(w.dataset, w.model):
+        figures.append(names.LESSON_FIGURE)
+    return [f"results/{w.dataset}/{w.model}/plots/{name}" for name in figures]
 
 
 def all_outputs():
-    out = ["results/summary.csv", BEST_MODELS_RECORD]
+    out = ["results/summary.csv"]
     for dataset, model in SWEEPS:
         out += [
             f"results/{dataset}/{model}/summary.csv",
@@ -230,7 +228,7 @@ def all_outputs():
             f"results/{dataset}/{model}/mlflow.json",
         ]
         if lesson_sweep(dataset, model):
-            out.append(f"results/{dataset}/{model}/plots/loss_landscape.png")
+            out.append(f"results/{dataset}/{model}/plots/{names.LESSON_FIGURE}")
     return out
 
 
@@ -238,52 +236,41 @@ def all_outputs():
 # the real one from MLFLOW_TRACKING_URI or the config and check it against the hash.
 MLFLOW_URI_HASH = uri_hash(tracking_uri())
 EXPERIMENT_RECORD = "results/mlflow/experiment.json"
-BEST_MODELS_RECORD = "results/mlflow/best_models.json"
 
-# mlflow.db deleted by hand: forget the setup, so it runs again and every sweep re-syncs
-if workflow.is_main_process and store_lost(tracking_uri(), EXPERIMENT_RECORD):
-    forget_store("results")
-    print(
-        "gdlab: the tracking store lacks the experiment of results/mlflow/; "
-        "setting it up again and re-syncing every sweep",
-        file=sys.stderr,
-    )
+if workflow.is_main_process:
+    if store_lost(tracking_uri(), EXPERIMENT_RECORD):
+        # mlflow.db deleted by hand: set it up again, and every sweep re-syncs
+        forget_store("results")
+        print(
+            "gdlab: the tracking store lacks the experiment of results/mlflow/; "
+            "setting it up again and syncing every sweep into it",
+            file=sys.stderr,
+        )
+    for _record in edited_sweeps(tracking_uri(), "results"):
+        # runs deleted or restored in the UI, or mlflow gc: that sweep syncs again
+        _record.unlink()
+        print(
+            f"gdlab: the store's runs of {_record.parent.parent.name}/{_record.parent.name} "
+            "changed (deleted or restored in the UI?); syncing that sweep again",
+            file=sys.stderr,
+        )
 
 
-def _track_spec(w):
-    return {
+def track_spec(w):
+    """A track job's: the sweep, the store, how the sweep was made (a search's settings
+    are described on the parent), whether to register, and the code it runs."""
+    model_spec = config["models"][w.model]
+    spec = {
         "dataset": w.dataset,
         "model": w.model,
         "experiment": config["experiment"],
         "uri_hash": MLFLOW_URI_HASH,
-        "code": G.code_version("gdlab.tracking", REGISTRY[w.model].module),
+        "method": G.sweep_method(model_spec),
+        "register": config["mlflow"]["register_models"],
+        "code": G.code_version("gdlab.tracking.sync", "gdlab.mlflow_model", REGISTRY[w.model].module),
     }
-
-
-def best_models_spec():
-    """The best_models job's: the sweeps, the store, whether to register, the pyfunc code."""
-    modules = sorted({REGISTRY[model].module for _, model in SWEEPS})
-    return canonical_json(
-        {
-            "sweeps": [f"{dataset}/{model}" for dataset, model in SWEEPS],
-            "experiment": config["experiment"],
-            "uri_hash": MLFLOW_URI_HASH,
-            "register": config["mlflow"]["register_models"],
-            "code": G.code_version("gdlab.tracking", "gdlab.mlflow_model", *modules),
-        }
-    )
-
-
-def track_shard_spec(w):
-    return canonical_json(_track_spec(w))
-
-
-def track_spec(w):
-    """A sweep's parent also describes its random search or halving (so n_trials is in its
-    spec; a shard's children are not: raising n_trials leaves the old shards' tracking be)."""
-    spec = _track_spec(w)
-    if "search" in config["models"][w.model]:
-        spec["search"] = config["models"][w.model]["search"]
+    if "search" in model_spec:
+        spec["search"] = model_spec["search"]
     return canonical_json(spec)
 
 

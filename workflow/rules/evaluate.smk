@@ -34,7 +34,7 @@ rule summarize:
                 "dataset": w.dataset,
                 "model": w.model,
                 "metric": config["selection"][config["datasets"][w.dataset]["task"]],
-                "code": G.code_version("gdlab.summary", "gdlab.io", "gdlab.runfiles"),
+                "code": G.code_version("gdlab.summary", "gdlab.runfiles"),
             }
         ),
     script:
@@ -56,6 +56,6 @@ rule overview:
     conda:
         ENV
     params:
-        spec=canonical_json({"code": G.code_version("gdlab.summary", "gdlab.io")}),
+        spec=canonical_json({"code": G.code_version("gdlab.summary", "gdlab.runfiles")}),
     script:
         "../scripts/overview.py"

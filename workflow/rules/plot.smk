@@ -1,7 +1,6 @@
 # One plot job per sweep: importing Matplotlib costs about a second, so a single process
 # draws the sweep's figures (every run in each; with repeats, every configuration's mean)
-# and the two per-run figures of the best run, or of the config's plots.top_k best (logic:
-# gdlab.plots). A grid sweep gets the heatmap (rule plot); a random search's values form
+# and the two per-run figures of the best run, or of the config's plots.top_k best. A grid sweep gets the heatmap (rule plot); a random search's values form
 # no grid, so its sweeps get every figure but the heatmap (rule plot_search): the parallel
 # coordinates show its trials instead.
 # In the report, figures are grouped by dataset (category) and model (subcategory); the
@@ -67,10 +66,10 @@ rule plot:
     conda:
         ENV
     params:
-        # code of the figures and the run names: an edit of gdlab.plots reruns only plots
+        # code of the figures and the run names: an edit of gdlab.figures reruns only plots
         spec=lambda w: canonical_json(
             {
-                "code": G.code_version("gdlab.plots", REGISTRY[w.model].module),
+                "code": G.code_version("gdlab.figures.draw", REGISTRY[w.model].module),
                 "runs": sweep_runs(w),
                 "top_k": config["plots"]["top_k"],
                 "drawn": G.drawn_axes(config["models"][w.model]),
@@ -124,21 +123,24 @@ use rule plot as plot_search with:
         model=models_regex("random", "halving"),
 
 
-# The lesson (a logistic-regression sweep over both losses): each loss's objective on a
-# plane through weight space, with the best run of each loss's gradient-descent path.
+# The lesson (a logistic-regression sweep over both losses): both losses from one saturated
+# start, each loss's objective on a plane through weight space with both paths, and how
+# long each loss stays on the plateau (gdlab.lesson; its numbers in lesson.json).
 rule lesson:
     input:
         split="data/{dataset}/split.npz",
         summary="results/{dataset}/{model}/summary.csv",
+        baseline="results/{dataset}/{model}/baseline.json",
         manifests=shard_files("results/{dataset}/{model}/shards/{shard}.json"),
     output:
-        report(
+        figure=report(
             "results/{dataset}/{model}/plots/loss_landscape.png",
             caption="../report/loss_landscape.rst",
             category="{dataset}",
             subcategory="{model}",
             labels={"figure": "4. log loss against MSE on the sigmoid"},
         ),
+        record="results/{dataset}/{model}/lesson.json",
     log:
         "logs/lesson/{dataset}/{model}.log",
     conda:
@@ -146,9 +148,8 @@ rule lesson:
     params:
         spec=lambda w: canonical_json(
             {
-                "code": G.code_version("gdlab.plots", "gdlab.models.logistic_regression"),
+                "code": G.code_version("gdlab.figures.draw", "gdlab.models.logistic_regression"),
                 "runs": sweep_runs(w),
-                "metric": config["selection"]["classification"],
             }
         ),
     script:

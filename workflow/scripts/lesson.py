@@ -1,14 +1,11 @@
-"""lesson: the loss-landscape figure of a logistic-regression sweep over both losses."""
+"""lesson: the figure and the numbers of a logistic-regression sweep over both losses."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
 
-import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from gdlab.plots import plot_lesson_file  # noqa: E402
+from gdlab.figures.draw import plot_lesson_files  # noqa: E402
 
-spec = json.loads(snakemake.params.spec)
-inp = snakemake.input
-plot_lesson_file(inp.split, Path(inp.summary).parent, spec["runs"], spec["metric"],
-                 snakemake.output[0])
+inp, out = snakemake.input, snakemake.output
+plot_lesson_files(inp.split, Path(inp.summary).parent, inp.manifests, out.figure, out.record)

@@ -1,9 +1,10 @@
-"""mlflow_setup: create the tracking store and the experiment once, before the track jobs."""
+"""mlflow_setup: make the tracking store and the experiment once, before the track jobs."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
 
 import json  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from gdlab import tracking  # noqa: E402
 from gdlab.io import write_json  # noqa: E402
@@ -13,5 +14,6 @@ uri = tracking.job_uri(spec, snakemake.config)  # fails fast if the server is do
 print(f"tracking store {tracking.redact_uri(uri)}, experiment {spec['experiment']!r}",
       file=sys.stderr)
 with tracking.redacted_errors(uri):
-    experiment = tracking.setup_experiment(uri, spec["experiment"])
-write_json(snakemake.output[0], experiment)
+    record = tracking.setup_experiment(uri, spec["experiment"])
+record["project_id"] = tracking.project_id(Path(snakemake.output[0]).with_name("project.json"))
+write_json(snakemake.output[0], record)

@@ -1,17 +1,15 @@
-"""overview: results/summary.csv, each sweep's best run against scikit-learn."""
+"""overview: results/summary.csv, each sweep's best run beside scikit-learn's."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
 
-import csv  # noqa: E402
-
 from gdlab import summary  # noqa: E402
 from gdlab.io import read_json, write_text  # noqa: E402
+from gdlab.runfiles import read_table  # noqa: E402
 
 rows = []
 for best_path, table_path in zip(snakemake.input.best, snakemake.input.summaries, strict=True):
-    with open(table_path, encoding="utf-8") as f:
-        table = list(csv.DictReader(f))
+    table = read_table(table_path)
     n_diverged = sum(r["diverged"] == "true" for r in table)
     rows.append(summary.overview_row(read_json(best_path), len(table), n_diverged))
 write_text(snakemake.output[0], summary.to_csv(rows))

@@ -8,19 +8,15 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 start = time.perf_counter()
-from gdlab.plots import plot_sweep_files  # noqa: E402
-from gdlab.runfiles import manifest_runs  # noqa: E402
+from gdlab.figures.draw import plot_sweep_files  # noqa: E402
+from gdlab.names import SWEEP_FIGURES  # noqa: E402
 
-print(f"import gdlab.plots: {time.perf_counter() - start:.2f} s", file=sys.stderr)
+print(f"import gdlab.figures: {time.perf_counter() - start:.2f} s", file=sys.stderr)
 inp, out = snakemake.input, snakemake.output
 spec = json.loads(snakemake.params.spec)
-names = sorted(manifest_runs(inp.manifests))
-if names != spec["runs"]:
-    raise ValueError(f"the shard manifests list runs {names}, the config {spec['runs']}")
-plot_sweep_files(
-    inp.split, inp.configs, inp.best, inp.baseline, Path(inp.best).parent, names,
-    getattr(out, "heatmap", None),  # a random search has none (rule plot_search)
-    out.learning_curves, out.convergence, out.parallel_coordinates, out.importance, out.runs,
-    top_k=spec["top_k"], drawn=spec["drawn"], log=lambda msg: print(msg, file=sys.stderr),
-)
+# the rule's outputs by file name (a search's sweep has no heatmap: rule plot_search)
+figures = {name: getattr(out, name.removesuffix(".png"), None) for name in SWEEP_FIGURES}
+times = plot_sweep_files(inp.split, Path(inp.best).parent, inp.manifests, figures, out.runs,
+                         top_k=spec["top_k"], drawn=spec["drawn"],
+                         log=lambda msg: print(msg, file=sys.stderr))
 print(f"plot job: {time.perf_counter() - start:.2f} s in all", file=sys.stderr)

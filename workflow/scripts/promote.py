@@ -6,14 +6,13 @@ sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from gdlab.io import read_json, write_json  # noqa: E402
-from gdlab.runfiles import manifest_runs, run_dir  # noqa: E402
+from gdlab.io import write_json  # noqa: E402
+from gdlab.runfiles import read_sweep  # noqa: E402
 from gdlab.summary import promote  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
 rung_dir = Path(snakemake.output[0]).parent
-runs = [read_json(run_dir(rung_dir, name) / "metrics.json")
-        for name in sorted(manifest_runs(snakemake.input))]
+runs = [r.result for r in read_sweep(rung_dir, snakemake.input).runs]
 record = {"rung": spec["rung"], "budget": spec["budget"],
           **promote(runs, spec["metric"], spec["eta"], last=spec["last"])}
 print(f"rung {spec['rung']}: {len(runs)} runs, {len(record['promoted'])} promoted",

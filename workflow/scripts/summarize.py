@@ -9,12 +9,11 @@ from pathlib import Path  # noqa: E402
 
 from gdlab import summary  # noqa: E402
 from gdlab.io import read_json, write_json, write_text  # noqa: E402
-from gdlab.runfiles import manifest_runs, run_dir  # noqa: E402
+from gdlab.runfiles import read_sweep  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
-sweep_dir = Path(snakemake.output.summary).parent
-runs = [read_json(run_dir(sweep_dir, name) / "metrics.json")
-        for name in sorted(manifest_runs(snakemake.input.manifests))]
+sweep = read_sweep(Path(snakemake.output.summary).parent, snakemake.input.manifests)
+runs = [r.result for r in sweep.runs]
 base = read_json(snakemake.input.baseline)
 best = summary.select_best(runs, spec["metric"])
 write_text(snakemake.output.summary, summary.to_csv(summary.sweep_table(runs, base, best)))

@@ -30,9 +30,6 @@ class LinearModel(GradientDescentModel):
     def _objective(self) -> LinearObjective:
         raise NotImplementedError
 
-    def _val_metric(self, y_true: np.ndarray, z: np.ndarray) -> float:
-        raise NotImplementedError
-
     # -- the training loop's hooks ---------------------------------------------------------
     def _initial_parameters(self, n_features, rng):
         return np.zeros(n_features + 1)  # convex problems: the zero start is fine
@@ -43,10 +40,6 @@ class LinearModel(GradientDescentModel):
     def _value_and_gradient(self, theta, X, y):
         value, grad_w, grad_b = self._objective().value_and_gradient(theta[:-1], theta[-1], X, y)
         return value, np.append(grad_w, grad_b)
-
-    def _validation_scores(self, theta, X_val, y_val):
-        z_val = X_val @ theta[:-1] + theta[-1]
-        return self._objective().mean_loss(z_val, y_val), self._val_metric(y_val, z_val)
 
     def _store_parameters(self, theta):
         self.coef_ = theta[:-1].copy()

@@ -46,9 +46,6 @@ class LinearRegression(Regressor, LinearModel):
     def _objective(self):
         return SquaredLoss(self.l2, self.fit_intercept)
 
-    def _val_metric(self, y_true, z):
-        return metrics.r2(y_true, z) if np.all(np.isfinite(z)) else float("nan")
-
     def fit(self, X, y, X_val=None, y_val=None, *, resume=None):
         if self.solver == "gd":
             return super().fit(X, y, X_val, y_val, resume=resume)
@@ -73,9 +70,9 @@ class LinearRegression(Regressor, LinearModel):
                    "train_objective": np.array([self.objective(X, y)])}
         if X_val is not None and y_val is not None:
             X_val, y_val = self._check_data(X_val, y_val, "X_val", "y_val")
-            z_val = self.decision_function(X_val)
-            history["val_loss"] = np.array([self._objective().mean_loss(z_val, y_val)])
-            history["val_r2"] = np.array([self._val_metric(y_val, z_val)])
+            scores = metrics.metrics_of("regression", y_val, self.predict(X_val),
+                                        metrics.CURVE_KEYS["regression"])
+            history.update({f"val_{k}": np.array([v]) for k, v in scores.items()})
         self.history_ = history
         self._last_state = None  # nothing to go on from: the solution has no epochs
         return self

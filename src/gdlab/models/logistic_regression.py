@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdlab import metrics
 from gdlab.losses import LogisticLoss, SigmoidSquaredLoss, sigmoid
 from gdlab.models.linear import LinearModel
 from gdlab.models.training import Classifier, check_choice, hyperparameter_error, is_real
@@ -77,9 +76,6 @@ class LogisticRegression(Classifier, LinearModel):
         if not self.fit_intercept:
             theta[-1] = 0.0
         return theta
-
-    def _val_metric(self, y_true, z):
-        return metrics.accuracy(y_true, (z > 0).astype(np.float64))
 
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities of classes 0 and 1, shape (n, 2), as scikit-learn."""

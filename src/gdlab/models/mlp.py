@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdlab import metrics
 from gdlab.losses import softmax, softmax_cross_entropy
 from gdlab.models.training import (
     Classifier,
@@ -71,9 +70,6 @@ class _MLP(GradientDescentModel):
 
     def _output_loss(self, Z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """``(mean loss, its gradient with respect to the output scores Z)``."""
-        raise NotImplementedError
-
-    def _val_metric(self, y_true: np.ndarray, Z: np.ndarray) -> float:
         raise NotImplementedError
 
     # -- the network -----------------------------------------------------------------------
@@ -151,10 +147,6 @@ class _MLP(GradientDescentModel):
                     delta = back * (A_prev > 0)
         return loss + self._penalty(params), layout.pack(grads)
 
-    def _validation_scores(self, theta, X_val, y_val):
-        Z = self._forward(self._layout(X_val.shape[1]).unpack(theta), X_val)[-1]
-        return self._output_loss(Z, y_val)[0], self._val_metric(y_val, Z)
-
     def _store_parameters(self, theta):
         arrays = self._layout(self.n_features_in_).unpack(theta)
         #: [W_1, b_1, ..., W_L, b_L], as in the module's formulas
@@ -212,9 +204,6 @@ class MLPClassifier(Classifier, _MLP):
     def _output_loss(self, Z, y):
         return softmax_cross_entropy(Z, y)
 
-    def _val_metric(self, y_true, Z):
-        return float(np.mean(np.argmax(Z, axis=1) == y_true))
-
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n, K), rows sum to 1."""
         return softmax(self._scores(self._check_input(X)))
@@ -239,9 +228,6 @@ class MLPRegressor(Regressor, _MLP):
         residual = Z[:, 0] - y
         loss = 0.5 * float(np.mean(residual * residual))
         return loss, (residual / y.shape[0])[:, None]
-
-    def _val_metric(self, y_true, Z):
-        return metrics.r2(y_true, Z[:, 0]) if np.all(np.isfinite(Z)) else float("nan")
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets, shape (n,)."""

@@ -61,12 +61,6 @@ class SoftmaxRegression(Classifier, GradientDescentModel):
         grad_b = dZ.sum(axis=0) if self.fit_intercept else np.zeros_like(b)
         return value, layout.pack([grad_W, grad_b])
 
-    def _validation_scores(self, theta, X_val, y_val):
-        W, b = self._layout(X_val.shape[1]).unpack(theta)
-        Z = X_val @ W.T + b
-        loss = softmax_cross_entropy(Z, y_val)[0]
-        return loss, float(np.mean(np.argmax(Z, axis=1) == y_val))
-
     def _store_parameters(self, theta):
         W, b = self._layout(self.n_features_in_).unpack(theta)
         self.coef_, self.intercept_ = W.copy(), b.copy()

@@ -35,8 +35,10 @@ class GradientDescentModel:
     None (full batch), else one step per mini-batch in an order drawn from
     ``numpy.random.default_rng(seed)`` (after any draws of the initial parameters). After
     each epoch the full training objective is recorded in ``history_["train_objective"]``
-    (and, when validation data are given, ``val_loss`` and the model's validation
-    metric ``"val_" + _val_metric_name``). Training stops early when the objective
+    (and, when validation data are given, the task's validation metrics, the same for
+    every model whatever loss it trains: ``val_log_loss`` and ``val_accuracy`` for a
+    classifier, ``val_mse`` and ``val_r2`` for a regressor, computed from ``predict_proba``
+    or ``predict`` as the final metrics are). Training stops early when the objective
     improves by less than ``tol`` (``converged_``), or when it is no longer finite or has
     blown up past ``DIVERGENCE_FACTOR`` times its start (``diverged_``: the history keeps
     that last value, the parameters are those of the epoch before, and nothing is raised
@@ -62,8 +64,10 @@ class GradientDescentModel:
         Seeds every random draw of a fit (initial parameters, mini-batch order).
     """
 
-    #: history column of the validation metric is ``"val_" + _val_metric_name``
-    _val_metric_name: str
+    #: "binary"/"multiclass" (a :class:`Classifier`) or "regression": which validation
+    #: metrics the history records (:data:`gdlab.metrics.CURVE_KEYS`)
+    def _target_kind(self) -> str:
+        raise NotImplementedError
 
     def __init__(self, lr=0.1, epochs=100, l2=0.0, batch_size=None, optimizer="gd",
                  tol=None, seed=0):
@@ -94,9 +98,14 @@ class GradientDescentModel:
     def _value_and_gradient(self, theta, X, y) -> tuple[float, np.ndarray]:
         raise NotImplementedError
 
-    def _validation_scores(self, theta, X_val, y_val) -> tuple[float, float]:
-        """``(mean loss without penalty, validation metric)`` of ``theta`` on validation data."""
-        raise NotImplementedError
+    def _validation_scores(self, theta, X_val, y_val) -> dict[str, float]:
+        """The task's validation metrics (:data:`gdlab.metrics.CURVE_KEYS`) of ``theta``,
+        through the model's own prediction, as the final metrics are computed."""
+        self._store_parameters(theta)
+        kind = self._target_kind()
+        with np.errstate(all="ignore"):  # a diverging step's overflow: NaN metrics
+            out = self.predict(X_val) if kind == "regression" else self.predict_proba(X_val)
+        return metrics.metrics_of(kind, y_val, out, metrics.CURVE_KEYS[kind])
 
     def _store_parameters(self, theta: np.ndarray) -> None:
         """Set the fitted attributes (``coef_``, ...) from the final parameter vector."""
@@ -190,8 +199,8 @@ class GradientDescentModel:
                 self._after_step(theta)
                 history = {"epoch": [], "train_objective": []}
                 if has_val:
-                    history["val_loss"] = []
-                    history["val_" + self._val_metric_name] = []
+                    history.update({f"val_{k}": [] for k in
+                                    metrics.CURVE_KEYS[self._target_kind()]})
                 stopped = ""
                 last_good = theta
                 if full_batch:
@@ -201,6 +210,7 @@ class GradientDescentModel:
                 prev = value
                 blow_up = DIVERGENCE_FACTOR * max(value, 1.0)
             first = len(history["epoch"]) + 1
+            self.n_features_in_ = d  # the validation scores predict through the model
             for epoch in range(first, self.epochs + 1) if not stopped else ():
                 if full_batch:
                     # The objective at the new parameters comes with the next gradient,
@@ -218,9 +228,8 @@ class GradientDescentModel:
                 history["epoch"].append(epoch)
                 history["train_objective"].append(value)
                 if has_val:
-                    val_loss, val_metric = self._validation_scores(theta, X_val, y_val)
-                    history["val_loss"].append(val_loss)
-                    history["val_" + self._val_metric_name].append(val_metric)
+                    for key, score in self._validation_scores(theta, X_val, y_val).items():
+                        history[f"val_{key}"].append(score)
                 if not value <= blow_up:  # also true for NaN
                     stopped = "diverged"
                     break
@@ -282,7 +291,7 @@ class GradientDescentModel:
         if len(history["epoch"]) > self.epochs:
             raise ValueError(f"resume: the state is after epoch {len(history['epoch'])}, "
                              f"past epochs={self.epochs}")
-        if ("val_loss" in history) != has_val:
+        if any(k.startswith("val_") for k in history) != has_val:
             raise ValueError("resume: give validation data exactly when the saved fit had")
         for attr in type(optimizer).STATE:
             if f"optimizer.{attr}" in state:
@@ -325,7 +334,8 @@ class Classifier:
     A subclass defines ``predict_proba(X)`` of shape (n, K) whose rows sum to 1.
     """
 
-    _val_metric_name = "accuracy"
+    def _target_kind(self) -> str:
+        return "binary" if self.n_classes_ == 2 else "multiclass"
 
     def _check_y(self, y, name):
         return check_class_labels(y, name)
@@ -347,9 +357,10 @@ class Classifier:
 
 
 class Regressor:
-    """What every regressor shares: R² as the score and the validation metric."""
+    """What every regressor shares: R² as the score."""
 
-    _val_metric_name = "r2"
+    def _target_kind(self) -> str:
+        return "regression"
 
     def score(self, X, y) -> float:
         """R² of the predictions, as scikit-learn's regressors."""

@@ -1,0 +1,299 @@
+"""What gdlab writes into MLflow, and nothing else: names, tags, params, metrics and
+descriptions of the experiment, each sweep's parent run and each run's child. Pure: no
+store is touched here, so every value is tested without MLflow.
+
+One experiment holds, per sweep (dataset x model) of a project:
+
+* a **parent run** named ``<dataset>/<model>``, kept for the sweep's life. Params
+  ``dataset`` and ``model`` only (MLflow params cannot change); what changes with the grid
+  or the results is in tags and metrics: a few numbers to compare sweeps by
+  (:func:`parent_metrics`), a description (:func:`parent_description`) that says what the
+  sweep is, links its best run and compares it with scikit-learn's two references, and
+  the sweep's tables and figures as artifacts.
+* a **child run** per run, named by what varies in its sweep (:func:`gdlab.names.
+  short_names`): hyperparameters and seed as params; the per-epoch curves
+  (``train_objective``, and ``val_log_loss``/``val_accuracy`` or ``val_mse``/``val_r2``:
+  one measure for every run whatever loss it trains) as step metrics, so the table shows
+  their last value; the test metrics, ``n_epochs`` and ``objective_gap`` (when its
+  problem has an optimum) as final metrics; status ``FAILED`` when it diverged, so a
+  scan of the table sees it; its files as artifacts.
+
+Every value gdlab makes fits MLflow's limits on any store (:func:`fit_tag`): a grid axis
+of thousands of values becomes a count and a range (``grid.lr``), the full grid an
+artifact (``grid.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from gdlab import grid as G
+from gdlab.metrics import HIGHER_IS_BETTER
+from gdlab.names import short_value
+from gdlab.runfiles import Run
+
+#: identity tags: which project, sweep and run a gdlab run is, and what it holds
+PROJECT_TAG = "gdlab.project"
+SWEEP_TAG = "gdlab.sweep"
+ROLE_TAG = "gdlab.role"
+ROLE_SWEEP, ROLE_RUN = "sweep", "run"
+RUN_TAG = "gdlab.run"
+CONTENT_TAG = "gdlab.content_key"
+SWEEP_KEY_TAG = "gdlab.sweep_key"
+#: the name gdlab gave a child: a name renamed in the UI differs, and is left as it is
+NAME_TAG = "gdlab.name"
+#: written last: a run without it was cut off mid-sync
+COMPLETE_TAG = "gdlab.complete"
+PARENT_TAG = "mlflow.parentRunId"
+NOTE_TAG = "mlflow.note.content"
+RUN_NAME_TAG = "mlflow.runName"
+
+#: MLflow's limits (mlflow.utils.validation): longer keys and params are refused, longer
+#: tag values truncated. A tag gdlab writes never comes near: :func:`fit_tag` shortens it
+MAX_KEY, MAX_PARAM_VALUE, MAX_TAG_VALUE = 250, 6000, 8000
+#: a grid axis whose list of values is longer than this is described by count and range
+MAX_AXIS_TAG = 500
+#: the three parts of a split, as MLflow names a dataset input's context
+CONTEXTS = {"train": "training", "val": "validation", "test": "testing"}
+
+
+def fit_tag(value: str, limit: int = MAX_TAG_VALUE) -> str:
+    """``value`` within MLflow's tag limit (cut with a mark saying so): gdlab's tags are
+    made to fit, this is the guard that no store ever truncates or refuses one."""
+    return value if len(value) <= limit else value[:limit - 40] + " … (cut: see the artifacts)"
+
+
+def run_url(experiment_id: str, run_id: str) -> str:
+    """The UI's address of a run, relative to the UI's root (a markdown link target)."""
+    return f"#/experiments/{experiment_id}/runs/{run_id}"
+
+
+# --------------------------------------------------------------------------------------
+# A child run
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChildRecord:
+    """Everything one child run holds, ready to write to any store."""
+
+    run: str  # the run's directory name (its identity)
+    name: str  # the short name people read
+    start: int
+    end: int
+    status: str  # FINISHED, or FAILED when it diverged
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: list[tuple[str, float, int, int]]  # key, value, timestamp (ms), step
+    files: list[Path]
+
+
+def identity_tags(project: str, dataset: str, model: str, role: str) -> dict[str, str]:
+    return {PROJECT_TAG: project, SWEEP_TAG: f"{dataset}/{model}", ROLE_TAG: role,
+            "dataset": dataset, "model": model}
+
+
+def code_tags(run: Run, commit: str) -> dict[str, str]:
+    """Tags that name the code, not the results: updated on a kept child."""
+    tags = {"run_key": run.run_key, "code_version": str(run.result.get("code_version", "")),
+            "git_commit": commit}
+    if commit != "unknown":
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def _value(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def child_record(run: Run, name: str, parent_id: str, project: str, commit: str,
+                 optimum: float | None) -> ChildRecord:
+    """The child of ``run`` named ``name`` under the parent ``parent_id``; ``optimum``: the
+    objective's optimum of its problem, if it has one."""
+    res = run.result
+    tags = {**identity_tags(project, run.dataset, run.model, ROLE_RUN), **code_tags(run, commit),
+            RUN_TAG: run.name, NAME_TAG: name, PARENT_TAG: parent_id,
+            CONTENT_TAG: run.content_key or "", "task": run.task,
+            "diverged": str(run.diverged).lower()}
+    for key in ("config", "repeat", "rung", "round"):  # repeats, halving, TPE rounds
+        if key in res:
+            tags[key] = str(res[key])
+    params = {k: fit_tag(G.format_value(v), MAX_PARAM_VALUE)
+              for k, v in sorted(run.hyperparameters.items())}
+    params["seed"] = str(run.seed)
+    start, end = int(run.timing["start_time_ms"]), int(run.timing["end_time_ms"])
+    metrics = []
+    history = run.history
+    for col, values in history.items():
+        if col != "epoch":
+            metrics += [(col, float(v), end, int(s))
+                        for s, v in zip(history["epoch"], values, strict=True)]
+    metrics += [(f"test_{k}", _value(v), end, 0) for k, v in run.metrics["test"].items()]
+    metrics.append(("n_epochs", float(run.n_epochs), end, 0))
+    final = res.get("final_objective")
+    if optimum is not None and final is not None:
+        metrics.append(("objective_gap", float(final) - optimum, end, 0))
+    return ChildRecord(run.name, name, start, end, "FAILED" if run.diverged else "FINISHED",
+                       tags, params, metrics, run.files)
+
+
+# --------------------------------------------------------------------------------------
+# A sweep's parent run
+# --------------------------------------------------------------------------------------
+
+
+def _json_sort_key(s: str):
+    v = json.loads(s)
+    return (0, v, "") if isinstance(v, int | float) and not isinstance(v, bool) else (1, 0, s)
+
+
+def grid_values(runs: list[Run]) -> dict[str, list]:
+    """Every hyperparameter's distinct values over the sweep's runs, sorted (``grid.json``)."""
+    hps = [r.hyperparameters for r in runs]
+    keys = sorted({k for hp in hps for k in hp})
+    return {k: [json.loads(s) for s in sorted({json.dumps(hp.get(k)) for hp in hps},
+                                               key=_json_sort_key)] for k in keys}
+
+
+def axis_tag(values: list) -> str:
+    """A grid axis as a tag: its JSON list, or when longer than :data:`MAX_AXIS_TAG`, its
+    count and range (``1000 values, 0.001 … 100``; the list is in ``grid.json``)."""
+    text = json.dumps(values)
+    if len(text) <= MAX_AXIS_TAG:
+        return text
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    span = f", {short_value(min(numbers))} … {short_value(max(numbers))}" if numbers else ""
+    return f"{len(values)} values{span} (all in grid.json)"
+
+
+def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None) -> dict:
+    """The parent's description as tags: the grid's values (``grid.<axis>``) or the
+    search's settings (``search.*``), the selection metric, the best run's values."""
+    tags = {"sweep.method": method, "n_runs": str(len(runs)),
+            "selection_metric": str(best.get("selection_metric"))}
+    if search is None:
+        tags.update({f"grid.{k}": axis_tag(v) for k, v in grid_values(runs).items()})
+    else:
+        tags.update({f"search.{k}": fit_tag(str(search[k]))
+                     for k in ("method", "n_trials", "seed", "eta", "budgets", "batch")
+                     if k in search})
+        tags.update({f"search.{part}.{axis}": fit_tag(json.dumps(dist, sort_keys=True))
+                     for part in ("space", "grid")
+                     for axis, dist in sorted(search.get(part, {}).items())})
+    configs = {r.config for r in runs}
+    if len(configs) < len(runs):
+        tags["repeats"] = str(max(r.repeat for r in runs) + 1)
+    if best.get("run_name") is not None:
+        tags.update({f"best.{k}": fit_tag(G.format_value(v))
+                     for k, v in sorted(best["hyperparameters"].items())})
+        if "config" in best:
+            tags["best.config"] = best["config"]["name"]
+    return tags
+
+
+def parent_metrics(runs: list[Run], best: dict, now: int) -> list[tuple[str, float, int, int]]:
+    """The few numbers to compare sweeps by: counts, the best run's validation and test
+    selection metric (with repeats, its configuration's mean and interval), scikit-learn's
+    default estimator's test value, the best run's objective gap when it has one."""
+    metrics = [("n_runs", float(len(runs))), ("n_configs", float(len({r.config for r in runs}))),
+               ("n_diverged", float(sum(r.diverged for r in runs)))]
+    if best.get("run_name") is not None:
+        name = best["selection_metric"].removeprefix("val_")
+        metrics += [(f"best_val_{name}", _value(best["metrics"]["val"][name])),
+                    (f"best_test_{name}", _value(best["metrics"]["test"][name])),
+                    (f"sklearn_default_test_{name}",
+                     _value(best["sklearn_default"]["metrics"]["test"][name]))]
+        if best["optimum"]["objective_gap"] is not None:
+            metrics.append(("best_objective_gap", float(best["optimum"]["objective_gap"])))
+        if "config" in best:
+            for part in ("val", "test"):
+                agg = best["config"]["metrics"][part][name]
+                metrics += [(f"best_{part}_{name}_{stat}", _value(agg[stat]))
+                            for stat in ("mean", "ci_low", "ci_high")]
+    return [(k, v, now, 0) for k, v in metrics]
+
+
+def _better(name: str) -> str:
+    return "higher is better" if HIGHER_IS_BETTER.get(name) else "lower is better"
+
+
+def _describe_axes(runs: list[Run], method: str, search: dict | None) -> str:
+    if method != "grid":
+        n = (search or {}).get("n_trials")
+        return f"a {method} search" + (f" of {n} trials" if n else "")
+    varying = [(k, v) for k, v in grid_values(runs).items() if len(v) > 1]
+    if not varying:
+        return "one configuration"
+    return "a grid over " + ", ".join(f"{k} ({len(v)})" for k, v in varying)
+
+
+def parent_description(runs: list[Run], best: dict, method: str, search: dict | None,
+                       experiment_id: str, best_run_id: str | None, best_name: str | None,
+                       figures: list[str]) -> str:
+    """The parent's description (markdown, shown on its page): what the sweep is, its best
+    run (a link to its child), and both comparisons with scikit-learn, each named for what
+    it is."""
+    dataset, model = runs[0].dataset, runs[0].model
+    n_div = sum(r.diverged for r in runs)
+    lines = [f"**{dataset} / {model}**: {len(runs)} runs of {_describe_axes(runs, method, search)}"
+             + (f"; {n_div} diverged (status FAILED)." if n_div else "."), ""]
+    if best.get("run_name") is None:
+        lines.append("No run qualifies as best: every run diverged or has no finite metric.")
+        return "\n".join(lines)
+    name = best["selection_metric"].removeprefix("val_")
+    link = f"[{best_name}]({run_url(experiment_id, best_run_id)})" if best_run_id else best_name
+    val, test = best["metrics"]["val"][name], best["metrics"]["test"][name]
+    default = best["sklearn_default"]
+    theirs = default["metrics"]["test"][name]
+    lines += [
+        f"**Best run**, chosen on validation {name} ({_better(name)}): {link}: validation "
+        f"{_fmt(val)}, test {_fmt(test)}.",
+        "",
+        f"**What scikit-learn's two lines give**: `{default['estimator']}` fitted on the same "
+        f"training split scores test {name} {_fmt(theirs)}"
+        + ("" if default.get("converged", True) else " (its solver did not converge)") + ".",
+        "",
+    ]
+    gap, why = best["optimum"]["objective_gap"], best["optimum"]["no_optimum"]
+    if gap is not None:
+        lines.append(f"**The proof**: the best run's training objective is {_fmt(gap)} above "
+                     "the optimum of the same objective (scikit-learn's exact solver): "
+                     + ("gradient descent reached it." if abs(gap) <= 1e-6 else
+                        "gradient descent had not reached it when training stopped."))
+    else:
+        lines.append(f"**The proof**: no objective gap for this run: {why}.")
+    lines += ["", "Every run's numbers: `summary.csv`; every configuration's: `configs.csv`; "
+                  "the whole grid: `grid.json`. Figures: " + ", ".join(f"`plots/{f}`"
+                                                                       for f in figures) + "."]
+    return fit_tag("\n".join(lines))
+
+
+def _fmt(v) -> str:
+    return "n/a" if v is None else f"{float(v):.4g}"
+
+
+def experiment_description(experiment: str) -> str:
+    """The experiment's description (markdown): what it holds and how to read it."""
+    return (
+        f"**{experiment}**: models trained by gradient descent in NumPy (gdlab). Each sweep "
+        "(dataset / model) is a parent run; its child runs are the sweep's runs, named by "
+        "what varies in it. A run that diverged has status FAILED. To see one row per "
+        f"sweep, search `tags.{ROLE_TAG} = '{ROLE_SWEEP}'`; to compare learning curves, "
+        "select runs and open the Chart view (`train_objective`, `val_*`). Each parent's "
+        "description links its best run and compares it with scikit-learn.")
+
+
+def model_version_description(best: dict, dataset: str, model: str, best_name: str) -> str:
+    """A registered model version's description: which run it is, chosen how, scores."""
+    name = best["selection_metric"].removeprefix("val_")
+    default = best["sklearn_default"]
+    return fit_tag(
+        f"Best run of the sweep {dataset} / {model}: {best_name} (gdlab run "
+        f"`{best['run_name']}`), chosen on validation {name} "
+        f"{_fmt(best['metrics']['val'][name])} ({_better(name)}). Test {name} "
+        f"{_fmt(best['metrics']['test'][name])}; scikit-learn's `{default['estimator']}` on "
+        f"the same split: {_fmt(default['metrics']['test'][name])}. Predicts on raw "
+        "features: class probabilities (n, K) for classification, targets (n,) for "
+        "regression.")

@@ -1,0 +1,139 @@
+"""A sweep's best model in MLflow: logged as a pyfunc **on the child run that trained it**,
+with that run's test metrics, linked from the sweep's parent, and registered as
+``gdlab-<dataset>-<model>`` with a description; so the logged model, its registered
+version and the parent all lead to the run that trained it.
+
+The pyfunc is a model from code (:mod:`gdlab.mlflow_model` and the ``gdlab`` package as
+``code_paths``; the one artifact is the run's ``model.npz``, nothing pickled), predicting
+through :func:`gdlab.models.registry.predict` on raw features. A model already on record
+with the same results and pyfunc code (tag ``gdlab.content_key``) is reused, not logged
+again; one a crash left ``PENDING`` is deleted first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from gdlab import grid as G
+from gdlab.data.core import Split
+from gdlab.models.registry import model_info, predict
+from gdlab.runfiles import Run
+from gdlab.tracking.layout import CONTENT_TAG, PROJECT_TAG, SWEEP_TAG, fit_tag
+from gdlab.tracking.store import Store
+
+MODEL_FILE = Path(__file__).resolve().parents[1] / "mlflow_model.py"
+
+
+def registered_model_name(dataset: str, model: str) -> str:
+    return f"gdlab-{dataset}-{model}"
+
+
+def model_key(run: Run) -> str:
+    """Identity of a logged best model: the run's results and the pyfunc's code."""
+    code = G.code_version("gdlab.mlflow_model", model_info(run.model).module)
+    return G.stable_hash([run.content_key, code], 32)
+
+
+def pyfunc_files(model: str, weights) -> dict:
+    """What makes a gdlab model an MLflow pyfunc (arguments of ``mlflow.pyfunc.log_model``
+    / ``save_model``): :mod:`gdlab.mlflow_model` as the model's code, the ``gdlab`` package
+    beside it (``code_paths``), the run's ``model.npz`` as ``weights``. Requirements are
+    given, not inferred: MLflow's inference scans every installed package (~1 s)."""
+    import mlflow
+
+    return {"python_model": str(MODEL_FILE), "code_paths": [str(MODEL_FILE.parent)],
+            "artifacts": {"weights": str(weights)}, "model_config": {"model": model},
+            "pip_requirements": [f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}"]}
+
+
+@contextlib.contextmanager
+def _global_tracking_uri(uri: str) -> Iterator[None]:
+    """``log_model`` and the registry read the process-wide URI: point it at ``uri``."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def _logged_models(store: Store, experiment_id: str, key: str) -> list:
+    return store.client.search_logged_models([experiment_id],
+                                             filter_string=f"tags.`{CONTENT_TAG}` = '{key}'")
+
+
+def log_best_model(store: Store, experiment_id: str, project: str, run: Run, child_id: str,
+                   split: Split | None, name: str) -> str:
+    """The best run's model as a pyfunc on its child ``child_id``, with the run's test
+    metrics; returns its model id. Reuses a READY model of the same key logged on this
+    child; deletes this key's models that a crash left unfinished."""
+    import mlflow
+    from mlflow.entities import Metric
+    from mlflow.models import infer_signature
+
+    key = model_key(run)
+    for lm in _logged_models(store, experiment_id, key):
+        if str(lm.status) == "READY" and lm.source_run_id == child_id:
+            return lm.model_id
+        if str(lm.status) != "READY":
+            store.client.delete_logged_model(lm.model_id)  # a crash left it PENDING
+    weights = run.dir / "model.npz"
+    arrays = run.arrays
+    # input example: raw (unstandardised) training rows, what the model is meant to get
+    example = (split.X_train[:5] * split.x_scale + split.x_mean if split is not None
+               else arrays["x_mean"][None, :])
+    output = predict(run.model, arrays, example)  # the pyfunc's own predict
+    lm = store.client.create_logged_model(
+        experiment_id=experiment_id, name=name, source_run_id=child_id,
+        params={k: fit_tag(G.format_value(v), 6000) for k, v in run.hyperparameters.items()},
+        tags={CONTENT_TAG: key, PROJECT_TAG: project, SWEEP_TAG: f"{run.dataset}/{run.model}",
+              "run_key": run.run_key, "gdlab.run": run.name})
+    meta = {"task": run.task, "model": run.model, "run_key": run.run_key, "run_name": run.name,
+            "output": "class probabilities, shape (n, K)" if run.task == "classification"
+            else "prediction", "input": "raw features, columns in training order"}
+    if split is not None:
+        meta["feature_names"] = list(split.feature_names)
+        meta["classes"] = [str(c) for c in split.classes]
+    with _global_tracking_uri(store.uri):
+        mlflow.pyfunc.log_model(name=name, model_id=lm.model_id,
+                                **pyfunc_files(run.model, weights),
+                                signature=infer_signature(example, output),
+                                input_example=example, metadata=meta)
+    end = int(run.timing["end_time_ms"])
+    store.client.log_batch(child_id, metrics=[
+        Metric(f"test_{k}", float("nan") if v is None else float(v), end, 0,
+               model_id=lm.model_id) for k, v in run.metrics["test"].items()])
+    return lm.model_id
+
+
+def register(store: Store, run: Run, model_id: str, child_id: str, description: str,
+             project: str) -> dict:
+    """Register the logged model as ``gdlab-<dataset>-<model>`` unless a version of this
+    project already holds the same results (tag ``gdlab.content_key``); the version's
+    source run is the child, its description says which run it is and how it scores."""
+    name = registered_model_name(run.dataset, run.model)
+    key = model_key(run)
+    versions = store.client.search_model_versions(f"name = '{name}'")
+    same = [v for v in versions
+            if v.tags.get(CONTENT_TAG) == key and v.tags.get(PROJECT_TAG) == project]
+    if same:
+        version = max(same, key=lambda v: int(v.version))
+        if version.description != description:
+            store.client.update_model_version(name, version.version, description=description)
+        return {"name": name, "version": int(version.version), "new": False}
+    if not versions:
+        with contextlib.suppress(Exception):  # made meanwhile by another project: fine
+            store.client.create_registered_model(
+                name, description=f"The best {run.model} on {run.dataset} of gdlab's sweeps")
+    mv = store.client.create_model_version(
+        name, f"models:/{model_id}", run_id=child_id, model_id=model_id,
+        description=description,
+        tags={CONTENT_TAG: key, PROJECT_TAG: project, "run_key": run.run_key,
+              "gdlab.run": run.name})
+    return {"name": name, "version": int(mv.version), "new": True}
