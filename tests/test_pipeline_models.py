@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from gdlab.baseline import baseline, sklearn_arrays
+from gdlab.baseline import baseline, default_estimator, optimum_arrays, reference
 from gdlab.data import load_sklearn, make_synthetic, split_dataset
 from gdlab.grid import expand_grid, reference_key, run_name
 from gdlab.models.registry import model_info, predict
@@ -79,7 +80,7 @@ def test_a_closed_form_run_is_one_solve(tmp_path, line):
     result, arrays = _train(tmp_path, "linear_regression", line,
                             {"lr": [0.1], "epochs": [100], "solver": ["closed_form"]})
     assert result["n_epochs"] == 0
-    coef, _ = sklearn_arrays("linear_regression", {"l2": 0.0}, line.X_train, line.y_train)
+    coef, _ = optimum_arrays("linear_regression", {"l2": 0.0}, line.X_train, line.y_train)
     np.testing.assert_allclose(arrays["coef"], coef["coef"], rtol=1e-10)
 
 
@@ -101,7 +102,7 @@ def test_the_softmax_reference_is_the_optimum_of_gdlabs_objective(k):
     mapping of the binary fit onto two softmax rows is what is checked)."""
     split = _split(make_synthetic("blobs", 120, 3, 1.5, seed=1, n_classes=k))
     l2 = 0.05
-    arrays, converged = sklearn_arrays("softmax_regression", {"l2": l2}, split.X_train,
+    arrays, converged = optimum_arrays("softmax_regression", {"l2": l2}, split.X_train,
                                        split.y_train)
     assert converged
     model = model_info("softmax_regression").load()(l2=l2)
@@ -117,35 +118,70 @@ def test_the_baseline_of_a_softmax_sweep_beats_or_matches_gradient_descent(tmp_p
     grid = {"lr": [0.5], "l2": [0.01], "epochs": [300]}
     result, _ = _train(tmp_path, "softmax_regression", split, grid)
     base = baseline(split, "softmax_regression", expand_grid(grid, "softmax_regression"))
-    ref = base["references"][reference_key(result["hyperparameters"])]
-    assert ref["converged"]
-    assert ref["objective"] <= result["final_objective"] + 1e-12
-    assert result["final_objective"] - ref["objective"] < 1e-3  # GD got close
-    assert set(ref["metrics"]["test"]) == {"accuracy", "log_loss", "f1_macro"}
+    optimum = base["references"][reference_key(result["hyperparameters"])]["optimum"]
+    assert optimum["converged"]
+    assert optimum["objective"] <= result["final_objective"] + 1e-12
+    assert result["final_objective"] - optimum["objective"] < 1e-3  # GD got close
+    assert set(optimum["metrics"]["test"]) == {"accuracy", "log_loss", "f1_macro"}
+    assert base["default"][""]["estimator"] == "LogisticRegression()"
+
+
+def test_only_a_problem_with_one_minimum_has_an_optimum(moons):
+    """Non-convex (the squared loss on the sigmoid, a network): no optimum. Without L2 on
+    data a line separates, log loss has no minimum: doubling scikit-learn's weights lowers
+    it. With L2 it has one."""
+    squared = reference(moons, "logistic_regression", {"l2": 0.0, "loss": "squared"})
+    assert squared["optimum"] is None and "not convex" in squared["no_optimum"]
+    mlp = reference(moons, "mlp_classifier", {"l2": 0.0, "hidden_layer_sizes": [4]})
+    assert mlp["optimum"] is None and "not convex" in mlp["no_optimum"]
+    assert reference(moons, "logistic_regression", {"l2": 0.0})["optimum"] is not None
+    separable = _split(make_synthetic("blobs", 120, 2, 0.3, seed=2, n_classes=2))
+    unpenalised = reference(separable, "logistic_regression", {"l2": 0.0})
+    assert unpenalised["optimum"] is None and "separable" in unpenalised["no_optimum"]
+    penalised = reference(separable, "logistic_regression", {"l2": 0.01})
+    assert penalised["optimum"]["converged"]
+
+
+@pytest.mark.parametrize("model", ["logistic_regression", "softmax_regression"])
+def test_the_default_estimator_is_what_sklearns_two_lines_give(model, moons):
+    """LogisticRegression() fitted on the training split, loaded into gdlab: the same
+    probabilities as scikit-learn's own, so its metrics are the two lines' metrics."""
+    from sklearn.linear_model import LogisticRegression
+
+    text, arrays, converged = default_estimator(model, {"l2": 0.0}, moons.X_train,
+                                                moons.y_train)
+    assert text == "LogisticRegression()" and converged
+    sk = LogisticRegression().fit(moons.X_train, moons.y_train)
+    ours = model_info(model).load().from_arrays(arrays)
+    np.testing.assert_allclose(ours.predict_proba(moons.X_test), sk.predict_proba(moons.X_test),
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("model", ["mlp_classifier", "mlp_regressor"])
-def test_the_mlp_reference_is_sklearns_network_loaded_into_gdlab(model, moons, line):
-    """Same architecture and alpha = n*l2; gdlab's copy predicts as scikit-learn does."""
+def test_the_mlp_reference_is_sklearns_default_network_of_the_same_architecture(model, moons,
+                                                                                line):
+    """MLPClassifier/MLPRegressor with the run's hidden layers and activation and scikit-
+    learn's defaults otherwise; gdlab's copy predicts as scikit-learn's does."""
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     split = moons if model == "mlp_classifier" else line
     hp = {"l2": 0.001, "hidden_layer_sizes": [16], "activation": "tanh"}
-    arrays, _ = sklearn_arrays(model, hp, split.X_train, split.y_train)
+    text, arrays, _ = default_estimator(model, hp, split.X_train, split.y_train)
     cls = MLPClassifier if model == "mlp_classifier" else MLPRegressor
-    sk = cls(hidden_layer_sizes=(16,), activation="tanh", alpha=split.X_train.shape[0] * 0.001,
-             solver="lbfgs", max_iter=5000, tol=1e-8, random_state=0).fit(split.X_train,
-                                                                         split.y_train)
+    assert text == f"{cls.__name__}(hidden_layer_sizes=(16,), activation='tanh', random_state=0)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = cls(hidden_layer_sizes=(16,), activation="tanh", random_state=0).fit(
+            split.X_train, split.y_train)
     ours = model_info(model).load().from_arrays(arrays)
-    # the same objective: gdlab's at scikit-learn's solution is the loss scikit-learn reports
-    ours.l2 = 0.001
-    assert ours.objective(split.X_train, split.y_train) == pytest.approx(sk.loss_, rel=1e-9)
     if model == "mlp_classifier":
         np.testing.assert_allclose(ours.predict_proba(split.X_test),
                                    sk.predict_proba(split.X_test), atol=1e-12)
         base = baseline(split, model, [hp])
-        ref = base["references"]["0.001/hidden_layer_sizes~16/activation~tanh"]
-        assert ref["metrics"]["test"]["accuracy"] >= 0.9
+        assert base["references"]["0.001/hidden_layer_sizes~16/activation~tanh"][
+            "optimum"] is None
+        default = base["default"]["hidden_layer_sizes~[16]/activation~tanh"]
+        assert default["metrics"]["test"]["accuracy"] >= 0.8
         json.dumps(base, allow_nan=False)  # plain JSON
     else:
         np.testing.assert_allclose(ours.predict(split.X_test), sk.predict(split.X_test),

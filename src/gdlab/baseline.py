@@ -216,6 +216,16 @@ def optimum_objective(baseline_record: dict, hp: dict) -> float | None:
     return (entry.get("optimum") or {}).get("objective")
 
 
+def no_optimum_reason(baseline_record: dict, hp: dict) -> str | None:
+    """In a few words, why a run's problem has no optimum (None when it has one)."""
+    entry = baseline_record.get("references", {}).get(reference_key(hp)) or {}
+    reason = entry.get("no_optimum")
+    if reason is None:
+        return None
+    return ("non-convex objective" if "not convex" in reason
+            else "no minimum (l2 = 0, the data are separable)")
+
+
 def default_of(baseline_record: dict, hp: dict) -> dict | None:
     """The default estimator's record for a run's architecture."""
     return baseline_record.get("default", {}).get(architecture_key(hp))

@@ -16,6 +16,7 @@ import shlex
 from collections.abc import Iterable
 from pathlib import Path
 
+from gdlab.tracking.layout import overview_url, run_url
 from gdlab.tracking.uri import is_server, redact_uri
 
 #: sweeps listed one per line; more are counted, so the summary stays a screenful
@@ -28,8 +29,8 @@ UI_ADDRESS = "http://127.0.0.1:5000"
 SECOND_METRIC = {"mse": "r2", "rmse": "r2", "mae": "r2", "r2": "mse"}
 #: metrics where higher is better (the rest: lower)
 HIGHER = ("accuracy", "f1", "f1_macro", "roc_auc", "precision", "recall", "r2")
-#: what a row's ``no_optimum`` reason is called in one word
-_NO_OPTIMUM = (("not convex", "non-convex"), ("separable", "separable data, l2 = 0"))
+#: what a row's ``no_optimum`` reason is called in a few words
+_NO_OPTIMUM = (("not convex", "non-convex"), ("separable", "no minimum (l2 = 0, separable)"))
 
 
 def success_message(results_dir: str | os.PathLike, tracking_uri: str,
@@ -60,46 +61,62 @@ def _arrow(metric: str) -> str:
 
 
 def overview_lines(overview_csv: Path) -> list[str]:
-    """Per sweep: its best run's test metrics against scikit-learn's default estimator on
-    the same split, and its objective gap to the optimum of the same objective."""
+    """A table: per sweep, its best run's test metrics beside scikit-learn's default
+    estimator on the same split, and its objective gap to the optimum of the same
+    objective (or why there is none); then the estimators."""
     if not overview_csv.is_file():
         return [f"No overview table: this run did not make {overview_csv}."]
     with open(overview_csv, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     sweeps = [f"{row['dataset']}/{row['model']}" for row in rows]
-    width = max(map(len, sweeps), default=0)
-    lines = ["Each sweep's best run (chosen on validation), on the test set: gdlab's score vs "
-             "scikit-learn's default estimator fitted on the same split (↓ lower is better, "
-             "↑ higher); the gap is the best run's objective above the optimum of the same "
-             "objective (the proof that gradient descent got there):"]
+    width = max(map(len, ["sweep", *sweeps]))
+    lines = ["Each sweep's best run, chosen on validation, scored on the test set beside "
+             "scikit-learn's default",
+             "estimator fitted on the same split (↓ lower is better, ↑ higher); the gap is "
+             "the best run's",
+             "training objective above the optimum of the same objective: the proof that "
+             "gradient descent got there.",
+             f"  {'sweep':<{width}}  {'test metric':<13} {'gdlab':>9} {'scikit-learn':>13}"
+             "  gap to the optimum"]
+    estimators: dict[str, bool] = {}
     for sweep, row in zip(sweeps[:MAX_SWEEPS], rows, strict=False):
-        lines.append(f"  {sweep:<{width}}  {_best_run_line(row)}")
+        lines += [f"  {s}" for s in _sweep_rows(sweep, row, width)]
+        if row.get("sklearn_default"):
+            estimators[row["sklearn_default"]] = row.get("sklearn_default_converged") != "false"
     if len(rows) > MAX_SWEEPS:
         lines.append(f"  ... and {len(rows) - MAX_SWEEPS} more sweeps")
+    if estimators:
+        lines.append("  scikit-learn: " + ", ".join(
+            e + ("" if ok else " (did not converge)") for e, ok in estimators.items()))
     return lines
 
 
-def _best_run_line(row: dict[str, str]) -> str:
+def _sweep_rows(sweep: str, row: dict[str, str], width: int) -> list[str]:
+    """The table's lines of one sweep: its selection metric, then a second one."""
     runs = f"{row['runs']} runs, {row['diverged']} diverged"
     if not row["best_run"]:
-        return f"no healthy run ({runs})"
+        return [f"{sweep:<{width}}  no healthy run ({runs})"]
     metric = row["selection"].removeprefix("val_")
     second = SECOND_METRIC.get(metric, "accuracy")
-    shown = [m for m in (metric, second) if row.get(f"test_{m}")]
-    scores = ", ".join(f"{m} {_arrow(m)} {_number(row[f'test_{m}'])} vs "
-                       f"{_number(row[f'sklearn_default_test_{m}'])}" for m in shown)
     if row.get("objective_gap"):
-        gap = f"gap {_number(row['objective_gap'])}"
+        gap = _number(row["objective_gap"])
     else:
         reason = row.get("no_optimum") or ""
-        gap = "no gap: " + next((short for key, short in _NO_OPTIMUM if key in reason),
-                                "no optimum")
-    repeats = ""
+        gap = "none: " + next((short for key, short in _NO_OPTIMUM if key in reason),
+                              "no optimum")
+    out = []
+    for i, m in enumerate(m for m in (metric, second) if row.get(f"test_{m}")):
+        label = f"{m} {_arrow(m)}"
+        ours, theirs = _number(row[f"test_{m}"]), _number(row[f"sklearn_default_test_{m}"])
+        first = i == 0
+        out.append(f"{sweep if first else '':<{width}}  {label:<13} {ours:>9} {theirs:>13}"
+                   + (f"  {gap}" if first else f"  ({runs})"))
     if row.get("repeats"):  # the best configuration's mean over its repeats
-        repeats = (f"; mean of {row['repeats']} repeats {_number(row[f'test_{metric}_mean'])}"
-                   f" [{_number(row[f'test_{metric}_ci_low'])}, "
+        out.append(f"{'':<{width}}  mean of {row['repeats']} repeats: "
+                   f"{_number(row[f'test_{metric}_mean'])} "
+                   f"[{_number(row[f'test_{metric}_ci_low'])}, "
                    f"{_number(row[f'test_{metric}_ci_high'])}]")
-    return f"{scores} ({row['sklearn_default']}){repeats}; {gap}  ({runs})"
+    return out
 
 
 def lesson_lines(records: Iterable[Path]) -> list[str]:
@@ -129,10 +146,10 @@ def lesson_lines(records: Iterable[Path]) -> list[str]:
 
 
 def ui_url(address: str, experiment_id: str, run_id: str | None = None) -> str:
-    """The MLflow UI's page of an experiment's training runs, or of one run."""
-    if run_id is None:
-        return f"{address}/#/experiments/{experiment_id}/runs"
-    return f"{address}/#/experiments/{experiment_id}/runs/{run_id}"
+    """The MLflow UI's page of the experiment's sweeps (its saved view), or of one run,
+    on the UI's "Model training" side."""
+    path = overview_url(experiment_id) if run_id is None else run_url(experiment_id, run_id)
+    return f"{address}/{path}"
 
 
 def mlflow_lines(tracking_uri: str, experiment: str, results: Path) -> list[str]:
@@ -153,7 +170,7 @@ def mlflow_lines(tracking_uri: str, experiment: str, results: Path) -> list[str]
             continue
     if not records:
         return lines
-    lines.append(f"  every run:  {ui_url(address, records[0]['experiment_id'])}")
+    lines.append(f"  every sweep and its best runs: {ui_url(address, records[0]['experiment_id'])}")
     width = max(len(r.get("sweep", "")) for r in records)
     for r in records[:MAX_SWEEPS]:
         lines.append(f"  {r.get('sweep', ''):<{width}}  "

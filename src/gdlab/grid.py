@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from gdlab.io import canonical_json, write_text
-from gdlab.models.registry import COMMON_AXES, REGISTRY, model_info
+from gdlab.models.registry import model_info
+from gdlab.names import ORDER
 
 #: every hyperparameter a run may record, common axes first (the order figures use)
-HYPERPARAMETERS: tuple[str, ...] = tuple(dict.fromkeys(
-    [*COMMON_AXES, "fit_intercept", *(k for info in REGISTRY.values() for k in info.own_axes)]))
+HYPERPARAMETERS: tuple[str, ...] = ORDER
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 

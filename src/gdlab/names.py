@@ -2,12 +2,18 @@
 the short names people read runs by.
 
 The Snakefile imports this module at every start (with :mod:`gdlab.grid`), so it imports
-nothing but the standard library.
+nothing heavy: the standard library and the model registry's data.
 """
 
 from __future__ import annotations
 
 import math
+
+from gdlab.models.registry import COMMON_AXES, REGISTRY
+
+#: the order hyperparameters are named in: the common axes (lr first), then each model's
+ORDER = tuple(dict.fromkeys([*COMMON_AXES, "fit_intercept",
+                             *(k for info in REGISTRY.values() for k in info.own_axes)]))
 
 #: where runs go when neither MLFLOW_TRACKING_URI nor the config names a store
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -58,8 +64,9 @@ def short_value(value) -> str:
 
 
 def varying(hyperparameters: list[dict]) -> list[str]:
-    """The hyperparameters whose value differs between runs, in the order first seen."""
-    keys = list(dict.fromkeys(k for hp in hyperparameters for k in hp))
+    """The hyperparameters whose value differs between runs, in :data:`ORDER`."""
+    keys = {k for hp in hyperparameters for k in hp}
+    keys = sorted(keys, key=lambda k: (ORDER.index(k) if k in ORDER else len(ORDER), k))
     return [k for k in keys if len({repr(hp.get(k)) for hp in hyperparameters}) > 1]
 
 

@@ -245,6 +245,7 @@ def overview_row(best: dict, n_runs: int, n_diverged: int) -> dict:
     m, default = best["metrics"], best["sklearn_default"]
     row[f"val_{metric}"] = m["val"][metric]
     row["sklearn_default"] = default["estimator"]
+    row["sklearn_default_converged"] = default["converged"]
     for name, v in m["test"].items():
         row[f"test_{name}"] = v
         row[f"sklearn_default_test_{name}"] = default["metrics"]["test"][name]

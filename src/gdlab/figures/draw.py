@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from gdlab.baseline import default_of, optimum_objective
+from gdlab.baseline import default_of, no_optimum_reason, optimum_objective
 from gdlab.data.core import Split, load_split
 from gdlab.figures.lesson import lesson_figure
 from gdlab.figures.run import learning_curve_figure, model_figure
@@ -86,11 +86,15 @@ def plot_sweep(split: Split, sweep: Sweep, figures: dict[str, str | None], runs_
     def optimum(hp: dict) -> float | None:
         return optimum_objective(baseline, hp)
 
+    def why_not(hp: dict) -> str | None:
+        return no_optimum_reason(baseline, hp)
+
     t = time.perf_counter()
     draw = {
         "heatmap.png": lambda: heatmap_figure(rows, best, title),
         "learning_curves.png": lambda: learning_curves_figure(lines, title, best_name, drawn),
-        "convergence.png": lambda: convergence_figure(lines, optimum, title, best_name, drawn),
+        "convergence.png": lambda: convergence_figure(lines, optimum, why_not, title,
+                                                      best_name, drawn),
         "parallel_coordinates.png": lambda: parallel_coordinates_figure(rows, best, title,
                                                                         drawn),
         "importance.png": lambda: importance_figure(rows, best, title, drawn),

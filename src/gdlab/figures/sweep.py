@@ -381,12 +381,13 @@ def learning_curves_figure(lines: list[Line], title: str = "", best: str | None 
 
 @styled
 def convergence_figure(lines: list[Line], optimum: Callable[[dict], float | None],
-                       title: str = "", best: str | None = None,
-                       drawn: Iterable[str] = ()) -> Figure:
+                       why_not: Callable[[dict], str | None], title: str = "",
+                       best: str | None = None, drawn: Iterable[str] = ()) -> Figure:
     """Training objective minus the optimum of the same objective, per epoch: does
-    gradient descent reach what ``fit()`` reaches? Only runs of a convex objective have an
-    optimum (``optimum(hyperparameters)`` is None otherwise); the others are left out and
-    counted. A gap at or below :data:`GAP_FLOOR` is drawn on it, labelled reached."""
+    gradient descent reach what ``fit()`` reaches? Only a problem with one minimum has an
+    optimum (``optimum(hyperparameters)``; None otherwise, and ``why_not`` says why); the
+    other lines are left out and counted by reason. A gap at or below :data:`GAP_FLOOR`
+    is drawn on it, labelled reached."""
     fig = new_figure(8.5, 5.4)
     ax = fig.add_subplot()
     convex = [ln for ln in lines if optimum(ln.hyperparameters) is not None]
@@ -396,7 +397,13 @@ def convergence_figure(lines: list[Line], optimum: Callable[[dict], float | None
             return np.asarray(r.history["train_objective"], dtype=np.float64) - \
                 optimum(r.hyperparameters)
 
-    left_out = len(lines) - len(convex)
+    reasons: dict[str, int] = {}
+    for ln in lines:
+        if optimum(ln.hyperparameters) is None:
+            reason = why_not(ln.hyperparameters) or "no optimum"
+            reasons[reason] = reasons.get(reason, 0) + 1
+    left_out = "\n".join(f"{n} configuration{'s' if n > 1 else ''} left out: {why}"
+                         for why, n in reasons.items())
     if convex:
         overlay([ax], fig, convex, [gap], best=best, floor=GAP_FLOOR, drawn=drawn)
         if ax.get_ylim()[0] <= GAP_FLOOR:  # some run got there: show where "there" is
@@ -404,15 +411,14 @@ def convergence_figure(lines: list[Line], optimum: Callable[[dict], float | None
             ax.annotate(f"reached: gap ≤ {GAP_FLOOR:g} (the optimum's own precision)",
                         (0.01, GAP_FLOOR), xycoords=("axes fraction", "data"), xytext=(0, 3),
                         textcoords="offset points", fontsize=7.5, color="0.3")
+        if left_out:
+            note(ax, left_out, y=0.93)
     else:
-        note(ax, "no run of this sweep has a convex objective: there is no optimum to\n"
-                 "measure a gap to (see learning_curves.png and the comparison with\n"
-                 "scikit-learn's default estimator in the summary)")
+        note(ax, "no configuration of this sweep has an optimum to measure a gap to:\n"
+                 + left_out + "\n(see learning_curves.png, and the comparison with "
+                 "scikit-learn's default estimator)")
         ax.set_xticks([])
         ax.set_yticks([])
-    if convex and left_out:
-        note(ax, f"{left_out} configurations of a non-convex objective left out: it has no\n"
-                 "one optimum to measure a gap to", y=0.93)
     ax.set_ylabel("objective − optimum of the same objective (log scale)")
     ax.set_title("Does gradient descent reach the optimum that fit() finds?"
                  + (f"\n{title}" if title else ""))

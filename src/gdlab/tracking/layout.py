@@ -11,12 +11,19 @@ One experiment holds, per sweep (dataset x model) of a project:
   sweep is, links its best run and compares it with scikit-learn's two references, and
   the sweep's tables and figures as artifacts.
 * a **child run** per run, named by what varies in its sweep (:func:`gdlab.names.
-  short_names`): hyperparameters and seed as params; the per-epoch curves
-  (``train_objective``, and ``val_log_loss``/``val_accuracy`` or ``val_mse``/``val_r2``:
-  one measure for every run whatever loss it trains) as step metrics, so the table shows
-  their last value; the test metrics, ``n_epochs`` and ``objective_gap`` (when its
-  problem has an optimum) as final metrics; status ``FAILED`` when it diverged, so a
-  scan of the table sees it; its files as artifacts.
+  short_names`): hyperparameters and seed as params; the per-epoch curves under
+  ``curves/`` (``train_objective``, and ``val_log_loss``/``val_accuracy`` or
+  ``val_mse``/``val_r2``: one measure for every run whatever loss it trains; step =
+  epoch), and single values under ``summary/`` (each validation curve's last point as
+  ``final_val_*``, the test metrics, ``objective_gap`` when its problem has an optimum):
+  MLflow's chart view puts sections in that order, curves first; status ``FAILED`` and a
+  red colour when it diverged, so a scan of the table or a chart sees it; its files as
+  artifacts.
+
+The parent carries its best run's curves and summary under the same names, so the chart
+view of the sweeps alone shows one learning curve per sweep. The parents and each
+sweep's :data:`TOP` best children carry ``gdlab.top=1``: the experiment's saved view
+(:func:`overview_view`) filters on it, so its first screen shows every sweep.
 
 Every value gdlab makes fits MLflow's limits on any store (:func:`fit_tag`): a grid axis
 of thousands of values becomes a count and a range (``grid.lr``), the full grid an
@@ -44,11 +51,24 @@ CONTENT_TAG = "gdlab.content_key"
 SWEEP_KEY_TAG = "gdlab.sweep_key"
 #: the name gdlab gave a child: a name renamed in the UI differs, and is left as it is
 NAME_TAG = "gdlab.name"
+#: the content key of the run whose curves a parent holds (MLflow cannot take them back)
+CURVES_TAG = "gdlab.curves"
 #: written last: a run without it was cut off mid-sync
 COMPLETE_TAG = "gdlab.complete"
 PARENT_TAG = "mlflow.parentRunId"
 NOTE_TAG = "mlflow.note.content"
 RUN_NAME_TAG = "mlflow.runName"
+
+#: what a child holds and how it is named, as a version: a child written by an older layout
+#: is replaced (its results unchanged, its record not). Bump it when a run's record changes
+LAYOUT = "2"
+LAYOUT_TAG = "gdlab.layout"
+
+
+def child_key(content_key: str | None) -> str:
+    """A child's identity (tag ``gdlab.content_key``): its run's results and the layout."""
+    return f"{content_key}:{LAYOUT}"
+
 
 #: MLflow's limits (mlflow.utils.validation): longer keys and params are refused, longer
 #: tag values truncated. A tag gdlab writes never comes near: :func:`fit_tag` shortens it
@@ -57,6 +77,14 @@ MAX_KEY, MAX_PARAM_VALUE, MAX_TAG_VALUE = 250, 6000, 8000
 MAX_AXIS_TAG = 500
 #: the three parts of a split, as MLflow names a dataset input's context
 CONTEXTS = {"train": "training", "val": "validation", "test": "testing"}
+#: metric sections: per-epoch curves, then single values (MLflow sorts sections by name)
+CURVES, SUMMARY = "curves/", "summary/"
+#: the parents and each sweep's best few children (the overview view's filter)
+TOP_TAG, TOP = "gdlab.top", 3
+#: the experiment's saved view of its sweeps (experiment tag mlflow.sharedViewState.<key>)
+VIEW_KEY = "gdlab-sweeps"
+#: a diverged run's colour in MLflow's tables and charts
+DIVERGED_COLOR = "#d62728"
 
 
 def fit_tag(value: str, limit: int = MAX_TAG_VALUE) -> str:
@@ -65,9 +93,18 @@ def fit_tag(value: str, limit: int = MAX_TAG_VALUE) -> str:
     return value if len(value) <= limit else value[:limit - 40] + " … (cut: see the artifacts)"
 
 
+#: the UI's "Model training" side (its default is GenAI, which hides training runs)
+TRAINING = "workflowType=machine_learning"
+
+
 def run_url(experiment_id: str, run_id: str) -> str:
     """The UI's address of a run, relative to the UI's root (a markdown link target)."""
-    return f"#/experiments/{experiment_id}/runs/{run_id}"
+    return f"#/experiments/{experiment_id}/runs/{run_id}?{TRAINING}"
+
+
+def overview_url(experiment_id: str) -> str:
+    """The UI's address of the experiment's sweeps overview (the saved view)."""
+    return f"#/experiments/{experiment_id}/runs?{TRAINING}&viewStateShareKey={VIEW_KEY}"
 
 
 # --------------------------------------------------------------------------------------
@@ -108,15 +145,37 @@ def _value(v) -> float:
     return float("nan") if v is None else float(v)
 
 
+def run_metrics(run: Run, optimum: float | None) -> list[tuple[str, float, int, int]]:
+    """A run's metrics (key, value, timestamp, step): its curves (step = epoch) and its
+    summary (step 0); ``optimum``: the objective's optimum of its problem, if any."""
+    end = int(run.timing["end_time_ms"])
+    history = run.history
+    metrics = []
+    for col, values in history.items():
+        if col != "epoch":
+            metrics += [(f"{CURVES}{col}", float(v), end, int(s))
+                        for s, v in zip(history["epoch"], values, strict=True)]
+            if col.startswith("val_") and len(values):
+                metrics.append((f"{SUMMARY}final_{col}", float(values[-1]), end, 0))
+    metrics += [(f"{SUMMARY}test_{k}", _value(v), end, 0) for k, v in run.metrics["test"].items()]
+    final = run.result.get("final_objective")
+    if optimum is not None and final is not None:
+        metrics.append((f"{SUMMARY}objective_gap", float(final) - optimum, end, 0))
+    return metrics
+
+
 def child_record(run: Run, name: str, parent_id: str, project: str, commit: str,
-                 optimum: float | None) -> ChildRecord:
+                 optimum: float | None, top: bool) -> ChildRecord:
     """The child of ``run`` named ``name`` under the parent ``parent_id``; ``optimum``: the
-    objective's optimum of its problem, if it has one."""
+    objective's optimum of its problem, if it has one; ``top``: one of its sweep's best."""
     res = run.result
     tags = {**identity_tags(project, run.dataset, run.model, ROLE_RUN), **code_tags(run, commit),
             RUN_TAG: run.name, NAME_TAG: name, PARENT_TAG: parent_id,
-            CONTENT_TAG: run.content_key or "", "task": run.task,
-            "diverged": str(run.diverged).lower()}
+            CONTENT_TAG: child_key(run.content_key), TOP_TAG: "1" if top else "0",
+            "task": run.task, "diverged": str(run.diverged).lower(),
+            "n_epochs": str(run.n_epochs)}
+    if run.diverged:
+        tags["mlflow.runColor"] = DIVERGED_COLOR
     for key in ("config", "repeat", "rung", "round"):  # repeats, halving, TPE rounds
         if key in res:
             tags[key] = str(res[key])
@@ -124,19 +183,8 @@ def child_record(run: Run, name: str, parent_id: str, project: str, commit: str,
               for k, v in sorted(run.hyperparameters.items())}
     params["seed"] = str(run.seed)
     start, end = int(run.timing["start_time_ms"]), int(run.timing["end_time_ms"])
-    metrics = []
-    history = run.history
-    for col, values in history.items():
-        if col != "epoch":
-            metrics += [(col, float(v), end, int(s))
-                        for s, v in zip(history["epoch"], values, strict=True)]
-    metrics += [(f"test_{k}", _value(v), end, 0) for k, v in run.metrics["test"].items()]
-    metrics.append(("n_epochs", float(run.n_epochs), end, 0))
-    final = res.get("final_objective")
-    if optimum is not None and final is not None:
-        metrics.append(("objective_gap", float(final) - optimum, end, 0))
     return ChildRecord(run.name, name, start, end, "FAILED" if run.diverged else "FINISHED",
-                       tags, params, metrics, run.files)
+                       tags, params, run_metrics(run, optimum), run.files)
 
 
 # --------------------------------------------------------------------------------------
@@ -170,8 +218,10 @@ def axis_tag(values: list) -> str:
 
 def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None) -> dict:
     """The parent's description as tags: the grid's values (``grid.<axis>``) or the
-    search's settings (``search.*``), the selection metric, the best run's values."""
+    search's settings (``search.*``), counts, the selection metric, the best run's values."""
     tags = {"sweep.method": method, "n_runs": str(len(runs)),
+            "n_configs": str(len({r.config for r in runs})),
+            "n_diverged": str(sum(r.diverged for r in runs)), TOP_TAG: "1",
             "selection_metric": str(best.get("selection_metric"))}
     if search is None:
         tags.update({f"grid.{k}": axis_tag(v) for k, v in grid_values(runs).items()})
@@ -182,8 +232,7 @@ def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None) -
         tags.update({f"search.{part}.{axis}": fit_tag(json.dumps(dist, sort_keys=True))
                      for part in ("space", "grid")
                      for axis, dist in sorted(search.get(part, {}).items())})
-    configs = {r.config for r in runs}
-    if len(configs) < len(runs):
+    if len({r.config for r in runs}) < len(runs):
         tags["repeats"] = str(max(r.repeat for r in runs) + 1)
     if best.get("run_name") is not None:
         tags.update({f"best.{k}": fit_tag(G.format_value(v))
@@ -193,26 +242,25 @@ def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None) -
     return tags
 
 
-def parent_metrics(runs: list[Run], best: dict, now: int) -> list[tuple[str, float, int, int]]:
-    """The few numbers to compare sweeps by: counts, the best run's validation and test
-    selection metric (with repeats, its configuration's mean and interval), scikit-learn's
-    default estimator's test value, the best run's objective gap when it has one."""
-    metrics = [("n_runs", float(len(runs))), ("n_configs", float(len({r.config for r in runs}))),
-               ("n_diverged", float(sum(r.diverged for r in runs)))]
-    if best.get("run_name") is not None:
-        name = best["selection_metric"].removeprefix("val_")
-        metrics += [(f"best_val_{name}", _value(best["metrics"]["val"][name])),
-                    (f"best_test_{name}", _value(best["metrics"]["test"][name])),
-                    (f"sklearn_default_test_{name}",
-                     _value(best["sklearn_default"]["metrics"]["test"][name]))]
-        if best["optimum"]["objective_gap"] is not None:
-            metrics.append(("best_objective_gap", float(best["optimum"]["objective_gap"])))
-        if "config" in best:
-            for part in ("val", "test"):
-                agg = best["config"]["metrics"][part][name]
-                metrics += [(f"best_{part}_{name}_{stat}", _value(agg[stat]))
-                            for stat in ("mean", "ci_low", "ci_high")]
-    return [(k, v, now, 0) for k, v in metrics]
+def parent_metrics(best_run: Run | None, best: dict,
+                   optimum: float | None) -> list[tuple[str, float, int, int]]:
+    """The sweep's numbers: its best run's curves and summary, under the same names (one
+    learning curve per sweep in the chart view), scikit-learn's default estimator's test
+    value of the selection metric, and with repeats the best configuration's mean and
+    95 % interval."""
+    if best_run is None:
+        return []
+    metrics = run_metrics(best_run, optimum)
+    end = int(best_run.timing["end_time_ms"])
+    name = best["selection_metric"].removeprefix("val_")
+    metrics.append((f"{SUMMARY}sklearn_default_test_{name}",
+                    _value(best["sklearn_default"]["metrics"]["test"][name]), end, 0))
+    if "config" in best:
+        for part in ("val", "test"):
+            agg = best["config"]["metrics"][part][name]
+            metrics += [(f"{SUMMARY}config_{part}_{name}_{stat}", _value(agg[stat]), end, 0)
+                        for stat in ("mean", "ci_low", "ci_high")]
+    return metrics
 
 
 def _better(name: str) -> str:
@@ -274,15 +322,48 @@ def _fmt(v) -> str:
     return "n/a" if v is None else f"{float(v):.4g}"
 
 
-def experiment_description(experiment: str) -> str:
-    """The experiment's description (markdown): what it holds and how to read it."""
+def experiment_description(experiment: str, experiment_id: str) -> str:
+    """The experiment's description (markdown; the UI shows its first line, a link to the
+    sweeps overview): what it holds and how to read it."""
     return (
-        f"**{experiment}**: models trained by gradient descent in NumPy (gdlab). Each sweep "
-        "(dataset / model) is a parent run; its child runs are the sweep's runs, named by "
-        "what varies in it. A run that diverged has status FAILED. To see one row per "
-        f"sweep, search `tags.{ROLE_TAG} = '{ROLE_SWEEP}'`; to compare learning curves, "
-        "select runs and open the Chart view (`train_objective`, `val_*`). Each parent's "
-        "description links its best run and compares it with scikit-learn.")
+        f"[Every sweep, its best runs and learning curves]({overview_url(experiment_id)})"
+        f" — **{experiment}**: models trained by gradient descent in NumPy (gdlab).\n\n"
+        "Each sweep (dataset / model) is a parent run holding its best run's curves; its "
+        "child runs are the sweep's runs, named by what varies in it. The link above opens "
+        f"the view *{VIEW_KEY}* (under Views): the sweeps and their {TOP} best runs each "
+        f"(`tags.{TOP_TAG} = '1'`). A run that diverged has status FAILED and is drawn red. "
+        "Each parent's description links its best run and compares it with scikit-learn.")
+
+
+def overview_view(now: int) -> str:
+    """The experiment's saved view of its sweeps (the value of the experiment tag
+    ``mlflow.sharedViewState.<VIEW_KEY>``, as MLflow's UI writes it): the parents and
+    their best children (:data:`TOP_TAG`), the columns that compare them, and the chart
+    view opening on the learning curves."""
+    metric_cols = [f"metrics.`{SUMMARY}final_val_{m}`" for m in ("log_loss", "mse")] + \
+        [f"metrics.`{SUMMARY}test_{m}`" for m in ("log_loss", "accuracy", "mse")]
+    params = [f"params.`{k}`" for k in ("lr", "optimizer", "l2", "epochs")]
+    columns = ["attributes.`Run Name`", "runDateAndNestInfo", *metric_cols, *params,
+               "attributes.`Models`", "attributes.`Dataset`"]
+    section = {"uuid": "gdlab-curves", "name": "Learning curves (per epoch)", "display": True,
+               "isReordered": False, "deleted": False, "isGenerated": False}
+    charts = [{"uuid": f"gdlab-{key}", "type": "LINE", "metricKey": f"{CURVES}{key}",
+               "metricSectionId": "gdlab-curves", "runsCountToCompare": 10, "deleted": False,
+               "isGenerated": False, "lineSmoothness": 0, "xAxisKey": "step",
+               "scaleType": "log", "xAxisScaleType": "linear", "selectedXAxisMetricKey": "",
+               "yAxisKey": "metric", "yAxisExpressions": [], "ignoreOutliers": False,
+               "range": {}, "useGlobalXaxisKey": True, "useGlobalLineSmoothing": True}
+              for key in ("val_log_loss", "val_mse", "train_objective", "val_accuracy",
+                          "val_r2")]
+    state = {"searchFilter": f"tags.`{TOP_TAG}` = '1'", "orderByKey": "attributes.start_time",
+             "orderByAsc": False, "startTime": "ALL", "lifecycleFilter": "Active",
+             "datasetsFilter": [], "modelVersionFilter": "All Runs",
+             "selectedColumns": columns, "columnOrder": columns,
+             "columnWidths": {"attributes.`Run Name`": 300}, "runsHiddenMode": "SHOW_ALL",
+             "hideEmptyCharts": True, "isAccordionReordered": True,
+             "compareRunSections": [section], "compareRunCharts": charts}
+    return json.dumps({"name": "gdlab: every sweep and its best runs", "createdAt": now,
+                       "updatedAt": now, "state": json.dumps(state)})
 
 
 def model_version_description(best: dict, dataset: str, model: str, best_name: str) -> str:

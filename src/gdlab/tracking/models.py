@@ -22,7 +22,14 @@ from gdlab import grid as G
 from gdlab.data.core import Split
 from gdlab.models.registry import model_info, predict
 from gdlab.runfiles import Run
-from gdlab.tracking.layout import CONTENT_TAG, PROJECT_TAG, SWEEP_TAG, fit_tag
+from gdlab.tracking.layout import (
+    CONTENT_TAG,
+    PROJECT_TAG,
+    SUMMARY,
+    SWEEP_TAG,
+    fit_tag,
+    run_metrics,
+)
 from gdlab.tracking.store import Store
 
 MODEL_FILE = Path(__file__).resolve().parents[1] / "mlflow_model.py"
@@ -105,35 +112,54 @@ def log_best_model(store: Store, experiment_id: str, project: str, run: Run, chi
                                 **pyfunc_files(run.model, weights),
                                 signature=infer_signature(example, output),
                                 input_example=example, metadata=meta)
-    end = int(run.timing["end_time_ms"])
+    # the run's summary, the very points its child holds, now also the model's metrics
     store.client.log_batch(child_id, metrics=[
-        Metric(f"test_{k}", float("nan") if v is None else float(v), end, 0,
-               model_id=lm.model_id) for k, v in run.metrics["test"].items()])
+        Metric(key, value, timestamp, step, model_id=lm.model_id)
+        for key, value, timestamp, step in run_metrics(run, None) if key.startswith(SUMMARY)])
     return lm.model_id
+
+
+def retire_models(store: Store, experiment_id: str, project: str, dataset: str, model: str,
+                  current: str | None) -> list[str]:
+    """Delete this sweep's logged models but ``current`` that no registered version holds:
+    those of runs no longer its best, and any a crash left unfinished. Returns their ids."""
+    sweep = f"{dataset}/{model}"
+    found = store.client.search_logged_models(
+        [experiment_id],
+        filter_string=f"tags.`{PROJECT_TAG}` = '{project}' AND tags.`{SWEEP_TAG}` = '{sweep}'")
+    registered = {v.source for v in store.client.search_model_versions(
+        f"name = '{registered_model_name(dataset, model)}'")}
+    gone = [lm.model_id for lm in found
+            if lm.model_id != current and f"models:/{lm.model_id}" not in registered]
+    for model_id in gone:
+        store.client.delete_logged_model(model_id)
+    return gone
 
 
 def register(store: Store, run: Run, model_id: str, child_id: str, description: str,
              project: str) -> dict:
-    """Register the logged model as ``gdlab-<dataset>-<model>`` unless a version of this
-    project already holds the same results (tag ``gdlab.content_key``); the version's
-    source run is the child, its description says which run it is and how it scores."""
+    """Register the logged model as ``gdlab-<dataset>-<model>`` unless a version of it is
+    registered already (from this child); the version's source run is the child, its
+    description says which run it is and how it scores."""
     name = registered_model_name(run.dataset, run.model)
     key = model_key(run)
     versions = store.client.search_model_versions(f"name = '{name}'")
-    same = [v for v in versions
-            if v.tags.get(CONTENT_TAG) == key and v.tags.get(PROJECT_TAG) == project]
+    same = [v for v in versions if v.run_id == child_id
+            and v.source == f"models:/{model_id}"]
     if same:
         version = max(same, key=lambda v: int(v.version))
         if version.description != description:
             store.client.update_model_version(name, version.version, description=description)
         return {"name": name, "version": int(version.version), "new": False}
+    import mlflow
+
+    with _global_tracking_uri(store.uri):  # register_model also tags the logged model with it
+        mv = mlflow.register_model(f"models:/{model_id}", name,
+                                   tags={CONTENT_TAG: key, PROJECT_TAG: project,
+                                         "run_key": run.run_key, "gdlab.run": run.name})
+    store.client.update_model_version(name, mv.version, description=description)
     if not versions:
-        with contextlib.suppress(Exception):  # made meanwhile by another project: fine
-            store.client.create_registered_model(
-                name, description=f"The best {run.model} on {run.dataset} of gdlab's sweeps")
-    mv = store.client.create_model_version(
-        name, f"models:/{model_id}", run_id=child_id, model_id=model_id,
-        description=description,
-        tags={CONTENT_TAG: key, PROJECT_TAG: project, "run_key": run.run_key,
-              "gdlab.run": run.name})
+        store.client.update_registered_model(
+            name, description=f"The best {run.model} on {run.dataset} of gdlab's sweeps: each "
+                              "version is a sweep's best run, registered when it changed")
     return {"name": name, "version": int(mv.version), "new": True}

@@ -22,7 +22,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gdlab.tracking.layout import COMPLETE_TAG, CONTENT_TAG, ROLE_RUN, ROLE_SWEEP, ROLE_TAG, RUN_TAG
+from gdlab.tracking.layout import (
+    COMPLETE_TAG,
+    CONTENT_TAG,
+    CURVES_TAG,
+    LAYOUT,
+    LAYOUT_TAG,
+    ROLE_RUN,
+    ROLE_SWEEP,
+    ROLE_TAG,
+    RUN_TAG,
+)
 
 #: statuses of a run gdlab finished writing (a diverged child is FAILED on purpose)
 DONE = ("FINISHED", "FAILED")
@@ -68,15 +78,28 @@ def _oldest_first(runs: Iterable[Existing]) -> list[Existing]:
     return sorted(runs, key=lambda r: (r.start_time, r.run_id))
 
 
-def plan_sweep(existing: Iterable[Existing], content_keys: dict[str, str]) -> SweepPlan:
+def plan_sweep(existing: Iterable[Existing], content_keys: dict[str, str],
+               curves: str | None = None) -> SweepPlan:
     """What to keep, create and delete so that the store holds exactly one parent and one
-    complete child per run of ``content_keys`` (run name -> content key).
+    complete child per run of ``content_keys`` (run name -> the child's key,
+    :func:`gdlab.tracking.layout.child_key`: the run's results and gdlab's layout).
 
-    ``existing``: the active runs of this project's sweep. The oldest parent stays; of a
-    run's complete children with its content key, the oldest stays.
+    ``existing``: the active runs of this project's sweep. Of a run's complete children
+    with its content key, the oldest stays. The parent holds its best run's curves (tag
+    ``gdlab.curves``: that run's content key), which MLflow cannot take back: a parent
+    holding another run's curves, or written by another layout (tag ``gdlab.layout``), is
+    replaced (``parent`` None, it goes in ``delete``); one holding none yet, or
+    ``curves``, stays (the oldest, if several).
     """
     existing = _oldest_first(existing)
-    parents = [r for r in existing if r.role == ROLE_SWEEP]
+
+    def stale(parent: Existing) -> bool:
+        return parent.tags.get(CURVES_TAG) not in (None, curves) or \
+            parent.tags.get(LAYOUT_TAG) != LAYOUT
+
+    parents = sorted((r for r in existing if r.role == ROLE_SWEEP), key=stale)
+    if parents and stale(parents[0]):
+        parents = [None, *parents]
     keep: dict[str, Existing] = {}
     delete = parents[1:]
     for r in (e for e in existing if e.role == ROLE_RUN):

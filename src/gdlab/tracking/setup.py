@@ -22,6 +22,7 @@ import hashlib
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,12 @@ def setup_experiment(uri: str, name: str, log: Callable[[str], Any] | None = Non
         experiment_id = exp.experiment_id
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(experiment_id)
-    client.set_experiment_tag(experiment_id, L.NOTE_TAG, L.experiment_description(name))
+    client.set_experiment_tag(experiment_id, L.NOTE_TAG,
+                              L.experiment_description(name, experiment_id))
+    client.set_experiment_tag(experiment_id, f"mlflow.sharedViewState.{L.VIEW_KEY}",
+                              L.overview_view(int(time.time() * 1000)))
+    # MLflow 3.17's UI opens on its GenAI side whatever this says (its "Model training"
+    # switch decides, or the links' workflowType); the tag still says what this is
     client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
     exp = client.get_experiment(experiment_id)
     return {"experiment_id": str(experiment_id), "experiment_name": name,

@@ -264,6 +264,22 @@ class SqlStore(Store):
                     session.execute(insert(Base.metadata.tables[name]), table_rows)
         return ids
 
+    def update_children(self, updates: dict[str, tuple[str | None, dict[str, str]]]) -> None:
+        """Kept children brought up to date in one transaction: what ``set_tag`` and
+        ``update_run(name=)`` write (a renamed run's ``mlflow.runName`` tag too)."""
+        if not updates:
+            return
+        from mlflow.store.tracking.dbmodels.models import SqlRun, SqlTag
+
+        with self.sql.ManagedSessionMaker() as session:
+            for run_id, (name, tags) in updates.items():
+                if name is not None:
+                    session.query(SqlRun).filter(SqlRun.run_uuid == run_id).update(
+                        {SqlRun.name: name})
+                    tags = {**tags, RUN_NAME_TAG: name}
+                for key, value in tags.items():
+                    session.merge(SqlTag(run_uuid=run_id, key=key, value=value))
+
     def _dataset_uuids(self, experiment_id: str, datasets: list) -> list[tuple[str, dict]]:
         """(dataset uuid, input tags) of each ``DatasetInput`` (its row made by MLflow's
         ``log_inputs`` on the parent beforehand)."""

@@ -37,8 +37,9 @@ from gdlab.data.core import Split, load_split
 from gdlab.io import write_json
 from gdlab.names import ALL_SWEEP_FIGURES, RUN_FIGURES, short_names
 from gdlab.runfiles import Sweep
+from gdlab.summary import ranked_runs
 from gdlab.tracking import layout as L
-from gdlab.tracking.models import log_best_model, register
+from gdlab.tracking.models import log_best_model, register, retire_models
 from gdlab.tracking.plan import Existing, plan_sweep
 from gdlab.tracking.setup import check_experiment
 from gdlab.tracking.store import Store, now_ms, open_store
@@ -118,7 +119,7 @@ def _open_parent(store: Store, experiment_id: str, parent: Existing | None, swee
     if parent is None:
         start = min((int(r.timing["start_time_ms"]) for r in sweep.runs), default=now_ms())
         tags = {**L.identity_tags(project, sweep.dataset, sweep.model, L.ROLE_SWEEP),
-                L.COMPLETE_TAG: "false"}
+                L.COMPLETE_TAG: "false", L.LAYOUT_TAG: L.LAYOUT}
         return store.create_run(experiment_id, f"{sweep.dataset}/{sweep.model}", start, tags,
                                 params={"dataset": sweep.dataset, "model": sweep.model})
     if parent.tags.get(L.COMPLETE_TAG) != "false" or parent.status != "RUNNING":
@@ -127,15 +128,25 @@ def _open_parent(store: Store, experiment_id: str, parent: Existing | None, swee
     return parent.run_id
 
 
-def _kept_updates(plan, sweep: Sweep, names: dict[str, str], parent_id: str,
-                  commit: str) -> dict[str, tuple[str | None, dict[str, str]]]:
-    """A kept child's results are unchanged; its code tags, parent and name may not be. A
-    name someone changed in the UI (not the one gdlab gave, tag ``gdlab.name``) stays."""
+def top_runs(sweep: Sweep) -> set[str]:
+    """The sweep's :data:`~gdlab.tracking.layout.TOP` best runs (each the best repeat of one
+    of the best configurations), ranked as the best run is chosen."""
+    metric = str(sweep.best.get("selection_metric", "")).removeprefix("val_")
+    if not metric:
+        return set()
+    ranked = ranked_runs([r.result for r in sweep.runs], metric)
+    return {r["run_name"] for r in ranked[:L.TOP]}
+
+
+def _kept_updates(plan, sweep: Sweep, names: dict[str, str], parent_id: str, commit: str,
+                  top: set[str]) -> dict[str, tuple[str | None, dict[str, str]]]:
+    """A kept child's results are unchanged; its code tags, parent, name and rank may not
+    be. A name someone changed in the UI (not the one gdlab gave, ``gdlab.name``) stays."""
     by_name = {r.name: r for r in sweep.runs}
     updates = {}
     for run, child in plan.keep.items():
         want = {**L.code_tags(by_name[run], commit), L.PARENT_TAG: parent_id,
-                L.NAME_TAG: names[run]}
+                L.NAME_TAG: names[run], L.TOP_TAG: "1" if run in top else "0"}
         changed = {k: v for k, v in want.items() if child.tags.get(k) != v}
         rename = names[run] if (L.NAME_TAG in changed
                                 and child.name in (child.tags.get(L.NAME_TAG), run)) else None
@@ -158,7 +169,10 @@ def sync_sweep(uri: str, record: dict, project: str, sweep: Sweep, split_path,
     check_experiment(store, record)
     experiment_id = record["experiment_id"]
     existing = store.find_sweep(experiment_id, project, f"{sweep.dataset}/{sweep.model}")
-    plan = plan_sweep(existing, {r.name: r.content_key for r in sweep.runs})
+    best_run = sweep.best_run
+    curves = L.child_key(best_run.content_key) if best_run is not None else None
+    plan = plan_sweep(existing, {r.name: L.child_key(r.content_key) for r in sweep.runs},
+                      curves)
     key = sweep_key(sweep, figures, [method, search, register_model])
     out = {"experiment_id": experiment_id, "sweep": f"{sweep.dataset}/{sweep.model}"}
     if plan.unchanged and plan.parent.complete and \
@@ -180,22 +194,28 @@ def sync_sweep(uri: str, record: dict, project: str, sweep: Sweep, split_path,
     for run in plan.create:
         by_name[run].check()  # files whole and as the manifest recorded
     t_children = time.perf_counter()
+    top = top_runs(sweep)
     records = [L.child_record(by_name[n], names[n], parent_id, project, commit,
-                              optimum_objective(sweep.baseline, by_name[n].hyperparameters))
+                              optimum_objective(sweep.baseline, by_name[n].hyperparameters),
+                              n in top)
                for n in plan.create]
     created = store.write_children(experiment_id, records, datasets)
     t_children = time.perf_counter() - t_children
-    store.update_children(_kept_updates(plan, sweep, names, parent_id, commit))
+    store.update_children(_kept_updates(plan, sweep, names, parent_id, commit, top))
     children = {**{n: e.run_id for n, e in plan.keep.items()}, **created}
 
-    best, best_run = sweep.best, sweep.best_run
+    best = sweep.best
     best_id = children.get(best_run.name) if best_run is not None else None
     shown = [p.name for p in figures]
     tags = {**L.parent_tags(sweep.runs, best, method, search),
             "best.run_id": best_id or "none", "best.run": names.get(best.get("run_name"), "none"),
             L.NOTE_TAG: L.parent_description(sweep.runs, best, method, search, experiment_id,
                                              best_id, names.get(best.get("run_name")), shown)}
-    store.log(parent_id, metrics=L.parent_metrics(sweep.runs, best, now_ms()), tags=tags)
+    optimum = (optimum_objective(sweep.baseline, best_run.hyperparameters)
+               if best_run is not None else None)
+    store.log(parent_id, metrics=L.parent_metrics(best_run, best, optimum), tags=tags)
+    if curves is not None:  # after the curves: a parent with the tag holds all of them
+        store.log(parent_id, tags={L.CURVES_TAG: curves})
     with tempfile.TemporaryDirectory() as tmp:
         grid_json = Path(tmp, "grid.json")
         write_json(grid_json, L.grid_values(sweep.runs))
@@ -212,9 +232,10 @@ def sync_sweep(uri: str, record: dict, project: str, sweep: Sweep, split_path,
     store.log(parent_id, tags={L.SWEEP_KEY_TAG: key, L.COMPLETE_TAG: "true"})
     store.set_terminated(parent_id, "FINISHED",
                          max((int(r.timing["end_time_ms"]) for r in sweep.runs), default=None))
+    each = (f", {1000 * t_children / len(created):.1f} ms a child via {store.via}"
+            if created else "")
     log(f"{out['sweep']}: kept {len(plan.keep)}, created {len(created)}, deleted "
-        f"{len(plan.delete)} in {time.perf_counter() - t0:.2f} s (children "
-        f"{1000 * t_children / max(len(created), 1):.1f} ms each, via {store.via})")
+        f"{len(plan.delete)} in {time.perf_counter() - t0:.2f} s{each}")
     return {**out, "parent_run_id": parent_id, "sweep_key": key,
             "children": dict(sorted(children.items())), "best_run_id": best_id,
             **model, "updated": True}
@@ -228,9 +249,11 @@ def _best_model(store: Store, experiment_id: str, project: str, sweep: Sweep, ru
 
     model_id = log_best_model(store, experiment_id, project, run, child_id, split,
                               f"{sweep.dataset}-{sweep.model}")
-    outputs = store.client.get_run(parent_id).outputs
-    if model_id not in [o.model_id for o in (outputs.model_outputs if outputs else [])]:
-        store.client.log_outputs(parent_id, [LoggedModelOutput(model_id, step=0)])
+    for run_id in (child_id, parent_id):  # the runs' pages list it as their logged model
+        outputs = store.client.get_run(run_id).outputs
+        if model_id not in [o.model_id for o in (outputs.model_outputs if outputs else [])]:
+            store.client.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)])
+    retire_models(store, experiment_id, project, sweep.dataset, sweep.model, model_id)
     out = {"logged_model_id": model_id}
     if register_model:
         out["registered_model"] = register(

@@ -1,0 +1,145 @@
+"""The lesson as the pipeline shows it: pairs of runs that differ only in their loss start
+from one point; from a saturated start the squared loss stays on its plateau where log
+loss gets away; the figure draws that pair, replayed exactly, and how long each stays."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from test_figures import assert_png_file, write_sweep
+
+from gdlab import grid as G
+from gdlab.data import load_sklearn, make_synthetic, split_dataset
+from gdlab.figures.draw import plot_lesson_files
+from gdlab.figures.lesson import replay_paths
+from gdlab.lesson import NEAR, lesson_pairs, lesson_record, plateau_epochs
+from gdlab.runfiles import read_sweep
+from gdlab.train import train_run
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _default_split(name: str):
+    """The default experiment's dataset and split settings (config/config.yaml)."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    ds_cfg, split_cfg = config["datasets"][name], config["split"]
+    if ds_cfg["source"] == "sklearn":
+        ds = load_sklearn(ds_cfg["name"])
+    else:
+        ds = make_synthetic(ds_cfg["generator"], ds_cfg["n_samples"], ds_cfg["n_features"],
+                            ds_cfg["noise"], G.derive_seed(config["seed"], "dataset", name))
+    split = split_dataset(ds, split_cfg["test_size"], split_cfg["val_size"],
+                          seed=config["seed"], stratify=True, standardize=True)
+    return config, split
+
+
+def _user_config(config: dict, dataset: str, grid: dict) -> dict:
+    config = copy.deepcopy(config)
+    config["models"] = {"logistic_regression": {"grid": grid, "datasets": [dataset]}}
+    return config
+
+
+def test_two_losses_of_one_configuration_share_their_seed_and_start():
+    config, split = _default_split("moons")
+    grid = {"lr": [0.1, 1.0], "loss": ["log_loss", "squared"], "init": ["normal"],
+            "init_scale": [8.0], "epochs": [5]}
+    specs = G.run_specs(_user_config(config, "moons", grid), "moons", "logistic_regression",
+                        "k", "c")
+    by_loss = {}
+    for spec in specs.values():
+        by_loss.setdefault(spec["hyperparameters"]["lr"], {})[
+            spec["hyperparameters"]["loss"]] = spec
+    seeds = {lr: {pair["log_loss"]["seed"], pair["squared"]["seed"]}
+             for lr, pair in by_loss.items()}
+    assert all(len(s) == 1 for s in seeds.values())  # one seed per pair
+    assert len(set.union(*seeds.values())) == 2  # but each learning rate its own
+    paths = replay_paths(split, {loss: _as_run(spec) for loss, spec in by_loss[0.1].items()})
+    np.testing.assert_array_equal(paths["log_loss"][0], paths["squared"][0])
+
+
+def _as_run(spec):
+    from gdlab.runfiles import Run
+
+    return Run(spec["run_name"], Path("."), {**spec, "n_epochs": 0})
+
+
+@pytest.mark.parametrize("dataset", ["moons", "breast_cancer"])
+def test_from_a_saturated_start_the_squared_loss_ends_worse_than_log_loss(dataset, tmp_path):
+    """The check a user can make in their own config: ``loss: [log_loss, squared]``,
+    ``init: [normal]``, ``init_scale: [8.0]``, ``lr: [0.1]``, the default's 100 epochs and
+    data: the squared loss ends worse on validation, and stays on its plateau longer."""
+    config, split = _default_split(dataset)
+    grid = {"lr": [0.1], "loss": ["log_loss", "squared"], "init": ["normal"],
+            "init_scale": [8.0], "epochs": [100]}
+    specs = G.run_specs(_user_config(config, dataset, grid), dataset, "logistic_regression",
+                        "k", "c")
+    val = {}
+    for spec in specs.values():
+        result, _ = train_run(spec, split, tmp_path / spec["run_name"])
+        val[spec["hyperparameters"]["loss"]] = result["metrics"]["val"]["log_loss"]
+    assert val["squared"] > val["log_loss"], val
+    write_sweep(tmp_path / "sweep", split, list(specs.values()), "log_loss")
+    record = lesson_record(read_sweep(tmp_path / "sweep",
+                                      [tmp_path / "sweep/shards/0.json"]).runs)
+    runs = record["pairs"][record["shown"]]["runs"]
+    leaves = {loss: r["plateau_epochs"] if r["plateau_epochs"] is not None else np.inf
+              for loss, r in runs.items()}
+    assert leaves["log_loss"] < leaves["squared"], runs
+
+
+@pytest.fixture(scope="module")
+def lesson_sweep(tmp_path_factory):
+    """The lesson over three learning rates, from a saturated start and from zeros."""
+    root = tmp_path_factory.mktemp("lesson")
+    config, split = _default_split("moons")
+    grid = {"lr": [0.1, 1.0, 10.0], "loss": ["log_loss", "squared"],
+            "init": ["zeros", "normal"], "init_scale": [4.0], "epochs": [60]}
+    specs = G.run_specs(_user_config(config, "moons", grid), "moons", "logistic_regression",
+                        "k", "c")
+    write_sweep(root, split, list(specs.values()), "log_loss")
+    return root, split, read_sweep(root, [root / "shards/0.json"]).runs
+
+
+def test_the_lesson_is_about_the_saturated_start_and_counts_plateau_epochs(lesson_sweep):
+    _, _, runs = lesson_sweep
+    pairs = lesson_pairs(runs)
+    assert len(pairs) == 3  # one per lr, only from the normal start
+    assert all(p["squared"].hyperparameters["init"] == "normal" for p in pairs)
+    record = lesson_record(runs)
+    assert record["saturated_start"] and [e["runs"]["squared"]["run_name"]
+                                          for e in record["pairs"]] == \
+        [p["squared"].name for p in pairs]
+    for entry, pair in zip(record["pairs"], pairs, strict=True):
+        target = entry["target_val_log_loss"]
+        best = min(r.history["val_log_loss"][-1] for r in runs if not r.diverged)
+        first = pair["log_loss"].history["val_log_loss"][0]
+        assert target == pytest.approx(best + NEAR * (first - best))
+        for loss, run in pair.items():
+            curve = run.history["val_log_loss"]
+            hits = np.flatnonzero(curve <= target)
+            want = int(hits[0]) + 1 if hits.size else None
+            assert entry["runs"][loss]["plateau_epochs"] == want == plateau_epochs(run, target)
+    shown = record["pairs"][record["shown"]]["runs"]
+    assert shown["log_loss"]["plateau_epochs"] is not None
+
+
+def test_the_figure_replays_the_pair_exactly_and_draws_every_learning_rate(lesson_sweep,
+                                                                          tmp_path):
+    root, split, runs = lesson_sweep
+    record = lesson_record(runs)
+    pair = lesson_pairs(runs)[record["shown"]]
+    paths = replay_paths(split, pair)
+    for loss, run in pair.items():
+        # the replay is the run's own fit: it ends exactly where the run's files say
+        assert paths[loss].shape == (run.n_epochs + 1, 3)  # the start, then every epoch
+        np.testing.assert_array_equal(paths[loss][-1], np.append(run.arrays["coef"],
+                                                                 run.arrays["intercept"]))
+    out = tmp_path / "landscape.png"
+    written = plot_lesson_files(root / "split.npz", root, [root / "shards/0.json"], out,
+                                tmp_path / "lesson.json")
+    assert written == record
+    assert_png_file(out)
