@@ -177,8 +177,9 @@ class Store:
         """Log ``records`` as complete children (run -> child id); each is complete only at
         its end (:data:`COMPLETE_TAG`, then its status)."""
         def one(rec: ChildRecord) -> tuple[str, str]:
-            run_id = self.create_run(experiment_id, rec.name, rec.start, rec.tags)
-            self.log(run_id, metrics=rec.metrics, params=rec.params)
+            # its tags through log_batch, which validates them (create_run does not)
+            run_id = self.create_run(experiment_id, rec.name, rec.start, {})
+            self.log(run_id, metrics=rec.metrics, params=rec.params, tags=rec.tags)
             if datasets:
                 self.log_inputs(run_id, datasets)
             self.log_artifacts(run_id, rec.files)
@@ -250,14 +251,14 @@ class SqlStore(Store):
         from sqlalchemy import insert
 
         ids = {rec.run: uuid.uuid4().hex for rec in records}
+        inputs = self._dataset_uuids(experiment_id, datasets)
+        # every child checked by MLflow's validation before a file is placed or a row written
+        rows = _children_rows(records, ids, experiment_id, experiment.artifact_location, inputs)
         for rec in records:  # copies: results/ may be rewritten, MLflow's record may not
             dest = root / ids[rec.run] / "artifacts"
             dest.mkdir(parents=True, exist_ok=True)
             for p in rec.files:
                 shutil.copy2(p, dest / p.name)
-        inputs = self._dataset_uuids(experiment_id, datasets)
-        rows = _children_rows(records, ids, experiment_id, experiment.artifact_location,
-                              inputs)
         with self.sql.ManagedSessionMaker() as session:
             for name, table_rows in rows.items():
                 if table_rows:
@@ -332,6 +333,21 @@ def _metric_rows(run_id: str, metrics) -> tuple[list[dict], list[dict]]:
     return rows, list(newest.values())
 
 
+def _validated(rec: ChildRecord) -> tuple[list, dict[str, str], dict[str, str]]:
+    """A child's metrics, params and tags as MLflow's ``log_batch`` takes them: checked by
+    MLflow's own validation (names, lengths, values), long values cut as it cuts them; an
+    invalid one raises the error ``log_batch`` raises."""
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.utils.validation import _validate_batch_log_data, _validate_param_keys_unique
+
+    metrics, params, tags = _validate_batch_log_data(
+        [Metric(*m) for m in rec.metrics], [Param(k, v) for k, v in rec.params.items()],
+        [RunTag(k, v) for k, v in rec.tags.items()])
+    _validate_param_keys_unique(params)
+    return ([(m.key, m.value, m.timestamp, m.step) for m in metrics],
+            {p.key: p.value for p in params}, {t.key: t.value for t in tags})
+
+
 def _children_rows(records: list[ChildRecord], ids: dict[str, str], experiment_id: str,
                    artifact_location: str, inputs: list[tuple[str, dict]]) -> dict[str, list]:
     """Every row of these complete children, table by table: what ``create_run``,
@@ -341,8 +357,10 @@ def _children_rows(records: list[ChildRecord], ids: dict[str, str], experiment_i
     except (KeyError, OSError):
         user = "unknown"
     rows: dict[str, list] = {table: [] for table in CHILD_TABLES}
+    checked = {rec.run: _validated(rec) for rec in records}  # every child, before any row
     for rec in records:
         run_id = ids[rec.run]
+        metrics, params, tags = checked[rec.run]
         rows["runs"].append({
             "run_uuid": run_id, "name": rec.name, "source_type": "UNKNOWN", "source_name": "",
             "entry_point_name": "", "user_id": user, "status": rec.status,
@@ -350,12 +368,11 @@ def _children_rows(records: list[ChildRecord], ids: dict[str, str], experiment_i
             "source_version": "", "lifecycle_stage": "active",
             "artifact_uri": f"{artifact_location}/{run_id}/artifacts",
             "experiment_id": int(experiment_id)})
-        tags = {**rec.tags, RUN_NAME_TAG: rec.name, COMPLETE_TAG: "true"}
+        tags = {RUN_NAME_TAG: rec.name, **tags, COMPLETE_TAG: "true"}
         rows["tags"] += [{"key": k, "value": v, "run_uuid": run_id} for k, v in tags.items()]
-        rows["params"] += [{"key": k, "value": v, "run_uuid": run_id}
-                           for k, v in rec.params.items()]
-        metrics, latest = _metric_rows(run_id, rec.metrics)
-        rows["metrics"] += metrics
+        rows["params"] += [{"key": k, "value": v, "run_uuid": run_id} for k, v in params.items()]
+        metric_rows, latest = _metric_rows(run_id, metrics)
+        rows["metrics"] += metric_rows
         rows["latest_metrics"] += latest
         for dataset_uuid, input_tags in inputs:
             input_uuid = uuid.uuid4().hex
