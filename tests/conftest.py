@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -72,8 +74,29 @@ class Project:
 
     @classmethod
     def clone(cls, other: Project, root: Path) -> Project:
-        """A copy of ``other`` with everything it has run (files keep their mtimes)."""
+        """A copy of ``other`` with everything it has run (files keep their mtimes), as if
+        made where it is: its MLflow store's absolute artifact paths (which gdlab refuses to
+        follow out of a project: tests/test_mlflow_record.py) point into the copy."""
         shutil.copytree(other.root, root, symlinks=True)
+        old, new = str(other.root.resolve()), str(Path(root).resolve())
+        db = root / "mlflow.db"
+        if db.is_file():
+            con = sqlite3.connect(db)
+            with con:
+                for table, column in (("experiments", "artifact_location"),
+                                      ("runs", "artifact_uri"),
+                                      ("logged_models", "artifact_location"),
+                                      ("model_versions", "storage_location")):
+                    con.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?)",
+                                (old, new))
+            con.close()
+        record = root / "results" / "mlflow" / "experiment.json"
+        if record.is_file():  # its mtime kept: to Snakemake the copy is unchanged
+            stat = record.stat()
+            data = json.loads(record.read_text())
+            data["project_dir"] = new
+            record.write_text(json.dumps(data))
+            os.utime(record, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         proj = cls.__new__(cls)
         proj.root = root
         return proj

@@ -129,6 +129,28 @@ def manifest_runs(paths) -> dict[str, dict]:
     return runs
 
 
+#: the JSON records jobs write under results/ (a job's declared output, or its companion)
+RECORDS = ("*/*/shards/*.json", "*/*/*.json", "*/*/rungs/*/shards/*.json",
+           "*/*/rungs/*/promoted.json", "mlflow/*.json")
+
+
+def damaged_records(results_dir: str | os.PathLike = "results") -> dict[Path, list[Path]]:
+    """The JSON records under ``results_dir`` that do not parse (cut short, edited by
+    hand), each with the files to delete with it so that the job that writes it runs
+    again: Snakemake remakes a missing file only for a job it needs, so a shard's or a
+    rung's record takes its sweep's ``summary.csv`` (which every run asks for) along."""
+    damaged = {}
+    for pattern in RECORDS:
+        for path in sorted(Path(results_dir).glob(pattern)):
+            try:
+                json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                sweep = Path(results_dir, *path.relative_to(results_dir).parts[:2])
+                needs = [sweep / "summary.csv"] if {"shards", "rungs"} & set(path.parts) else []
+                damaged[path] = [path, *(p for p in needs if p.is_file())]
+    return damaged
+
+
 def read_table(path) -> list[dict[str, str]]:
     """The rows of a sweep's ``summary.csv`` or ``configs.csv`` (values stay strings)."""
     with open(path, encoding="utf-8", newline="") as f:

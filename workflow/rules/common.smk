@@ -20,6 +20,7 @@ from gdlab.config import ConfigError, load_schema, validate_config
 from gdlab.models.registry import REGISTRY
 from gdlab.io import canonical_json
 from gdlab.recovery import UNLOCK_ADVICE, check_locks, record_owner
+from gdlab.runfiles import damaged_records
 from gdlab.tracking import edited_sweeps, forget_store, resolve_tracking_uri, store_lost, uri_hash
 
 # only the main process: a cluster job parses this file too, beside a live run
@@ -238,6 +239,11 @@ MLFLOW_URI_HASH = uri_hash(tracking_uri())
 EXPERIMENT_RECORD = "results/mlflow/experiment.json"
 
 if workflow.is_main_process:
+    for _record, _files in damaged_records("results").items():
+        # cut short or edited by hand (gdlab writes whole files): its job makes it again
+        for _file in _files:
+            _file.unlink()
+        print(f"gdlab: {_record} is damaged (not valid JSON); making it again", file=sys.stderr)
     if store_lost(tracking_uri(), EXPERIMENT_RECORD):
         # mlflow.db deleted by hand: set it up again, and every sweep re-syncs
         forget_store("results")

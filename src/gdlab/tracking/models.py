@@ -120,17 +120,18 @@ def log_best_model(store: Store, experiment_id: str, project: str, run: Run, chi
 
 
 def retire_models(store: Store, experiment_id: str, project: str, dataset: str, model: str,
-                  current: str | None) -> list[str]:
-    """Delete this sweep's logged models but ``current`` that no registered version holds:
-    those of runs no longer its best, and any a crash left unfinished. Returns their ids."""
+                  best_child: str | None) -> list[str]:
+    """Delete this sweep's logged models that are not the best run's (``best_child``'s)
+    and that no registered version holds, and any a crash left unfinished (``PENDING``).
+    Returns their ids."""
     sweep = f"{dataset}/{model}"
     found = store.client.search_logged_models(
         [experiment_id],
         filter_string=f"tags.`{PROJECT_TAG}` = '{project}' AND tags.`{SWEEP_TAG}` = '{sweep}'")
     registered = {v.source for v in store.client.search_model_versions(
         f"name = '{registered_model_name(dataset, model)}'")}
-    gone = [lm.model_id for lm in found
-            if lm.model_id != current and f"models:/{lm.model_id}" not in registered]
+    gone = [lm.model_id for lm in found if str(lm.status) != "READY" or (
+        lm.source_run_id != best_child and f"models:/{lm.model_id}" not in registered)]
     for model_id in gone:
         store.client.delete_logged_model(model_id)
     return gone

@@ -259,7 +259,7 @@ class SqlStore(Store):
             dest.mkdir(parents=True, exist_ok=True)
             for p in rec.files:
                 shutil.copy2(p, dest / p.name)
-        with self.sql.ManagedSessionMaker() as session:
+        with self.sql.ManagedSessionMaker(read_only=False) as session:
             for name, table_rows in rows.items():
                 if table_rows:
                     session.execute(insert(Base.metadata.tables[name]), table_rows)
@@ -272,7 +272,7 @@ class SqlStore(Store):
             return
         from mlflow.store.tracking.dbmodels.models import SqlRun, SqlTag
 
-        with self.sql.ManagedSessionMaker() as session:
+        with self.sql.ManagedSessionMaker(read_only=False) as session:
             for run_id, (name, tags) in updates.items():
                 if name is not None:
                     session.query(SqlRun).filter(SqlRun.run_uuid == run_id).update(

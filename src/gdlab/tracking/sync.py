@@ -177,6 +177,10 @@ def sync_sweep(uri: str, record: dict, project: str, sweep: Sweep, split_path,
     out = {"experiment_id": experiment_id, "sweep": f"{sweep.dataset}/{sweep.model}"}
     if plan.unchanged and plan.parent.complete and \
             plan.parent.tags.get(L.SWEEP_KEY_TAG) == key:
+        best_child = plan.keep[best_run.name].run_id if best_run is not None else None
+        if gone := retire_models(store, experiment_id, project, sweep.dataset, sweep.model,
+                                 best_child):
+            log(f"{out['sweep']}: deleted {len(gone)} unfinished or superseded logged models")
         log(f"{out['sweep']}: the store already shows this sweep "
             f"({time.perf_counter() - t0:.2f} s)")
         return {**out, "parent_run_id": plan.parent.run_id, "sweep_key": key,
@@ -253,7 +257,7 @@ def _best_model(store: Store, experiment_id: str, project: str, sweep: Sweep, ru
         outputs = store.client.get_run(run_id).outputs
         if model_id not in [o.model_id for o in (outputs.model_outputs if outputs else [])]:
             store.client.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)])
-    retire_models(store, experiment_id, project, sweep.dataset, sweep.model, model_id)
+    retire_models(store, experiment_id, project, sweep.dataset, sweep.model, child_id)
     out = {"logged_model_id": model_id}
     if register_model:
         out["registered_model"] = register(
