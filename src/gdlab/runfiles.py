@@ -231,8 +231,9 @@ class Run:
 
     @cached_property
     def history(self) -> dict[str, np.ndarray]:
-        """``history.csv``, checked to hold one row per epoch the run trained."""
-        return read_history(self.dir / "history.csv", self.n_epochs)
+        """``history.csv``, checked to hold one row per epoch the run trained (a closed-form
+        solve, 0 epochs, records its solution as epoch 0: one row)."""
+        return read_history(self.dir / "history.csv", self.n_epochs or 1)
 
     @cached_property
     def timing(self) -> dict:

@@ -273,7 +273,9 @@ def track_spec(w):
         "uri_hash": MLFLOW_URI_HASH,
         "method": G.sweep_method(model_spec),
         "register": config["mlflow"]["register_models"],
-        "code": G.code_version("gdlab.tracking.sync", "gdlab.mlflow_model", REGISTRY[w.model].module),
+        "code": G.code_version(
+            "gdlab.tracking.sync", "gdlab.mlflow_model", REGISTRY[w.model].module
+        ),
     }
     if "search" in model_spec:
         spec["search"] = model_spec["search"]

@@ -280,25 +280,26 @@ def _describe_axes(runs: list[Run], method: str, search: dict | None) -> str:
 def parent_description(runs: list[Run], best: dict, method: str, search: dict | None,
                        experiment_id: str, best_run_id: str | None, best_name: str | None,
                        figures: list[str]) -> str:
-    """The parent's description (markdown, shown on its page): what the sweep is, its best
-    run (a link to its child), and both comparisons with scikit-learn, each named for what
-    it is."""
+    """The parent's description (markdown, shown on its page, its first lines before
+    "Show more"): the best run first (a link to its child) with its scores beside
+    scikit-learn's default estimator's, then what the sweep is and the proof, each
+    comparison named for what it is."""
     dataset, model = runs[0].dataset, runs[0].model
     n_div = sum(r.diverged for r in runs)
-    lines = [f"**{dataset} / {model}**: {len(runs)} runs of {_describe_axes(runs, method, search)}"
-             + (f"; {n_div} diverged (status FAILED)." if n_div else "."), ""]
+    sweep = (f"**{dataset} / {model}**: {len(runs)} runs of "
+             f"{_describe_axes(runs, method, search)}"
+             + (f"; {n_div} diverged (status FAILED)." if n_div else "."))
     if best.get("run_name") is None:
-        lines.append("No run qualifies as best: every run diverged or has no finite metric.")
-        return "\n".join(lines)
+        return f"No run qualifies as best: every run diverged or has no finite metric.\n\n{sweep}"
     name = best["selection_metric"].removeprefix("val_")
     link = f"[{best_name}]({run_url(experiment_id, best_run_id)})" if best_run_id else best_name
     val, test = best["metrics"]["val"][name], best["metrics"]["test"][name]
     default = best["sklearn_default"]
     theirs = default["metrics"]["test"][name]
-    lines += [
-        f"**Best run**, chosen on validation {name} ({_better(name)}): {link}: validation "
-        f"{_fmt(val)}, test {_fmt(test)}.",
-        "",
+    lines = [
+        f"**Best run**: {link}, chosen on validation {name} ({_better(name)}): validation "
+        f"{_fmt(val)}, test {_fmt(test)}; scikit-learn's `{default['estimator']}`: test "
+        f"{_fmt(theirs)}.", "", sweep, "",
         f"**What scikit-learn's two lines give**: `{default['estimator']}` fitted on the same "
         f"training split scores test {name} {_fmt(theirs)}"
         + ("" if default.get("converged", True) else " (its solver did not converge)") + ".",

@@ -151,7 +151,7 @@ def register(store: Store, run: Run, model_id: str, child_id: str, description: 
         version = max(same, key=lambda v: int(v.version))
         if version.description != description:
             store.client.update_model_version(name, version.version, description=description)
-        return {"name": name, "version": int(version.version), "new": False}
+        return {"name": name, "version": int(version.version)}
     import mlflow
 
     with _global_tracking_uri(store.uri):  # register_model also tags the logged model with it
@@ -163,4 +163,4 @@ def register(store: Store, run: Run, model_id: str, child_id: str, description: 
         store.client.update_registered_model(
             name, description=f"The best {run.model} on {run.dataset} of gdlab's sweeps: each "
                               "version is a sweep's best run, registered when it changed")
-    return {"name": name, "version": int(mv.version), "new": True}
+    return {"name": name, "version": int(mv.version)}

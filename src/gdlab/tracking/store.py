@@ -141,8 +141,23 @@ class Store:
         self.client.update_run(run_id, name=name)
 
     def log_inputs(self, run_id: str, datasets: list) -> None:
-        """``datasets``: MLflow ``DatasetInput`` entities (a split's parts, with context)."""
-        self.client.log_inputs(run_id, datasets=datasets)
+        """``datasets``: MLflow ``DatasetInput`` entities (a split's parts, with context).
+
+        Once more if it lost a race for a new dataset's row: MLflow's store looks for the
+        dataset (experiment, name, digest), then inserts it, so two track jobs of one
+        dataset (two sweeps, a server or PostgreSQL: no lock) collide on that key and one
+        request fails, rolled back whole; by then the row exists and the second attempt
+        uses it."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.log_inputs(run_id, datasets=datasets)
+        except MlflowException as err:
+            text = str(err).lower()
+            if "dataset" not in text or not any(
+                    w in text for w in ("duplicate key", "unique constraint", "duplicate entry")):
+                raise
+            self.client.log_inputs(run_id, datasets=datasets)
 
     def log_artifacts(self, run_id: str, files: Iterable[Path], artifact_path: str | None = None):
         for p in files:

@@ -39,7 +39,12 @@ from gdlab.names import ALL_SWEEP_FIGURES, RUN_FIGURES, short_names
 from gdlab.runfiles import Sweep
 from gdlab.summary import ranked_runs
 from gdlab.tracking import layout as L
-from gdlab.tracking.models import log_best_model, register, retire_models
+from gdlab.tracking.models import (
+    log_best_model,
+    register,
+    registered_model_name,
+    retire_models,
+)
 from gdlab.tracking.plan import Existing, plan_sweep
 from gdlab.tracking.setup import check_experiment
 from gdlab.tracking.store import Store, now_ms, open_store
@@ -185,7 +190,9 @@ def sync_sweep(uri: str, record: dict, project: str, sweep: Sweep, split_path,
             f"({time.perf_counter() - t0:.2f} s)")
         return {**out, "parent_run_id": plan.parent.run_id, "sweep_key": key,
                 "children": {n: e.run_id for n, e in sorted(plan.keep.items())},
-                "best_run_id": plan.parent.tags.get("best.run_id"), "updated": False}
+                "best_run_id": best_child,
+                **(_model_record(store, sweep, best_child) if best_child else {}),
+                "updated": False}
     commit = git_commit()
     parent_id = _open_parent(store, experiment_id, plan.parent, sweep, project)
     store.delete_runs(plan.delete)
@@ -243,6 +250,20 @@ def sync_sweep(uri: str, record: dict, project: str, sweep: Sweep, split_path,
     return {**out, "parent_run_id": parent_id, "sweep_key": key,
             "children": dict(sorted(children.items())), "best_run_id": best_id,
             **model, "updated": True}
+
+
+def _model_record(store: Store, sweep: Sweep, child_id: str) -> dict:
+    """The best model on record for the best child (its logged model, registered version)."""
+    outputs = store.client.get_run(child_id).outputs
+    models = [o.model_id for o in (outputs.model_outputs if outputs else [])]
+    out = {"logged_model_id": models[0]} if models else {}
+    name = registered_model_name(sweep.dataset, sweep.model)
+    versions = [v for v in store.client.search_model_versions(f"name = '{name}'")
+                if v.run_id == child_id]
+    if versions:
+        out["registered_model"] = {"name": name,
+                                   "version": max(int(v.version) for v in versions)}
+    return out
 
 
 def _best_model(store: Store, experiment_id: str, project: str, sweep: Sweep, run, child_id,
