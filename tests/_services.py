@@ -350,3 +350,53 @@ def slurm_cluster() -> Iterator[Slurm]:
             stop(proc)
         default_conf.unlink(missing_ok=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------
+# The MLflow UI of a project's store, and a browser to look at it
+# --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def mlflow_ui(project_root: Path, port: int | None = None) -> Iterator[str]:
+    """``mlflow ui --backend-store-uri sqlite:///mlflow.db`` in ``project_root``, on
+    127.0.0.1, as README tells a user to start it; yields its URL."""
+    port = port or free_port()
+    log = Path(tempfile.mkdtemp(prefix="gdlab-ui-")) / "ui.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", "sqlite:///mlflow.db",
+             "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project_root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **SERVER_ENV})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _healthy(url), "mlflow ui", proc, log, timeout=120)
+        yield url
+    finally:
+        stop(proc)
+        shutil.rmtree(log.parent, ignore_errors=True)
+
+
+#: Debian's Chromium, headless, kept off the network it cannot reach here
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@contextlib.contextmanager
+def browser():
+    """A page of Debian's Chromium driven by playwright (no browser of playwright's own);
+    the UI's assistant panel closed, as a returning user has it."""
+    require({"/usr/bin/chromium": "chromium"}, {"playwright": "playwright"})
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = chromium.new_context(viewport={"width": 1500, "height": 1000})
+            context.add_init_script(
+                "window.localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false')")
+            yield context.new_page()
+        finally:
+            chromium.close()

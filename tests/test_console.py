@@ -1,5 +1,6 @@
 """gdlab.console: the texts the Snakefile prints when a run ends."""
 
+import json
 import subprocess
 import sys
 
@@ -7,59 +8,104 @@ from gdlab import console
 from gdlab.summary import to_csv
 
 REGRESSION = {"dataset": "line", "model": "linear_regression", "runs": 4, "diverged": 2,
-              "best_run": "epochs~15/l2~0.0/lr~0.1", "selection": "val_mse",
-              "val_mse": 0.0719, "test_mse": 0.10844416572387822,
-              "sklearn_test_mse": 0.10181794352544686, "test_r2": -0.13, "sklearn_test_r2": -0.06}
-CLASSIFICATION = {"dataset": "moons", "model": "logistic_regression", "runs": 4, "diverged": 1,
-                  "best_run": "epochs~15/l2~0.0/lr~0.5", "selection": "val_log_loss",
-                  "val_log_loss": 0.469, "test_log_loss": 0.2676139576102669,
-                  "sklearn_test_log_loss": 0.1751142246718787, "test_accuracy": 0.95,
-                  "sklearn_test_accuracy": 1.0}
+              "best_run": "epochs~15/l2~0.0/lr~0.1", "selection": "val_mse", "better": "lower",
+              "val_mse": 0.0719, "sklearn_default": "LinearRegression()",
+              "sklearn_default_converged": True, "test_mse": 0.10844416572387822,
+              "sklearn_default_test_mse": 0.10181794352544686, "test_r2": -0.13,
+              "sklearn_default_test_r2": -0.06, "objective_gap": 2.5e-07, "no_optimum": None}
+CLASSIFICATION = {"dataset": "moons", "model": "logistic_regression", "runs": 4,
+                  "diverged": 1, "best_run": "epochs~15/l2~0.0/lr~0.5",
+                  "selection": "val_log_loss", "better": "lower", "val_log_loss": 0.469,
+                  "sklearn_default": "LogisticRegression()", "sklearn_default_converged": True,
+                  "test_log_loss": 0.2676139576102669,
+                  "sklearn_default_test_log_loss": 0.1751142246718787, "test_accuracy": 0.95,
+                  "sklearn_default_test_accuracy": 1.0, "objective_gap": None,
+                  "no_optimum": "the objective is not convex (local minima and plateaus)"}
 
 
-def _overview(tmp_path, rows):
-    path = tmp_path / "summary.csv"
-    path.write_text(to_csv(rows))  # written as the overview rule writes it
-    return path
+def _results(tmp_path, rows, records=()):
+    """A results/ folder with the overview table (as the overview rule writes it) and the
+    track jobs' records."""
+    (tmp_path / "summary.csv").write_text(to_csv(rows))
+    for sweep, record in records:
+        path = tmp_path / sweep / "mlflow.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(record))
+    return tmp_path
 
 
-def test_success_names_each_sweeps_best_run_against_sklearn(tmp_path):
-    path = _overview(tmp_path, [REGRESSION, CLASSIFICATION])
-    text = console.success_message(path, "sqlite:///mlflow.db", "gdlab-default")
+def _row(text: str, sweep: str) -> list[str]:
+    """The table's lines of ``sweep``: its first and the ones under it."""
     lines = text.splitlines()
-    line_row = next(x for x in lines if "line/linear_regression" in x)
-    assert "mse 0.1084 (scikit-learn 0.1018)" in line_row
-    assert "epochs~15/l2~0.0/lr~0.1" in line_row and "4 runs, 2 diverged" in line_row
-    moons_row = next(x for x in lines if "moons/logistic_regression" in x)
-    assert "log_loss 0.2676 (scikit-learn 0.1751)" in moons_row
-    assert f"Whole table: {path}" in lines
+    i = next(k for k, x in enumerate(lines) if x.strip().startswith(sweep))
+    return [lines[i], lines[i + 1]]
+
+
+def test_each_sweeps_best_run_stands_beside_sklearns_default_estimator(tmp_path):
+    text = console.success_message(_results(tmp_path, [REGRESSION, CLASSIFICATION]),
+                                   "sqlite:///mlflow.db", "gdlab-default")
+    first, second = _row(text, "line/linear_regression")
+    assert first.split()[1:] == ["mse", "↓", "0.1084", "0.1018", "2.5e-07"]
+    assert second.split()[:4] == ["r2", "↑", "-0.13", "-0.06"]
+    assert "(4 runs, 2 diverged)" in second
+    first, second = _row(text, "moons/logistic_regression")
+    assert first.split()[1:6] == ["log_loss", "↓", "0.2676", "0.1751", "none:"]
+    assert first.endswith("none: non-convex")
+    assert second.split()[:4] == ["accuracy", "↑", "0.95", "1"]
+    assert "scikit-learn: LinearRegression(), LogisticRegression()" in text
+    assert "↓ lower is better, ↑ higher" in text
+
+
+def test_an_estimator_that_did_not_converge_says_so(tmp_path):
+    row = dict(CLASSIFICATION, sklearn_default="MLPClassifier(hidden_layer_sizes=(16,))",
+               sklearn_default_converged=False)
+    text = console.success_message(_results(tmp_path, [row]), "sqlite:///mlflow.db", "e")
+    assert "MLPClassifier(hidden_layer_sizes=(16,)) (did not converge)" in text
 
 
 def test_with_repeats_the_best_configurations_mean_and_interval_are_shown(tmp_path):
     repeated = dict(CLASSIFICATION, best_config="epochs~15/l2~0.0/lr~0.5", repeats=3,
                     test_log_loss_mean=0.28, test_log_loss_ci_low=0.25,
                     test_log_loss_ci_high=0.31)
-    text = console.success_message(_overview(tmp_path, [REGRESSION, repeated]),
+    text = console.success_message(_results(tmp_path, [REGRESSION, repeated]),
                                    "sqlite:///mlflow.db", "e")
-    moons_row = next(x for x in text.splitlines() if "moons/logistic_regression" in x)
-    assert "log_loss 0.2676 (scikit-learn 0.1751; mean of 3 repeats 0.28 [0.25, 0.31])" \
-        in moons_row
-    line_row = next(x for x in text.splitlines() if "line/linear_regression" in x)
-    assert "repeats" not in line_row  # its cells are empty: no repeats there
+    assert "mean of 3 repeats: 0.28 [0.25, 0.31]" in text
+    assert text.count("repeats:") == 1  # the regression row has none
 
 
-def test_success_says_where_the_figures_report_and_runs_are(tmp_path):
-    text = console.success_message(_overview(tmp_path, [REGRESSION]), "sqlite:///mlflow.db",
-                                   "gdlab-default")
-    assert "results/<dataset>/<model>/plots/" in text
-    assert "snakemake --report report.html" in text
-    assert "mlflow ui --backend-store-uri sqlite:///mlflow.db (experiment gdlab-default)" in text
+def test_success_says_where_the_tables_figures_report_and_runs_are(tmp_path):
+    records = [("line/linear_regression", {"experiment_id": "3", "parent_run_id": "abc",
+                                           "sweep": "line/linear_regression"})]
+    text = console.success_message(_results(tmp_path, [REGRESSION], records),
+                                   "sqlite:///mlflow.db", "gdlab-default")
+    assert "<dataset>/<model>/plots/" in text and "snakemake --report report.html" in text
+    assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in text
+    base = "http://127.0.0.1:5000/#/experiments/3/runs"
+    assert f"{base}?workflowType=machine_learning&viewStateShareKey=gdlab-sweeps" in text
+    assert f"{base}/abc?workflowType=machine_learning" in text
+
+
+def test_the_lesson_is_told_in_numbers(tmp_path):
+    record = {"saturated_start": True, "shown": 0, "pairs": [{
+        "hyperparameters": {"lr": 0.1}, "runs": {
+            "log_loss": {"plateau_epochs": 12, "n_epochs": 100, "final_val_log_loss": 0.3},
+            "squared": {"plateau_epochs": None, "n_epochs": 100,
+                        "final_val_log_loss": 0.69}}}]}
+    path = tmp_path / "moons" / "logistic_regression" / "lesson.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(record))
+    text = console.success_message(_results(tmp_path, [CLASSIFICATION]),
+                                   "sqlite:///mlflow.db", "e")
+    line = next(x for x in text.splitlines() if x.startswith("The lesson"))
+    assert "from one saturated start, lr 0.1" in line
+    assert "log_loss off the plateau at epoch 12 (ends at 0.3)" in line
+    assert "squared still on it after 100 epochs (ends at 0.69)" in line
 
 
 def test_success_stays_short_however_many_sweeps(tmp_path):
     rows = [dict(REGRESSION, dataset=f"d{i}") for i in range(30)]
-    text = console.success_message(_overview(tmp_path, rows), "sqlite:///mlflow.db", "e")
-    assert len(text.splitlines()) <= 15
+    text = console.success_message(_results(tmp_path, rows), "sqlite:///mlflow.db", "e")
+    assert len(text.splitlines()) <= 30
     assert f"... and {30 - console.MAX_SWEEPS} more sweeps" in text
     assert "d7/linear_regression" in text and "d8/linear_regression" not in text
 
@@ -67,24 +113,26 @@ def test_success_stays_short_however_many_sweeps(tmp_path):
 def test_a_sweep_without_a_healthy_run_says_so(tmp_path):
     row = {k: REGRESSION[k] for k in ("dataset", "model", "runs", "selection")}
     row.update(diverged=4, best_run=None)
-    text = console.success_message(_overview(tmp_path, [row, CLASSIFICATION]), "sqlite:///m.db",
-                                   "e")
+    text = console.success_message(_results(tmp_path, [row, CLASSIFICATION]),
+                                   "sqlite:///m.db", "e")
     assert "line/linear_regression" in text and "no healthy run (4 runs, 4 diverged)" in text
 
 
 def test_success_without_an_overview_table_still_says_where_to_look(tmp_path):
-    text = console.success_message(tmp_path / "missing.csv", "sqlite:///mlflow.db", "e")
+    text = console.success_message(tmp_path, "sqlite:///mlflow.db", "e")
     assert "this run did not make" in text and "mlflow ui" in text
 
 
-def test_a_tracking_server_is_named_without_its_credentials():
-    hint = console.mlflow_hint("https://alice:s3cret@mlflow.example.org/base?token=abc")
-    assert hint == "runs are on the tracking server https://mlflow.example.org/base"
+def test_a_tracking_server_is_named_without_its_credentials(tmp_path):
+    lines = console.mlflow_lines("https://alice:s3cret@mlflow.example.org/base?token=abc",
+                                 "e", tmp_path)
+    assert lines == ["MLflow: the runs are on the tracking server "
+                     "https://mlflow.example.org/base"]
 
 
-def test_a_local_store_gets_a_shell_ready_mlflow_ui_command():
-    assert (console.mlflow_hint("sqlite:////tmp/my runs/mlflow.db")
-            == "mlflow ui --backend-store-uri 'sqlite:////tmp/my runs/mlflow.db'")
+def test_a_local_store_gets_a_shell_ready_mlflow_ui_command(tmp_path):
+    [line] = console.mlflow_lines("sqlite:////tmp/my runs/mlflow.db", "e", tmp_path)
+    assert "mlflow ui --backend-store-uri 'sqlite:////tmp/my runs/mlflow.db'" in line
 
 
 # Snakemake's log of a --keep-going run in which two jobs failed (trimmed).

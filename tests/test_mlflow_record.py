@@ -46,21 +46,28 @@ def project_runs(client, project: str) -> list:
                               max_results=50000)
 
 
-def assert_sound(proj: Project, db: Path | None = None) -> dict:
-    """The store is sound for ``proj``: integrity ok; per sweep one complete parent and
-    one complete child per run of its shard manifests, none RUNNING; no logged model of
-    the project PENDING. Returns sweep -> run name -> child id."""
-    db = db or proj.root / "mlflow.db"
-    con = sqlite3.connect(db)
-    try:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    finally:
-        con.close()
+def assert_sound(proj: Project, store: Path | str | None = None,
+                 sweeps=SWEEPS) -> dict:
+    """The store (a SQLite file, or a server's URL) is sound for ``proj``: integrity ok;
+    per sweep one complete parent and one complete child per run of its shard manifests,
+    none RUNNING; no logged model of the project PENDING. Returns sweep -> run name ->
+    child id."""
+    from mlflow import MlflowClient
+
+    store = store or proj.root / "mlflow.db"
+    if isinstance(store, Path):
+        con = sqlite3.connect(store)
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            con.close()
+        client = client_of(store)
+    else:
+        client = MlflowClient(store)
     project = read_json(proj.root / "results" / "mlflow" / "project.json")["id"]
-    client = client_of(db)
     runs = project_runs(client, project)
     out = {}
-    for sweep in SWEEPS:
+    for sweep in sweeps:
         mine = [r for r in runs if r.data.tags.get(L.SWEEP_TAG) == sweep]
         parents = [r for r in mine if r.data.tags.get(L.ROLE_TAG) == L.ROLE_SWEEP]
         assert len(parents) == 1, (sweep, [p.info.run_id for p in parents])

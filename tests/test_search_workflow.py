@@ -71,11 +71,8 @@ def parent_figures(root: Path, model: str) -> tuple[str, set[str]]:
 
 
 def children_of(root: Path, dataset: str, model: str) -> dict[str, str]:
-    """Run name -> child id, from the track_shard records."""
-    out = {}
-    for path in (root / "results" / dataset / model / "mlflow" / "shards").glob("*.json"):
-        out.update(read_json(path)["children"])
-    return out
+    """Run name -> child id, from the sweep's track record."""
+    return read_json(root / "results" / dataset / model / "mlflow.json")["children"]
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +110,7 @@ def test_a_random_search_runs_end_to_end(searched):
         "random", "4", "11")
     assert json.loads(tags["search.space.lr"]) == {"loguniform": [0.05, 50.0]}
     assert not [k for k in tags if k.startswith("grid.")]
-    assert parent["metrics"]["n_configs"] == 4
+    assert tags["n_configs"] == "4"
     # the parent holds the sweep's figures, the sweep views among them
     artifacts = Path(parent["artifact_uri"].removeprefix("file://")) / "plots"
     assert {p.name for p in artifacts.glob("*.png")} == plots
@@ -138,9 +135,10 @@ def test_a_figure_an_earlier_sweep_left_is_not_attached_to_the_parent(searched, 
 
 
 def test_searching_a_gridded_model_takes_the_grids_heatmap_off_its_parent(tmp_path):
-    """A user grids a model, then searches it: the sweep's MLflow parent is reused, and the
-    heatmap the grid logged on it goes, since a search has none. The file stays in plots/
-    (no rule of a search writes or removes it)."""
+    """A user grids a model, then searches it: the sweep's MLflow parent shows no heatmap,
+    since a search has none (a new parent, as the best run changed: the old one, with the
+    grid's curves and heatmap, is deleted). The file stays in plots/ (no rule of a search
+    writes or removes it)."""
     config = tiny_config()
     config["datasets"].pop("line")
     del config["models"]["linear_regression"]
@@ -153,7 +151,9 @@ def test_searching_a_gridded_model_takes_the_grids_heatmap_off_its_parent(tmp_pa
     config["models"]["logistic_regression"] = {"search": {**SEARCH, "n_trials": 2}}
     proj.write_config(config)
     proj.snakemake("--cores", "2", env=ENV)
-    assert parent_figures(proj.root, "logistic_regression") == (parent, SEARCH_FIGURES)
+    now, figures = parent_figures(proj.root, "logistic_regression")
+    assert figures == SEARCH_FIGURES
+    assert now == parent or runs_in_store(proj.root)[parent]["stage"] == "deleted"
     assert (proj.root / "results/moons/logistic_regression/plots/heatmap.png").is_file()
 
 
@@ -194,9 +194,12 @@ def test_repeats_run_end_to_end_with_means_and_intervals(searched):
     assert (sweep / "plots" / "heatmap.png").is_file()
 
     store = runs_in_store(searched.root)
-    children = {r["name"]: r for r in store.values()
+    children = {r["tags"]["gdlab.run"]: r for r in store.values()
                 if r["stage"] == "active" and r["tags"].get("gdlab.role") == "run"
                 and r["tags"]["model"] == "linear_regression"}
+    # named by what varies in the sweep: l2 and the repeat
+    assert {r["name"] for r in children.values()} == {
+        f"l2={l2} r{k}" for l2 in ("0", "0.1") for k in range(3)}
     assert set(children) == {r["run_name"] for r in rows}
     for row in rows:
         tags = children[row["run_name"]]["tags"]
@@ -204,13 +207,13 @@ def test_repeats_run_end_to_end_with_means_and_intervals(searched):
     [parent] = [r for r in store.values() if r["tags"].get("gdlab.role") == "sweep"
                 and r["tags"]["model"] == "linear_regression"]
     assert parent["tags"]["repeats"] == "3" and parent["tags"]["best.config"] == chosen
-    assert parent["metrics"]["best/val_mse_mean"] == pytest.approx(
+    assert parent["metrics"]["summary/config_val_mse_mean"] == pytest.approx(
         float(configs[chosen]["val_mse"]))
-    assert parent["metrics"]["best/test_mse_ci_high"] == pytest.approx(
+    assert parent["metrics"]["summary/config_test_mse_ci_high"] == pytest.approx(
         float(configs[chosen]["test_mse_ci_high"]))
     artifacts = Path(parent["artifact_uri"].removeprefix("file://"))
     assert (artifacts / "configs.csv").read_bytes() == (sweep / "configs.csv").read_bytes()
-    assert parent["metrics"]["n_configs"] == 2 and parent["metrics"]["n_runs"] == 6
+    assert parent["tags"]["n_configs"] == "2" and parent["tags"]["n_runs"] == "6"
 
 
 def test_raising_n_trials_only_adds_runs(searched, tmp_path):
@@ -230,7 +233,7 @@ def test_raising_n_trials_only_adds_runs(searched, tmp_path):
     jobs = proj.planned_jobs()
     trains = [(w["model"], w["shard"]) for rule, w in jobs if rule == "train"]
     assert trains == [("logistic_regression", added_shard)]
-    assert [w["shard"] for rule, w in jobs if rule == "track_shard"] == [added_shard]
+    assert [w["model"] for rule, w in jobs if rule == "track"] == ["logistic_regression"]
     assert not [w for _, w in jobs if w.get("model") == "linear_regression"]
 
     proj.snakemake("--cores", "2", env=ENV)

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, Project, reproducible_files, tiny_config
-
-from gdlab.io import read_json
+from test_mlflow_record import assert_sound
 
 pytestmark = pytest.mark.workflow
 
@@ -61,6 +60,7 @@ def test_localrules_name_every_rule_but_train(project):
     assert local <= rules
 
 
+@pytest.mark.service
 def test_the_experiment_on_slurm_matches_a_local_run(slurm, tmp_path):
     local = Project(tmp_path / "local")
     local.write_config(slurm_config())
@@ -87,15 +87,10 @@ def test_the_experiment_on_slurm_matches_a_local_run(slurm, tmp_path):
     assert len(shards) >= 2 and len(logs) == len(shards)
     assert all("rule_train" in p.parts for p in logs)
     # and MLflow (the local SQLite store: tracking runs on the submitting node) is exact
-    from mlflow import MlflowClient
-
-    client = MlflowClient(f"sqlite:///{proj.root / 'mlflow.db'}")
-    exp_id = read_json(proj.root / "results/mlflow/experiment.json")["experiment_id"]
-    runs = client.search_runs([exp_id], max_results=100)
-    assert sorted(r.data.tags["gdlab.role"] for r in runs) == ["run"] * 4 + ["sweep"] * 2
-    assert all(r.info.status == "FINISHED" for r in runs)
+    assert_sound(proj)
 
 
+@pytest.mark.service
 def test_a_failing_cluster_job_fails_the_run_without_hanging(slurm, tmp_path):
     config = slurm_config()
     del config["models"]["logistic_regression"]  # one sweep: line

@@ -6,8 +6,10 @@ from scipy import stats as sps
 
 from gdlab import summary as S
 
-BASELINE = {"references": {"0.0": {"objective": 0.1, "metrics": {
-    "train": {"mse": 0.1}, "val": {"mse": 0.1}, "test": {"mse": 0.1}}}}}
+BASELINE = {"references": {"0.0": {"l2": 0.0, "optimum": {"objective": 0.1, "metrics": {
+    "train": {"mse": 0.1}, "val": {"mse": 0.1}, "test": {"mse": 0.1}}}}},
+    "default": {"": {"estimator": "LinearRegression()", "converged": True, "metrics": {
+        "train": {"mse": 0.2}, "val": {"mse": 0.2}, "test": {"mse": 0.2}}}}}
 
 
 def run(config: str, repeat: int | None, val: float, test: float = 1.0,
@@ -49,6 +51,7 @@ def test_configs_table_gives_mean_and_the_t_interval_of_scipy():
         assert b[f"{key}_ci_low"] == pytest.approx(lo, rel=1e-12)
         assert b[f"{key}_ci_high"] == pytest.approx(hi, rel=1e-12)
     assert b["objective_gap"] == pytest.approx(sum(vals) / 4 - 0.1)
+    assert b["optimum_objective"] == 0.1
     a = rows["a"]
     assert (a["n_diverged"], a["diverged"], a["best"]) == (1, True, False)
     record = S.best_record(best, BASELINE, "mse", "d", "linear_regression", runs)
@@ -57,8 +60,11 @@ def test_configs_table_gives_mean_and_the_t_interval_of_scipy():
     assert record["config"]["seeds"] == [100, 101, 102, 103]
     assert record["config"]["metrics"]["val"]["mse"] == {
         "mean": b["val_mse"], "ci_low": b["val_mse_ci_low"], "ci_high": b["val_mse_ci_high"]}
+    assert record["sklearn_default"]["estimator"] == "LinearRegression()"
+    assert record["optimum"]["objective_gap"] == pytest.approx(0.29 - 0.1)
     row = S.overview_row(record, len(runs), 1)
     assert row["best_config"] == "b" and row["repeats"] == 4
+    assert row["sklearn_default_test_mse"] == 0.2 and row["better"] == "lower"
     assert row["val_mse_mean"] == b["val_mse"] and row["test_mse_ci_high"] == b["test_mse_ci_high"]
     table = S.sweep_table(runs, BASELINE, best)
     assert [(r["config"], r["repeat"]) for r in table][:2] == [("a", 0), ("a", 1)]

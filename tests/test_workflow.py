@@ -122,7 +122,7 @@ def test_dry_run_plans_one_train_job_per_grid_point_of_every_sweep(project):
     assert jobs["baseline"] == jobs["summarize"] == len(sweeps)
     for dataset, model in sweeps:
         assert f"results/{dataset}/{model}/best.json" in proc.stdout
-    assert jobs["track_shard"] == jobs["train"]
+    assert jobs["track"] == len(sweeps) and jobs["mlflow_setup"] == 1
     # "1e-3" was read as the number 0.001: it names no run (tests/test_config.py checks the
     # coercion itself); a dry run lists shards, whose specs hold the runs
     assert "1e-3" not in proc.stdout
@@ -133,8 +133,8 @@ def test_dry_run_of_the_tiny_config(project):
     shards = {sweep: n_shards(project, *sweep) for sweep in TINY_SWEEPS}
     assert all(n >= 1 for n in shards.values())
     for rule, n in {"make_dataset": 2, "split": 2, "train": sum(shards.values()),
-                    "track_shard": sum(shards.values()), "baseline": 2, "summarize": 2,
-                    "plot": 2, "track": 2}.items():
+                    "baseline": 2, "summarize": 2, "plot": 2, "mlflow_setup": 1,
+                    "track": 2}.items():
         assert jobs.get(rule) == n, (rule, jobs)
 
 
@@ -253,8 +253,9 @@ def test_a_finished_run_ends_by_saying_what_it_made(finished_project):
     assert "gdlab: done." in out
     for dataset, model in TINY_SWEEPS:
         assert f"  {dataset}/{model}  " in out
-    assert "Whole table: results/summary.csv" in out
-    assert "mlflow ui --backend-store-uri sqlite:///mlflow.db (experiment gdlab-test)" in out
+    assert "Tables: results/summary.csv (one row per sweep)" in out
+    assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in out
+    assert "viewStateShareKey=gdlab-sweeps" in out
 
 
 # ------------------------------------------------------------------------------------------
