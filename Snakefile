@@ -12,6 +12,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/halving.smk"
+include: "workflow/rules/tpe.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plot.smk"
 include: "workflow/rules/track.smk"
@@ -25,7 +26,7 @@ rule all:
 
 # On a cluster (profiles/slurm) only train jobs are submitted; every other rule is light
 # (a few seconds, or MLflow traffic from the submitting node) and runs where Snakemake
-# runs. Every rule but train and train_rung, here and only here (tests/test_slurm.py
+# runs. Every rule but train, train_rung and train_round, here and only here (tests/test_slurm.py
 # checks the list).
 localrules:
     all,
@@ -43,6 +44,9 @@ localrules:
     best_models,
     promote,
     publish,
+    ask,
+    collect_round,
+    search_history,
 
 
 # At the end, say what the run made and where to look (or which job's log says why it

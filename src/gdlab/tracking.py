@@ -176,7 +176,7 @@ MAX_METRICS, MAX_PARAMS_OR_TAGS, MAX_ENTITIES = 1000, 100, 1000
 #: the sweep plots and the per-run plots the plot rule writes (a search's sweep has no
 #: heatmap; the track job names its sweep's own: sweep_plots in workflow/rules/common.smk)
 SWEEP_PLOTS = ("heatmap.png", "learning_curves.png", "convergence.png",
-               "parallel_coordinates.png", "importance.png")
+               "parallel_coordinates.png", "importance.png", "optimisation_history.png")
 #: more scikit-learn references than this (a search over a continuous l2) are left to the
 #: parent's baseline.json instead of one set of metrics each
 MAX_REFERENCE_METRICS = 50
@@ -929,6 +929,8 @@ def child_record(run: RunResult, dataset: str, model: str, parent_id: str,
         tags.update(config=res["config"], repeat=str(res["repeat"]))
     if "rung" in res:  # successive halving: the last rung the configuration reached
         tags["rung"] = str(res["rung"])
+    if "round" in res:  # TPE: the round that asked the trial
+        tags["round"] = str(res["round"])
     params = {k: _param(v) for k, v in sorted(res["hyperparameters"].items())}
     params["seed"] = str(res["seed"])
     start, end = int(run.timing["start_time_ms"]), int(run.timing["end_time_ms"])
@@ -1668,7 +1670,8 @@ def _sweep_tags_metrics(sweep: SweepResult, search: dict | None = None):
             tags[f"grid.{key}"] = "[" + ", ".join(values) + "]"
     else:
         tags.update({f"search.{k}": str(search[k])
-                     for k in ("method", "n_trials", "seed", "eta", "budgets") if k in search})
+                     for k in ("method", "n_trials", "seed", "eta", "budgets", "batch",
+                               "n_startup_trials") if k in search})
         tags.update({f"search.{part}.{axis}": json.dumps(dist, sort_keys=True)
                      for part in ("space", "grid")
                      for axis, dist in sorted(search.get(part, {}).items())})

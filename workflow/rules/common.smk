@@ -15,6 +15,7 @@ os.environ.update(
 )
 
 from gdlab import grid as G
+from gdlab import tpe as TPE_ROUNDS  # round arithmetic only: Optuna is imported by ask jobs
 from gdlab.config import ConfigError, load_schema, validate_config
 from gdlab.models.registry import REGISTRY
 from gdlab.io import canonical_json
@@ -50,6 +51,7 @@ wildcard_constraints:
     model=r"[A-Za-z0-9_-]+",
     shard=r"\d+",
     rung=r"\d+",
+    round=r"\d+",
 
 
 #: the module that reads each kind of dataset: a make_dataset job's code is its source's
@@ -87,17 +89,20 @@ def _data_key(dataset):
     return G.stable_hash([dataset_spec(dataset), split_spec(dataset)])
 
 
+def _train_code(model):
+    """The training code and the model's own module (models are imported lazily)."""
+    return G.code_version("gdlab.train", REGISTRY[model].module)
+
+
 def _build_runs():
     """(dataset, model) -> run name -> spec: every point of the model's grid or search,
-    each repeated (gdlab.grid.run_specs)."""
+    each repeated (gdlab.grid.run_specs). A TPE search's trials are asked round by round
+    (rules/tpe.smk), so its table is empty here: sweep_specs reads them once asked."""
     return {
-        (dataset, model): G.run_specs(
-            config,
-            dataset,
-            model,
-            _data_key(dataset),
-            # the training code and the model's own module (models are imported lazily)
-            G.code_version("gdlab.train", REGISTRY[model].module),
+        (dataset, model): (
+            {}
+            if G.sweep_method(config["models"][model]) == "tpe"
+            else G.run_specs(config, dataset, model, _data_key(dataset), _train_code(model))
         )
         for dataset, model in G.sweeps(config)
     }
@@ -111,13 +116,28 @@ HALVING = {
     for d, m in SWEEPS
     if G.sweep_method(config["models"][m]) == "halving"
 }
+#: (dataset, model) -> the TPE search of the sweeps asked and trained in rounds
+TPE = {
+    (d, m): config["models"][m]["search"]
+    for d, m in SWEEPS
+    if G.sweep_method(config["models"][m]) == "tpe"
+}
 
 
 def _build_shards():
-    """(dataset, model) -> shard id -> its run names (only shards that have runs)."""
+    """(dataset, model) -> shard id -> its run names (only shards that have runs). A TPE
+    sweep's shards are its rounds (each the union of the round's train jobs: rules/tpe.smk),
+    listed by trial number: their runs are named only once asked."""
     size = config["train"]["shard_size"]
     shards = {}
     for sweep, table in RUNS.items():
+        if sweep in TPE:
+            search = TPE[sweep]
+            shards[sweep] = {
+                str(r): list(TPE_ROUNDS.round_trials(search, r))
+                for r in range(len(TPE_ROUNDS.round_sizes(search["n_trials"], search["batch"])))
+            }
+            continue
         n = G.shard_count(len(table), size)
         by_shard = {}
         for name in sorted(table):
@@ -152,7 +172,39 @@ def shard_spec(w):
 
 
 def sweep_runs(w):
+    """The run names of a sweep, or None for a TPE sweep: they are known once its rounds
+    are asked, and a job's params must not read a checkpoint's output unless the job is
+    made after it (on every start Snakemake first plans with such params unknown, and the
+    jobs after it then rerun); the job reads them from its shard manifests instead."""
+    if (w.dataset, w.model) in TPE:
+        return None
     return sorted(RUNS[(w.dataset, w.model)])
+
+
+def round_records(w):
+    """Input function: every round's record of a TPE sweep (none for other sweeps): the
+    baseline reads a TPE sweep's problems from them."""
+    if (w.dataset, w.model) not in TPE:
+        return []
+    return [
+        f"results/{w.dataset}/{w.model}/rounds/{r}/trials.json"
+        for r in range(len(SHARDS[(w.dataset, w.model)]))
+    ]
+
+
+def tpe_round_specs(dataset, model, r):
+    """Run name -> spec of every run of round ``r`` of a TPE sweep (each trial repeated),
+    from the round's record, read once its checkpoint ``ask`` is done."""
+    done = checkpoints.ask.get(dataset=dataset, model=model, round=str(r))
+    with open(done.output[0], encoding="utf-8") as f:
+        record = json.load(f)
+    points = [
+        (t["name"], G.normalize_hyperparameters(t["hyperparameters"], model))
+        for t in record["trials"]
+    ]
+    return G.point_specs(
+        config, dataset, model, points, _data_key(dataset), _train_code(model), round=r
+    )
 
 
 def every_sweep(pattern):
@@ -175,14 +227,12 @@ def shard_files(pattern):
 
 def baseline_spec(w):
     """What a baseline job depends on: the sweep's problems (l2, loss, architecture)."""
-    problems = {
-        canonical_json(G.problem(spec["hyperparameters"]))
-        for spec in RUNS[(w.dataset, w.model)].values()
-    }
+    tpe = (w.dataset, w.model) in TPE  # its problems: from its rounds (the job reads them)
+    specs = RUNS[(w.dataset, w.model)].values()
     return canonical_json(
         {
             "model": w.model,
-            "problems": [json.loads(p) for p in sorted(problems)],
+            "problems": None if tpe else G.problems(s["hyperparameters"] for s in specs),
             "code": G.code_version("gdlab.baseline", REGISTRY[w.model].module),
         }
     )
@@ -213,10 +263,13 @@ def models_regex(*methods):
 
 
 def sweep_plots(w):
-    """The sweep figures of the wildcards' sweep (a random search has no heatmap)."""
+    """The sweep figures of the wildcards' sweep (a random search has no heatmap; a TPE
+    search also has its optimisation history: rule search_history)."""
     names = ["learning_curves", "convergence", "parallel_coordinates", "importance"]
     if G.sweep_method(config["models"][w.model]) == "grid":
         names.insert(0, "heatmap")
+    if G.sweep_method(config["models"][w.model]) == "tpe":
+        names.append("optimisation_history")
     return [f"results/{w.dataset}/{w.model}/plots/{name}.png" for name in names]
 
 
@@ -231,6 +284,8 @@ def all_outputs():
         ]
         if lesson_sweep(dataset, model):
             out.append(f"results/{dataset}/{model}/plots/loss_landscape.png")
+        if (dataset, model) in TPE:
+            out.append(f"results/{dataset}/{model}/plots/optimisation_history.png")
     return out
 
 

@@ -1,0 +1,12 @@
+"""search_history: a TPE search's optimisation history (best so far against trial number)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
+
+import json  # noqa: E402
+
+from gdlab.search_history import plot_history_files  # noqa: E402
+
+spec = json.loads(snakemake.params.spec)
+plot_history_files(snakemake.input.configs, snakemake.input.best, snakemake.output[0],
+                   spec["batch"])
