@@ -111,16 +111,12 @@ def _plain(value):
     return float(value)
 
 
-def ask(space: dict, told: list[tuple[dict, float | None]], n: int, seed: int,
-        n_startup_trials: int = DEFAULT_STARTUP_TRIALS,
-        goal: str = "minimize") -> list[dict]:
-    """The Optuna parameters of ``n`` new trials, asked one after the other.
-
-    A fresh in-memory study with a ``TPESampler(seed=seed, n_startup_trials=...)`` (Optuna's
-    defaults otherwise: constant liar on, so each ask of the round sees the ones asked
-    before it as running) is told ``told``, each (params, objective) in trial order, an
-    objective of None as a failed trial. A pure function of its arguments.
-    """
+def study(space: dict, told: list[tuple[dict, float | None]], seed: int,
+          n_startup_trials: int = DEFAULT_STARTUP_TRIALS, goal: str = "minimize"):
+    """A fresh in-memory Optuna study with a ``TPESampler(seed=seed, n_startup_trials=...)``
+    (Optuna's defaults otherwise: constant liar on, so each ask of a round sees the ones
+    asked before it as running), told ``told``: each (params, objective) in trial order,
+    an objective of None (or not finite) as a failed trial (``TrialState.FAIL``)."""
     import optuna
     from optuna.trial import TrialState, create_trial
 
@@ -129,15 +125,30 @@ def ask(space: dict, told: list[tuple[dict, float | None]], n: int, seed: int,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup_trials)
-        study = optuna.create_study(sampler=sampler, direction=goal)
-        for params, value in told:
-            if value is None or not math.isfinite(value):
-                study.add_trial(create_trial(state=TrialState.FAIL, params=params,
-                                             distributions=dists))
-            else:
-                study.add_trial(create_trial(params=params, distributions=dists,
-                                             value=float(value)))
-        return [{k: _plain(v) for k, v in study.ask(dists).params.items()} for _ in range(n)]
+        out = optuna.create_study(sampler=sampler, direction=goal)
+    for params, value in told:
+        if value is None or not math.isfinite(value):
+            out.add_trial(create_trial(state=TrialState.FAIL, params=params,
+                                       distributions=dists))
+        else:
+            out.add_trial(create_trial(params=params, distributions=dists,
+                                       value=float(value)))
+    return out
+
+
+def ask(space: dict, told: list[tuple[dict, float | None]], n: int, seed: int,
+        n_startup_trials: int = DEFAULT_STARTUP_TRIALS,
+        goal: str = "minimize") -> list[dict]:
+    """The Optuna parameters of ``n`` new trials, asked one after the other from
+    :func:`study` of ``told``. A pure function of its arguments."""
+    import optuna
+
+    dists = distributions(space)
+    asking = study(space, told, seed, n_startup_trials, goal)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return [{k: _plain(v) for k, v in asking.ask(dists).params.items()}
+                for _ in range(n)]
 
 
 def objective(results: list[dict], metric: str) -> float | None:
