@@ -270,6 +270,10 @@ def test_the_history_figure_is_drawn_reproducibly(tmp_path):
     fig = optimisation_history_figure(rows, best, batch=4, title="moons / mlp")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.texts] == ["round 0", "round 1", "round 2"]
+    # 4 healthy trials in round 0 (trial 3 diverged): TPE from round 2 on with 6 startup
+    startup = optimisation_history_figure(rows, best, 4, n_startup_trials=6)
+    assert [t.get_text() for t in startup.axes[0].texts] == [
+        "round 0 (random)", "round 1 (random)", "round 2"]
     assert "12 trials in 3 rounds of 4" in fig._suptitle.get_text()
     png = render_png(fig)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"

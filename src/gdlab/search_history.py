@@ -61,10 +61,11 @@ def history(rows: list[dict], metric: str, batch: int) -> list[dict]:
 
 @_styled
 def optimisation_history_figure(rows: list[dict], best: dict, batch: int,
-                                title: str = "") -> Figure:
+                                title: str = "", n_startup_trials: int | None = None) -> Figure:
     """Every trial a point (coloured by its round), the best so far a step line, the rounds
     as alternating bands labelled at the top, the best trial framed red, failed trials
-    crosses on the top edge."""
+    crosses on the top edge. With ``n_startup_trials``, a round asked while fewer trials
+    than that had completed (TPE samples at random until then) is labelled "random"."""
     metric = best.get("selection_metric") or "val_loss"
     points = history(rows, metric, batch)
     numbers = np.array([p["number"] for p in points], dtype=float)
@@ -98,7 +99,11 @@ def optimisation_history_figure(rows: list[dict], best: dict, batch: int,
         x0, x1 = in_round.min() - 0.5, in_round.max() + 0.5
         if r % 2:
             ax.axvspan(x0, x1, color="0.93", zorder=0, lw=0)
-        ax.text((x0 + x1) / 2, 1.005, f"round {r}", transform=ax.get_xaxis_transform(),
+        label = f"round {r}"
+        if n_startup_trials is not None and \
+                (ok & (numbers < r * batch)).sum() < n_startup_trials:
+            label += " (random)"
+        ax.text((x0 + x1) / 2, 1.005, label, transform=ax.get_xaxis_transform(),
                 ha="center", va="bottom", fontsize=7, color="0.35")
     cmap = mcolors.ListedColormap(
         np.array([[0.13, 0.40, 0.67, 1.0], [0.90, 0.45, 0.05, 1.0]]), name="rounds")
@@ -141,9 +146,11 @@ def optimisation_history_figure(rows: list[dict], best: dict, batch: int,
     return fig
 
 
-def plot_history_files(configs, best, out, batch: int) -> None:
+def plot_history_files(configs, best, out, batch: int,
+                       n_startup_trials: int | None = None) -> None:
     """:func:`optimisation_history_figure` of a sweep's ``configs.csv`` and ``best.json``,
     written to ``out``."""
     rec = read_json(best)
     title = " / ".join(p for p in (rec.get("dataset", ""), rec.get("model", "")) if p)
-    _save(optimisation_history_figure(read_summary(configs), rec, batch, title), out)
+    _save(optimisation_history_figure(read_summary(configs), rec, batch, title,
+                                      n_startup_trials), out)

@@ -183,6 +183,9 @@ rule search_history:
                 "code": G.code_version("gdlab.search_history"),
                 "batch": config["models"][w.model]["search"]["batch"],
                 "n_trials": config["models"][w.model]["search"]["n_trials"],
+                "n_startup_trials": config["models"][w.model]["search"].get(
+                    "n_startup_trials", TPE_ROUNDS.DEFAULT_STARTUP_TRIALS
+                ),
             }
         ),
     script:

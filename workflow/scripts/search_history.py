@@ -9,4 +9,4 @@ from gdlab.search_history import plot_history_files  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
 plot_history_files(snakemake.input.configs, snakemake.input.best, snakemake.output[0],
-                   spec["batch"])
+                   spec["batch"], spec["n_startup_trials"])
