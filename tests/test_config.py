@@ -48,7 +48,7 @@ def test_the_shipped_default_config_is_valid():
     validate_config(config, SCHEMA, base_dir=REPO)
 
 
-@pytest.mark.parametrize("overlay", ["lesson.yaml", "search.yaml", "halving.yaml"])
+@pytest.mark.parametrize("overlay", ["lesson.yaml", "search.yaml", "halving.yaml", "tpe.yaml"])
 def test_the_shipped_overlays_are_valid(overlay):
     from snakemake.utils import update_config
 
