@@ -21,7 +21,8 @@ Every gdlab search runs ``snakemake --cores 2`` from nothing in a fresh copy of 
    store; per trial one run, its per-epoch metrics and params in one ``log_batch``), in
    ``study.optimize(n_jobs=2)`` on resumable storage (an Optuna RDB storage SQLite file)
    with a seeded ``TPESampler``. Wall time and best validation log loss, each side run
-   twice from nothing: are Optuna's two runs the same trials (params in trial order)?
+   twice from nothing: are Optuna's two runs the same trials (params in trial order)? (A
+   control: Optuna with ``n_jobs=1``, twice.)
    gdlab's two runs are compared byte for byte (every results file that depends on
    results: rounds' records, runs, manifests, summaries; not the wall-clock timing.json).
    gdlab's run is the whole pipeline: data, split, rounds, baseline, summaries, figures
@@ -124,8 +125,9 @@ def result_files(root: Path, sweep: str) -> dict[str, bytes]:
 
 
 # -- part 2: Optuna's own parallel study (run as a subprocess: its imports count) ---------
-def optuna_worker(directory: Path, split_path: Path, seed: int, n_trials: int) -> None:
-    """``study.optimize(n_jobs=2)`` of the MLP on moons with per-trial MLflow logging."""
+def optuna_worker(directory: Path, split_path: Path, seed: int, n_trials: int,
+                  n_jobs: int = 2) -> None:
+    """``study.optimize(n_jobs=...)`` of the MLP on moons with per-trial MLflow logging."""
     t0 = time.perf_counter()
     import optuna
     from mlflow import MlflowClient
@@ -178,7 +180,7 @@ def optuna_worker(directory: Path, split_path: Path, seed: int, n_trials: int) -
     study = optuna.create_study(study_name="bench", storage=storage, load_if_exists=True,
                                 sampler=optuna.samplers.TPESampler(seed=seed))
     t1 = time.perf_counter()
-    study.optimize(objective, n_trials=n_trials, n_jobs=2)
+    study.optimize(objective, n_trials=n_trials, n_jobs=n_jobs)
     t_opt = time.perf_counter() - t1
     trials = [{"number": t.number, "params": t.params, "value": t.value,
                "state": t.state.name} for t in study.get_trials(deepcopy=False)]
@@ -186,11 +188,12 @@ def optuna_worker(directory: Path, split_path: Path, seed: int, n_trials: int) -
         {"import": t_import, "store": t_store, "optimize": t_opt, "trials": trials}))
 
 
-def run_optuna(directory: Path, split_path: Path, seed: int, n_trials: int) -> dict:
+def run_optuna(directory: Path, split_path: Path, seed: int, n_trials: int,
+               n_jobs: int = 2) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     subprocess.run([PYTHON, __file__, "--optuna-worker", str(directory), str(split_path),
-                    str(seed), str(n_trials)], check=True, cwd=REPO)
+                    str(seed), str(n_trials), str(n_jobs)], check=True, cwd=REPO)
     out = json.loads((directory / "worker.json").read_text())
     out["wall"] = time.perf_counter() - t0
     return out
@@ -201,12 +204,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true",
                     help="32 trials, 5 seeds in part 1, 3 in part 3")
     ap.add_argument("--seeds", type=int, help="search seeds in parts 1 and 3")
-    ap.add_argument("--optuna-worker", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--optuna-worker", nargs=5, help=argparse.SUPPRESS)
     add_run_args(ap)
     args = ap.parse_args()
     if args.optuna_worker:
-        d, split, seed, n = args.optuna_worker
-        optuna_worker(Path(d), Path(split), int(seed), int(n))
+        d, split, seed, n, jobs = args.optuna_worker
+        optuna_worker(Path(d), Path(split), int(seed), int(n), int(jobs))
         return
     n_trials = 32 if args.quick else 48
     seeds = list(range(1, 1 + (args.seeds or (5 if args.quick else 10))))
@@ -265,12 +268,25 @@ def main() -> None:
             rows.append((sec2, f"run {i + 1}: Optuna wall time, from nothing", t_str(o["wall"]),
                          f"best {ob:.4f}; imports {t_str(o['import'])}, MLflow store "
                          f"{t_str(o['store'])}, optimize {t_str(o['optimize'])}"))
-        pa = [(t["number"], t["params"]) for t in opt[0]["trials"]]
-        pb = [(t["number"], t["params"]) for t in opt[1]["trials"]]
-        same_trials = sum(a == b for a, b in zip(pa, pb, strict=False))
-        rows.append((sec2, "Optuna: same trials in both runs", "yes" if pa == pb else "no",
-                     f"{same_trials} of {len(pa)} trials have the same params at the same "
-                     f"number (a trial's params depend on which trials had finished)"))
+        def same(a: dict, b: dict) -> tuple[bool, int]:
+            pa = [(t["number"], t["params"]) for t in a["trials"]]
+            pb = [(t["number"], t["params"]) for t in b["trials"]]
+            return pa == pb, sum(x == y for x, y in zip(pa, pb, strict=False))
+
+        identical, n_same = same(*opt)
+        rows.append((sec2, "Optuna n_jobs=2: same trials in both runs",
+                     "yes" if identical else "no",
+                     f"{n_same} of {n_trials} trials have the same params at the same number "
+                     f"(the workers share the sampler and the study: what a trial draws "
+                     f"depends on the other's timing)"))
+        # the control: Optuna alone, one worker, twice (its trials then do reproduce)
+        seq = [run_optuna(work / f"p2-optuna-seq-{i}", split_path, 1, n_trials, n_jobs=1)
+               for i in range(2)]
+        identical, n_same = same(*seq)
+        rows.append((sec2, "Optuna n_jobs=1: same trials in both runs",
+                     "yes" if identical else "no",
+                     f"{n_same} of {n_trials} (control); wall {t_str(seq[0]['wall'])}, "
+                     f"{t_str(seq[1]['wall'])}, optimize {t_str(seq[0]['optimize'])}"))
         rows.append((sec2, "gdlab: same bytes in both runs", "yes" if same_files else "no",
                      f"{len(gd[0]['files'])} result files compared byte for byte "
                      f"(rounds, runs, manifests, summaries)"))
