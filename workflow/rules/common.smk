@@ -97,7 +97,7 @@ def _train_code(model):
 def _build_runs():
     """(dataset, model) -> run name -> spec: every point of the model's grid or search,
     each repeated (gdlab.grid.run_specs). A TPE search's trials are asked round by round
-    (rules/tpe.smk), so its table is empty here: sweep_specs reads them once asked."""
+    (rules/tpe.smk), so its table is empty here: tpe_round_specs reads them once asked."""
     return {
         (dataset, model): (
             {}
