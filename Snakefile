@@ -12,6 +12,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/halving.smk"
+include: "workflow/rules/tpe.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plot.smk"
 include: "workflow/rules/track.smk"
@@ -25,8 +26,8 @@ rule all:
 
 # On a cluster (profiles/slurm) only train jobs are submitted; every other rule is light
 # (a few seconds, or MLflow traffic from the submitting node) and runs where Snakemake
-# runs. Every rule but train and train_rung, here and only here (tests/test_slurm.py
-# checks the list).
+# runs. Every rule but train, train_rung and train_round, here and only here
+# (tests/test_slurm.py checks the list).
 localrules:
     all,
     make_dataset,
@@ -41,6 +42,9 @@ localrules:
     track,
     promote,
     publish,
+    ask,
+    collect_round,
+    search_history,
 
 
 # At the end, say what the run made and where to look (or which job's log says why it

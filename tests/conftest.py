@@ -141,7 +141,8 @@ class Project:
         jobs = []
         for line in out.splitlines():
             line = line.strip()
-            if line.startswith(("rule ", "localrule ")) and line.endswith(":"):
+            if line.startswith(("rule ", "localrule ", "checkpoint ", "localcheckpoint ")) \
+                    and line.endswith(":"):
                 jobs.append((line.split()[1].rstrip(":"), {}))
             elif line.startswith("wildcards:") and jobs:
                 for item in line.removeprefix("wildcards:").split(","):

@@ -48,7 +48,7 @@ def test_the_shipped_default_config_is_valid():
     validate_config(config, SCHEMA, base_dir=REPO)
 
 
-@pytest.mark.parametrize("overlay", ["lesson.yaml", "search.yaml", "halving.yaml"])
+@pytest.mark.parametrize("overlay", ["lesson.yaml", "search.yaml", "halving.yaml", "tpe.yaml"])
 def test_the_shipped_overlays_are_valid(overlay):
     from snakemake.utils import update_config
 
@@ -205,9 +205,10 @@ def test_the_search_space_of_every_axis_is_the_registrys():
 
     models = SCHEMA["properties"]["models"]
     for name, info in REGISTRY.items():
-        # one space per method (random search, successive halving): each axis, same forms
+        # one space per method (random search, successive halving, TPE): each axis, same
+        # forms
         forms_of = models["properties"][name]["properties"]["search"]["oneOf"]
-        assert len(forms_of) == 2
+        assert len(forms_of) == 3
         for space in (form["properties"]["space"] for form in forms_of):
             assert set(space["properties"]) == set(info.axes)
         for axis, schema in info.axes.items():

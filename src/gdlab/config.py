@@ -115,9 +115,10 @@ def models_schema() -> dict:
                                for key, axis in axes.items()}}
 
     def search(axes: dict) -> dict:
-        """A random search (``method: random``) or successive halving (``method: halving``:
+        """A random search (``method: random``), successive halving (``method: halving``:
         ``eta``, ``budgets`` of epochs, and candidates drawn as a random search's or a
-        ``grid``; epochs are the budgets')."""
+        ``grid``; epochs are the budgets') or TPE in rounds (``method: tpe``: ``batch``
+        trials asked per round, :mod:`gdlab.tpe`)."""
         space = {"type": "object", "additionalProperties": False,
                  "properties": {key: space_axis(axis) for key, axis in axes.items()}}
         n_trials = {"type": "integer", "minimum": 1}
@@ -135,9 +136,23 @@ def models_schema() -> dict:
             "n_trials": n_trials, "seed": seed, "space": {**space, "required": ["lr"]},
             "grid": {**grid(axes), "required": ["lr"]}},
             "required": ["eta", "budgets"], "additionalProperties": False}
+        # grid, eta and budgets are successive halving's: allowed here only so that
+        # _tpe_problems can say why they do not belong to a TPE search
+        tpe = {"properties": {
+            "method": {"const": "tpe"}, "n_trials": n_trials,
+            "batch": {"type": "integer", "minimum": 1,
+                      "description": "trials asked per round (a round's trials train in "
+                                     "parallel)"},
+            "seed": seed,
+            "n_startup_trials": {"type": "integer", "minimum": 0,
+                                 "description": "trials told before TPE models the space "
+                                                "(random until then; default 10)"},
+            "space": {**space, "required": ["lr", "epochs"]},
+            "grid": True, "eta": True, "budgets": True},
+            "required": ["n_trials", "batch", "space"], "additionalProperties": False}
         return {"type": "object", "required": ["method"],
-                "properties": {"method": {"enum": ["random", "halving"]}},
-                "oneOf": [random, halving]}
+                "properties": {"method": {"enum": ["random", "halving", "tpe"]}},
+                "oneOf": [random, halving, tpe]}
 
     # which datasets a model sweeps (default: every one it fits)
     datasets = {"type": "array", "minItems": 1, "uniqueItems": True,
@@ -201,13 +216,14 @@ def _sweep_problems(model: str, spec: dict) -> list[str]:
         return [f"{key}: has both 'grid' and 'search'; a model's runs come from one of them "
                 f"(remove {key}.grid or {key}.search)"]
     if "grid" not in spec and "search" not in spec:
-        return [f"{key}: needs 'grid' (lists of values) or 'search' (a random search or "
-                f"successive halving)"]
+        return [f"{key}: needs 'grid' (lists of values) or 'search' (a random search, "
+                f"successive halving or TPE)"]
     if "grid" in spec:
         return [f"{key}.grid.{axis}: repeated value in {values}"
                 for axis, values in spec["grid"].items() if _repeated(model, axis, values)]
     search, where = spec["search"], f"{key}.search"
-    problems = _halving_problems(where, search) if search["method"] == "halving" else []
+    problems = _halving_problems(where, search) if search["method"] == "halving" else \
+        _tpe_problems(where, search) if search["method"] == "tpe" else []
     for axis, dist in search.get("space", {}).items():
         (kind, arg), = dist.items()
         at = f"{where}.space.{axis}.{kind}"
@@ -243,6 +259,22 @@ def _halving_problems(where: str, search: dict) -> list[str]:
     budgets = search["budgets"]
     if any(a >= b for a, b in itertools.pairwise(budgets)):
         problems.append(f"{where}.budgets: must increase from rung to rung, got {budgets}")
+    return problems
+
+
+def _tpe_problems(where: str, search: dict) -> list[str]:
+    """What the schema cannot say about a TPE search: rounds no larger than the search,
+    and none of successive halving's keys."""
+    problems = []
+    if "grid" in search:
+        problems.append(f"{where}.grid: a TPE search asks its trials from {where}.space; "
+                        f"candidates from a grid are successive halving's (method: halving)")
+    problems += [f"{where}.{key}: successive halving's; a TPE search trains each trial to "
+                 f"its own epochs (an axis of {where}.space); remove it"
+                 for key in ("eta", "budgets") if key in search]
+    if search["batch"] > search["n_trials"]:
+        problems.append(f"{where}.batch: {search['batch']} trials per round is more than "
+                        f"n_trials ({search['n_trials']}); give batch <= n_trials")
     return problems
 
 

@@ -220,6 +220,9 @@ def sweep_points(model_spec: dict, model: str, global_seed: int) -> list[tuple[s
     ``grid``, the trials of its random ``search``, or the candidates of its halving search."""
     if sweep_method(model_spec) == "halving":
         return halving_candidates(model_spec["search"], model, global_seed)
+    if sweep_method(model_spec) == "tpe":
+        raise ValueError(f"{model}: a TPE search's trials are asked round by round, from the "
+                         f"results of the rounds before (gdlab.tpe), not made at planning time")
     if "search" in model_spec:
         return search_trials(model_spec["search"], model, global_seed)
     grid = model_spec["grid"]
@@ -227,7 +230,8 @@ def sweep_points(model_spec: dict, model: str, global_seed: int) -> list[tuple[s
 
 
 def sweep_method(model_spec: dict) -> str:
-    """How a model's points are made and trained: ``grid``, ``random`` or ``halving``."""
+    """How a model's points are made and trained: ``grid``, ``random``, ``halving`` or
+    ``tpe``."""
     return model_spec["search"]["method"] if "search" in model_spec else "grid"
 
 
@@ -314,20 +318,35 @@ def run_specs(config: dict, dataset: str, model: str, data_key: str,
               code: str) -> dict[str, dict]:
     """Run name -> the whole spec of every run of a sweep (what its train job receives; for
     successive halving, the spec at the top rung)."""
+    halving = config["models"][model].get("search", {}).get("budgets")
+    # a halving candidate's hp has epochs = the last budget: its seed and top-rung run key
+    # are those of the same point in a full sweep at that budget (same bytes)
+    specs = point_specs(config, dataset, model,
+                        sweep_points(config["models"][model], model, config["seed"]),
+                        data_key, code)
+    if halving:
+        return {name: at_rung(spec, len(halving) - 1, halving) for name, spec in specs.items()}
+    return specs
+
+
+def point_specs(config: dict, dataset: str, model: str, points: list[tuple[str, dict]],
+                data_key: str, code: str, **fields) -> dict[str, dict]:
+    """Run name -> spec of each repeat of each (name, hyperparameters) point of a sweep.
+
+    A run's seed derives from the global seed, the sweep and its hyperparameters (repeats:
+    :func:`repeat_runs`); ``fields`` are added to every spec (a TPE round's ``round``).
+    """
     specs = {}
     k = sweep_repeats(config, model)
-    halving = config["models"][model].get("search", {}).get("budgets")
-    for point, hp in sweep_points(config["models"][model], model, config["seed"]):
-        # a halving candidate's hp has epochs = the last budget: its seed and top-rung run
-        # key are those of the same point in a full sweep at that budget (same bytes)
+    for point, hp in points:
         for name, seed, extra in repeat_runs(
                 point, run_seed(config["seed"], dataset, model, hp), k):
             spec = {"dataset": dataset, "model": model,
                     "task": config["datasets"][dataset]["task"], "run_name": name,
-                    "hyperparameters": hp, "seed": seed, **extra, "data_key": data_key,
-                    "code_version": code}
+                    "hyperparameters": hp, "seed": seed, **extra, **fields,
+                    "data_key": data_key, "code_version": code}
             spec["run_key"] = stable_hash([data_key, model, hp, seed, code])
-            specs[name] = at_rung(spec, len(halving) - 1, halving) if halving else spec
+            specs[name] = spec
     return specs
 
 
@@ -339,6 +358,12 @@ def problem(hp: dict) -> dict:
     """What defines a run's problem, the one scikit-learn solves for it: ``l2``, and the
     :data:`PROBLEM_AXES` its grid lists (others take the class's defaults)."""
     return {k: hp[k] for k in ("l2", *PROBLEM_AXES) if k in hp}
+
+
+def problems(hps) -> list[dict]:
+    """The distinct :func:`problem` of some hyperparameters, in a fixed order: what a
+    sweep's baseline solves."""
+    return [json.loads(p) for p in sorted({canonical_json(problem(hp)) for hp in hps})]
 
 
 def reference_key(hp: dict) -> str:

@@ -25,16 +25,21 @@ SWEEP_FIGURES = ("heatmap.png", "learning_curves.png", "convergence.png",
                  "parallel_coordinates.png", "importance.png")
 #: the lesson's figure (a logistic-regression sweep over both losses)
 LESSON_FIGURE = "loss_landscape.png"
+#: a TPE search's optimisation history (its own rule: the trials in the order asked)
+HISTORY_FIGURE = "optimisation_history.png"
 #: every figure name a sweep's MLflow parent may hold (what a re-sync may remove)
-ALL_SWEEP_FIGURES = (*SWEEP_FIGURES, LESSON_FIGURE)
+ALL_SWEEP_FIGURES = (*SWEEP_FIGURES, LESSON_FIGURE, HISTORY_FIGURE)
 #: the two losses of logistic regression the lesson compares, convex first
 LESSON_LOSSES = ("log_loss", "squared")
 
 
 def sweep_figures(method: str) -> tuple[str, ...]:
-    """The sweep figures of a sweep made by ``method`` (``grid``, ``random``, ``halving``):
-    a search's values form no grid, so it has no heatmap."""
-    return SWEEP_FIGURES if method == "grid" else SWEEP_FIGURES[1:]
+    """The sweep figures of a sweep made by ``method`` (``grid``, ``random``, ``halving``,
+    ``tpe``): a search's values form no grid, so it has no heatmap; a TPE search has its
+    optimisation history."""
+    if method == "grid":
+        return SWEEP_FIGURES
+    return (*SWEEP_FIGURES[1:], HISTORY_FIGURE) if method == "tpe" else SWEEP_FIGURES[1:]
 
 
 def is_lesson(model: str, losses) -> bool:

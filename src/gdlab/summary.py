@@ -185,6 +185,8 @@ def sweep_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dic
             row.update(config=r["config"], repeat=r["repeat"])
         if "rung" in r:  # successive halving: the last rung the run reached
             row["rung"] = r["rung"]
+        if "round" in r:  # TPE: the round that asked the run's trial
+            row["round"] = r["round"]
         row["run_key"] = r["run_key"]
         row.update(r["hyperparameters"])
         row.update({

@@ -16,6 +16,7 @@ os.environ.update(
 
 from gdlab import grid as G
 from gdlab import names
+from gdlab import tpe as TPE_ROUNDS  # round arithmetic only: Optuna is imported by ask jobs
 from gdlab.config import ConfigError, load_schema, validate_config
 from gdlab.models.registry import REGISTRY
 from gdlab.io import canonical_json
@@ -52,6 +53,7 @@ wildcard_constraints:
     model=r"[A-Za-z0-9_-]+",
     shard=r"\d+",
     rung=r"\d+",
+    round=r"\d+",
 
 
 #: the module that reads each kind of dataset: a make_dataset job's code is its source's
@@ -89,17 +91,20 @@ def _data_key(dataset):
     return G.stable_hash([dataset_spec(dataset), split_spec(dataset)])
 
 
+def _train_code(model):
+    """The training code and the model's own module (models are imported lazily)."""
+    return G.code_version("gdlab.train", REGISTRY[model].module)
+
+
 def _build_runs():
     """(dataset, model) -> run name -> spec: every point of the model's grid or search,
-    each repeated (gdlab.grid.run_specs)."""
+    each repeated (gdlab.grid.run_specs). A TPE search's trials are asked round by round
+    (rules/tpe.smk), so its table is empty here: tpe_round_specs reads them once asked."""
     return {
-        (dataset, model): G.run_specs(
-            config,
-            dataset,
-            model,
-            _data_key(dataset),
-            # the training code and the model's own module (models are imported lazily)
-            G.code_version("gdlab.train", REGISTRY[model].module),
+        (dataset, model): (
+            {}
+            if G.sweep_method(config["models"][model]) == "tpe"
+            else G.run_specs(config, dataset, model, _data_key(dataset), _train_code(model))
         )
         for dataset, model in G.sweeps(config)
     }
@@ -113,13 +118,28 @@ HALVING = {
     for d, m in SWEEPS
     if G.sweep_method(config["models"][m]) == "halving"
 }
+#: (dataset, model) -> the TPE search of the sweeps asked and trained in rounds
+TPE = {
+    (d, m): config["models"][m]["search"]
+    for d, m in SWEEPS
+    if G.sweep_method(config["models"][m]) == "tpe"
+}
 
 
 def _build_shards():
-    """(dataset, model) -> shard id -> its run names (only shards that have runs)."""
+    """(dataset, model) -> shard id -> its run names (only shards that have runs). A TPE
+    sweep's shards are its rounds (each the union of the round's train jobs: rules/tpe.smk),
+    listed by trial number: their runs are named only once asked."""
     size = config["train"]["shard_size"]
     shards = {}
     for sweep, table in RUNS.items():
+        if sweep in TPE:
+            search = TPE[sweep]
+            shards[sweep] = {
+                str(r): list(TPE_ROUNDS.round_trials(search, r))
+                for r in range(len(TPE_ROUNDS.round_sizes(search["n_trials"], search["batch"])))
+            }
+            continue
         n = G.shard_count(len(table), size)
         by_shard = {}
         for name in sorted(table):
@@ -154,7 +174,39 @@ def shard_spec(w):
 
 
 def sweep_runs(w):
+    """The run names of a sweep, or None for a TPE sweep: they are known once its rounds
+    are asked, and a job's params must not read a checkpoint's output unless the job is
+    made after it (on every start Snakemake first plans with such params unknown, and the
+    jobs after it then rerun); the job reads them from its shard manifests instead."""
+    if (w.dataset, w.model) in TPE:
+        return None
     return sorted(RUNS[(w.dataset, w.model)])
+
+
+def round_records(w):
+    """Input function: every round's record of a TPE sweep (none for other sweeps): the
+    baseline reads a TPE sweep's problems from them."""
+    if (w.dataset, w.model) not in TPE:
+        return []
+    return [
+        f"results/{w.dataset}/{w.model}/rounds/{r}/trials.json"
+        for r in range(len(SHARDS[(w.dataset, w.model)]))
+    ]
+
+
+def tpe_round_specs(dataset, model, r):
+    """Run name -> spec of every run of round ``r`` of a TPE sweep (each trial repeated),
+    from the round's record, read once its checkpoint ``ask`` is done."""
+    done = checkpoints.ask.get(dataset=dataset, model=model, round=str(r))
+    with open(done.output[0], encoding="utf-8") as f:
+        record = json.load(f)
+    points = [
+        (t["name"], G.normalize_hyperparameters(t["hyperparameters"], model))
+        for t in record["trials"]
+    ]
+    return G.point_specs(
+        config, dataset, model, points, _data_key(dataset), _train_code(model), round=r
+    )
 
 
 def every_sweep(pattern):
@@ -177,14 +229,12 @@ def shard_files(pattern):
 
 def baseline_spec(w):
     """What a baseline job depends on: the sweep's problems (l2, loss, architecture)."""
-    problems = {
-        canonical_json(G.problem(spec["hyperparameters"]))
-        for spec in RUNS[(w.dataset, w.model)].values()
-    }
+    tpe = (w.dataset, w.model) in TPE  # its problems: from its rounds (the job reads them)
+    specs = RUNS[(w.dataset, w.model)].values()
     return canonical_json(
         {
             "model": w.model,
-            "problems": [json.loads(p) for p in sorted(problems)],
+            "problems": None if tpe else G.problems(s["hyperparameters"] for s in specs),
             "code": G.code_version("gdlab.baseline", REGISTRY[w.model].module),
         }
     )
@@ -211,7 +261,8 @@ def models_regex(*methods):
 
 def sweep_plots(w):
     """The figures of the wildcards' sweep its MLflow parent gets: the sweep figures of its
-    method (a search has no heatmap), and the lesson's if it is a lesson sweep."""
+    method (a search has no heatmap, a TPE search has its optimisation history), and the
+    lesson's if it is a lesson sweep."""
     method = G.sweep_method(config["models"][w.model])
     figures = list(names.sweep_figures(method))
     if lesson_sweep(w.dataset, w.model):
@@ -230,6 +281,8 @@ def all_outputs():
         ]
         if lesson_sweep(dataset, model):
             out.append(f"results/{dataset}/{model}/plots/{names.LESSON_FIGURE}")
+        if (dataset, model) in TPE:
+            out.append(f"results/{dataset}/{model}/plots/{names.HISTORY_FIGURE}")
     return out
 
 
@@ -345,3 +398,69 @@ def rung_records(w):
     """Every rung's promotion record of the wildcards' sweep, rung 0 first."""
     budgets = HALVING[(w.dataset, w.model)]["budgets"]
     return [f"results/{w.dataset}/{w.model}/rungs/{r}/promoted.json" for r in range(len(budgets))]
+
+
+# TPE in rounds (rules/tpe.smk): which runs each round trains, in which shards.
+def tpe_round_shards(dataset, model, r):
+    """Shard id -> run names of round ``r`` (gdlab.grid.shard_of, as any sweep's shards)."""
+    names = sorted(tpe_round_specs(dataset, model, r))
+    n = G.shard_count(len(names), config["train"]["shard_size"])
+    shards = {}
+    for name in names:
+        shards.setdefault(str(G.shard_of(name, n)), []).append(name)
+    return shards
+
+
+def tpe_round_shard_spec(w):
+    """A train_round job's whole specification: its runs' specs."""
+    r = int(w.round)
+    names = tpe_round_shards(w.dataset, w.model, r).get(w.shard)
+    if names is None:
+        raise WorkflowError(f"round {r} of {w.dataset}/{w.model} has no shard {w.shard}")
+    table = tpe_round_specs(w.dataset, w.model, r)
+    return canonical_json(
+        {
+            "dataset": w.dataset,
+            "model": w.model,
+            "round": r,
+            "shard": w.shard,
+            "runs": [table[name] for name in names],
+        }
+    )
+
+
+def tpe_round_manifests(w):
+    """The train_round manifests of round ``shard`` (known once its trials are asked)."""
+    return [
+        f"results/{w.dataset}/{w.model}/rounds/{w.shard}/shards/{k}.json"
+        for k in tpe_round_shards(w.dataset, w.model, int(w.shard))
+    ]
+
+
+def tpe_earlier(pattern):
+    """Input function: ``pattern`` (with ``{r}``) for every round before the wildcards'."""
+    return lambda w: [
+        pattern.format(dataset=w.dataset, model=w.model, r=r) for r in range(int(w.round))
+    ]
+
+
+def tpe_ask_spec(w):
+    """What round ``round``'s trials depend on: the search but n_trials (raising it keeps
+    the earlier rounds), the round's size, the selection metric, gdlab.tpe and Optuna."""
+    search = dict(TPE[(w.dataset, w.model)])
+    r = int(w.round)
+    sizes = TPE_ROUNDS.round_sizes(search.pop("n_trials"), search["batch"])
+    if r >= len(sizes):
+        raise WorkflowError(f"{w.dataset}/{w.model} has {len(sizes)} rounds, not {r + 1}")
+    search["seed"] = search.get("seed", config["seed"])
+    return canonical_json(
+        {
+            "model": w.model,
+            "round": r,
+            "size": sizes[r],
+            "search": search,
+            "metric": config["selection"][config["datasets"][w.dataset]["task"]],
+            "code": G.code_version("gdlab.tpe"),
+            "optuna": TPE_ROUNDS.optuna_version(),
+        }
+    )

@@ -1,6 +1,9 @@
 rule baseline:
     input:
         "data/{dataset}/split.npz",
+        # a TPE sweep's problems (l2, architecture) are in its rounds' trials (read by the
+        # job: params must not read a checkpoint's output, see sweep_runs)
+        rounds=round_records,
     output:
         "results/{dataset}/{model}/baseline.json",
     log:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gdlab.baseline import default_of, no_optimum_reason, optimum_objective
 from gdlab.data.core import Split, load_split
+from gdlab.figures.history import optimisation_history_figure
 from gdlab.figures.lesson import lesson_figure
 from gdlab.figures.run import learning_curve_figure, model_figure
 from gdlab.figures.style import render_png, save, title_of
@@ -141,3 +142,12 @@ def plot_lesson_files(split_path, sweep_dir, manifests: Iterable, figure_path,
                        title_of(sweep.dataset, sweep.model)), figure_path)
     write_json(record_path, record)
     return record
+
+
+def plot_history_files(sweep_dir, figure_path, batch: int,
+                       n_startup_trials: int | None = None) -> None:
+    """A TPE sweep's optimisation history from its ``configs.csv`` and ``best.json``."""
+    sweep = Sweep(Path(sweep_dir), [])
+    save(optimisation_history_figure(sweep.configs, sweep.best, batch,
+                                     title_of(sweep.dataset, sweep.model), n_startup_trials),
+         figure_path)

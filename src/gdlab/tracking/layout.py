@@ -227,8 +227,8 @@ def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None) -
         tags.update({f"grid.{k}": axis_tag(v) for k, v in grid_values(runs).items()})
     else:
         tags.update({f"search.{k}": fit_tag(str(search[k]))
-                     for k in ("method", "n_trials", "seed", "eta", "budgets", "batch")
-                     if k in search})
+                     for k in ("method", "n_trials", "seed", "eta", "budgets", "batch",
+                               "n_startup_trials") if k in search})
         tags.update({f"search.{part}.{axis}": fit_tag(json.dumps(dist, sort_keys=True))
                      for part in ("space", "grid")
                      for axis, dist in sorted(search.get(part, {}).items())})

@@ -1,0 +1,75 @@
+# TPE in rounds (models.<m>.search.method: tpe): the checkpoint ask writes round r's trials,
+# asked from Optuna's TPE sampler rebuilt from the results of rounds 0..r-1 (gdlab.tpe; the
+# only job that imports Optuna); train_round trains them in shards, straight into the
+# sweep's runs/<run>/; collect_round makes the round the sweep's shard r (its manifest
+# shards/<r>.json), which the next round's ask reads, and from which summarize, plot and
+# track see a sweep like any other (one MLflow child per run, tag round).
+# Helpers: common.smk (tpe_*).
+
+
+checkpoint ask:
+    input:
+        # the rounds before: their trials and, through their manifests, their results
+        trials=tpe_earlier("results/{dataset}/{model}/rounds/{r}/trials.json"),
+        manifests=tpe_earlier("results/{dataset}/{model}/shards/{r}.json"),
+    output:
+        "results/{dataset}/{model}/rounds/{round}/trials.json",
+    log:
+        "logs/ask/{dataset}/{model}/{round}.log",
+    wildcard_constraints:
+        model=models_regex("tpe"),
+    # the rounds are the chain every other job of the sweep waits for
+    priority: 1
+    conda:
+        ENV
+    params:
+        spec=tpe_ask_spec,
+    script:
+        "../scripts/ask.py"
+
+
+rule train_round:
+    input:
+        split="data/{dataset}/split.npz",
+        trials="results/{dataset}/{model}/rounds/{round}/trials.json",
+    output:
+        "results/{dataset}/{model}/rounds/{round}/shards/{shard}.json",
+    log:
+        "logs/train_round/{dataset}/{model}/{round}/{shard}.log",
+    wildcard_constraints:
+        model=models_regex("tpe"),
+    priority: 1
+    conda:
+        ENV
+    params:
+        spec=tpe_round_shard_spec,
+        # the runs go straight to the sweep's runs/<run>/ (a run trains once)
+        sweep_dir=lambda w: f"results/{w.dataset}/{w.model}",
+    script:
+        "../scripts/train.py"
+
+
+rule collect_round:
+    input:
+        trials="results/{dataset}/{model}/rounds/{shard}/trials.json",
+        manifests=tpe_round_manifests,
+    output:
+        "results/{dataset}/{model}/shards/{shard}.json",
+    log:
+        "logs/collect_round/{dataset}/{model}/{shard}.log",
+    wildcard_constraints:
+        model=models_regex("tpe"),
+    priority: 1
+    conda:
+        ENV
+    params:
+        spec=lambda w: canonical_json(
+            {
+                "dataset": w.dataset,
+                "model": w.model,
+                "round": int(w.shard),
+                "code": G.code_version("gdlab.runfiles", "gdlab.io"),
+            }
+        ),
+    script:
+        "../scripts/collect_round.py"

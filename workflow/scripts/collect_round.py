@@ -1,0 +1,16 @@
+"""collect_round: a TPE round's train manifests as the sweep's shard of that round."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
+
+import json  # noqa: E402
+
+from gdlab.io import write_json  # noqa: E402
+from gdlab.runfiles import manifest_runs  # noqa: E402
+
+spec = json.loads(snakemake.params.spec)
+runs = manifest_runs(snakemake.input.manifests)
+write_json(snakemake.output[0], {"dataset": spec["dataset"], "model": spec["model"],
+                                 "shard": str(spec["round"]), "round": spec["round"],
+                                 "runs": dict(sorted(runs.items()))})
+print(f"round {spec['round']}: {len(runs)} runs", file=sys.stderr)

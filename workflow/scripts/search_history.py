@@ -1,0 +1,13 @@
+"""search_history: a TPE search's optimisation history (best so far against trial number)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from gdlab.figures.draw import plot_history_files  # noqa: E402
+
+spec = json.loads(snakemake.params.spec)
+plot_history_files(Path(snakemake.input.best).parent, snakemake.output[0], spec["batch"],
+                   spec["n_startup_trials"])
