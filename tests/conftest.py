@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -52,6 +53,18 @@ def reproducible_files(root: Path) -> dict[str, bytes]:
 
 def tiny_config() -> dict:
     return copy.deepcopy(TINY_CONFIG)
+
+
+def wide_config(n: int = 1000) -> dict:
+    """One sweep, logistic regression on moons, over ``n`` learning rates of 2 epochs: a
+    grid axis longer than MLflow's limits on a tag (in two shards)."""
+    config = tiny_config()
+    del config["models"]["linear_regression"]
+    config["datasets"] = {"moons": config["datasets"]["moons"]}
+    lrs = [float(f"{x:.10g}") for x in np.geomspace(1e-3, 10.0, n)]
+    config["models"]["logistic_regression"]["grid"] = {"lr": lrs, "epochs": [2]}
+    config["train"]["shard_size"] = n // 2
+    return config
 
 
 class Project:

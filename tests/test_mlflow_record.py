@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Project, tiny_config
+from conftest import Project, tiny_config, wide_config
 
 from gdlab.io import read_json
 from gdlab.models.registry import predict
@@ -189,9 +189,10 @@ def _delete_in_ui(db: Path, run_id: str) -> None:
 
 def test_the_store_stays_sound_through_what_users_do(tmp_path):
     """One project, in a directory whose name needs quoting in a URI, through: a rerun; a
-    child deleted in the UI (noticed at planning time); a new grid value; mlflow gc; a
-    damaged shard manifest; a damaged history and model; a crash that left a logged model
-    PENDING; mlflow.db deleted with a journal of it left behind."""
+    child deleted in the UI (noticed at planning time) with a new grid value; mlflow gc
+    with a damaged shard manifest, a damaged history and model, and a crash that left a
+    logged model PENDING; mlflow.db deleted with a journal of it left behind. Each run
+    meets several of these at once, as a user's next run would."""
     proj = Project(tmp_path / "p #x %y" / "project")
     proj.write_config(tiny_config())
     db = proj.root / "mlflow.db"
@@ -201,24 +202,25 @@ def test_the_store_stays_sound_through_what_users_do(tmp_path):
     # a rerun with nothing to do: the store is not lost, nothing runs
     assert proj.jobs_to_run() == {}, first.stderr[-2000:]
 
-    # a child deleted in the UI: the next run notices it at planning time and syncs again
+    # a child deleted in the UI (the next run notices it at planning time and syncs again)
+    # and a new learning rate (a new child per l2, every other child keeps its id)
     victim = ids["line/linear_regression"].popitem()
     _delete_in_ui(db, victim[1])
-    out = proj.snakemake("--cores", "2", env=ENV)
-    assert "changed (deleted or restored in the UI?)" in out.stderr
-    after = assert_sound(proj)
-    assert after["line/linear_regression"].items() >= ids["line/linear_regression"].items()
-
-    # a new grid value: one new child, every other child keeps its id
     config = tiny_config()
     config["models"]["linear_regression"]["grid"]["lr"].append(0.2)
     proj.write_config(config)
-    proj.snakemake("--cores", "2", env=ENV)
+    out = proj.snakemake("--cores", "2", env=ENV)
+    assert "changed (deleted or restored in the UI?)" in out.stderr
     grown = assert_sound(proj)
-    assert len(grown["line/linear_regression"]) == len(after["line/linear_regression"]) + 2
-    assert grown["moons/logistic_regression"] == after["moons/logistic_regression"]
+    assert grown["line/linear_regression"].items() >= ids["line/linear_regression"].items()
+    assert victim[0] in grown["line/linear_regression"]  # the deleted child is back
+    assert len(grown["line/linear_regression"]) == len(ids["line/linear_regression"]) + 1 + 2
+    assert grown["moons/logistic_regression"] == ids["moons/logistic_regression"]
 
-    # mlflow gc after a deletion in the UI: the deleted run is purged, the next run repairs
+    # then at once: a deletion in the UI purged by mlflow gc; a damaged shard manifest
+    # (remade: its shard's job runs again); in that shard a run whose history was cut short
+    # and whose model was cut (retrained, not reused); a crash during the best model that
+    # left a logged model PENDING (the next sync removes it)
     _delete_in_ui(db, next(iter(grown["moons/logistic_regression"].values())))
     # README's command (mlflow gc asks for both URIs on a local store)
     gc = subprocess.run([sys.executable, "-m", "mlflow", "gc", "--backend-store-uri",
@@ -226,39 +228,28 @@ def test_the_store_stays_sound_through_what_users_do(tmp_path):
                         cwd=proj.root, capture_output=True, text=True,
                         env={**os.environ, **ENV})
     assert gc.returncode == 0, gc.stderr[-2000:]
-    proj.snakemake("--cores", "2", env=ENV)
-    assert_sound(proj)
-
-    # a damaged shard manifest is remade: its shard's job runs again (its runs reused)
-    manifest = proj.root / "results/moons/logistic_regression/shards/0.json"
-    manifest.write_text(manifest.read_text()[:40])
-    out = proj.snakemake("--cores", "2", env=ENV)
-    assert f"{manifest.relative_to(proj.root)} is damaged" in out.stderr
-    assert_sound(proj)
-
-    # a run whose history was cut short and whose model was cut is retrained, not reused
     sweep = proj.root / "results/moons/logistic_regression"
-    name = sorted(manifest_runs(sweep.glob("shards/*.json")))[0]
+    manifest = sweep / "shards" / "0.json"
+    name = sorted(manifest_runs([manifest]))[0]
+    manifest.write_text(manifest.read_text()[:40])
     history = sweep / "runs" / name / "history.csv"
     full = history.read_text()
     history.write_text("".join(full.splitlines(keepends=True)[:5]))
     model = sweep / "runs" / name / "model.npz"
     model.write_bytes(model.read_bytes()[:100])
-    out = proj.snakemake("--cores", "2", "--forcerun", "train", env=ENV)
-    assert history.read_text() == full
-    ids = assert_sound(proj)
-    child = ids["moons/logistic_regression"][name]
-    curve = client_of(db).get_metric_history(child, "curves/train_objective")
-    assert len(curve) == len(full.splitlines()) - 1
-
-    # a crash during the best model left a logged model PENDING: the next sync removes it
     record = read_json(sweep / "mlflow.json")
     project = read_json(proj.root / "results/mlflow/project.json")["id"]
     client_of(db).create_logged_model(record["experiment_id"], name="cut-off",
                                       tags={L.PROJECT_TAG: project,
                                             L.SWEEP_TAG: "moons/logistic_regression"})
-    proj.snakemake("--cores", "2", "--forcerun", "track", env=ENV)
-    assert_sound(proj)
+    out = proj.snakemake("--cores", "2", env=ENV)
+    assert f"{manifest.relative_to(proj.root)} is damaged" in out.stderr
+    assert history.read_text() == full
+    ids = assert_sound(proj)  # the purged child is back, no model PENDING
+    assert set(ids["moons/logistic_regression"]) == set(grown["moons/logistic_regression"])
+    child = ids["moons/logistic_regression"][name]
+    curve = client_of(db).get_metric_history(child, "curves/train_objective")
+    assert len(curve) == len(full.splitlines()) - 1
 
     # mlflow.db deleted, a journal of the deleted file left beside it: a new sound store
     (proj.root / "mlflow.db-wal").write_bytes(b"not this store's" * 100)
@@ -275,17 +266,20 @@ def test_two_projects_sharing_a_store_keep_every_one_of_their_runs(tmp_path):
     shared = tmp_path / "shared" / "mlflow.db"
     env = {**ENV, "MLFLOW_TRACKING_URI": f"sqlite:///{shared}"}
     a, b = Project(tmp_path / "a"), Project(tmp_path / "b")
-    a.write_config(tiny_config())
-    config = tiny_config()
-    config["seed"] = 8
-    b.write_config(config)
+    config = tiny_config()  # one sweep: what is shared is the store, not the sweeps
+    config["datasets"] = {"moons": config["datasets"]["moons"]}
+    del config["models"]["linear_regression"]
+    a.write_config(config)
+    b.write_config({**config, "seed": 8})
+    sweeps = ("moons/logistic_regression",)
     a.snakemake("--cores", "2", env=env)
-    ids_a = assert_sound(a, shared)
+    ids_a = assert_sound(a, shared, sweeps)
     b.snakemake("--cores", "2", env=env)
-    ids_b = assert_sound(b, shared)
-    assert assert_sound(a, shared) == ids_a  # B touched none of A's runs
+    ids_b = assert_sound(b, shared, sweeps)
+    assert assert_sound(a, shared, sweeps) == ids_a  # B touched none of A's runs
     a.snakemake("--cores", "2", "--forcerun", "track", env=env)
-    assert assert_sound(a, shared) == ids_a and assert_sound(b, shared) == ids_b
+    assert assert_sound(a, shared, sweeps) == ids_a
+    assert assert_sound(b, shared, sweeps) == ids_b
 
 
 def test_a_moved_project_is_told_how_to_start_a_fresh_record(finished_project, tmp_path):
@@ -308,12 +302,8 @@ def test_a_grid_axis_of_a_thousand_values_tracks_every_child(tmp_path):
     """1000 learning rates: every child in MLflow, the parent's tags within MLflow's
     limits, the whole grid in its grid.json."""
     proj = Project(tmp_path / "wide")
-    config = tiny_config()
-    del config["models"]["linear_regression"]
-    config["datasets"] = {"moons": config["datasets"]["moons"]}
-    lrs = [float(f"{x:.10g}") for x in np.geomspace(1e-3, 10.0, 1000)]
-    config["models"]["logistic_regression"]["grid"] = {"lr": lrs, "epochs": [2]}
-    config["train"]["shard_size"] = 500
+    config = wide_config()
+    lrs = config["models"]["logistic_regression"]["grid"]["lr"]
     proj.write_config(config)
     proj.snakemake("--cores", "2", env=ENV)
     client = client_of(proj.root / "mlflow.db")

@@ -134,17 +134,14 @@ def test_a_figure_an_earlier_sweep_left_is_not_attached_to_the_parent(searched, 
     assert parent_figures(proj.root, "logistic_regression")[1] == SEARCH_FIGURES
 
 
-def test_searching_a_gridded_model_takes_the_grids_heatmap_off_its_parent(tmp_path):
+def test_searching_a_gridded_model_takes_the_grids_heatmap_off_its_parent(finished_project,
+                                                                        tmp_path):
     """A user grids a model, then searches it: the sweep's MLflow parent shows no heatmap,
     since a search has none (a new parent, as the best run changed: the old one, with the
     grid's curves and heatmap, is deleted). The file stays in plots/ (no rule of a search
     writes or removes it)."""
-    config = tiny_config()
-    config["datasets"].pop("line")
-    del config["models"]["linear_regression"]
-    proj = Project(tmp_path / "project")
-    proj.write_config(config)
-    proj.snakemake("--cores", "2", env=ENV)
+    proj = Project.clone(finished_project, tmp_path / "project")  # the tiny grids, run
+    config = proj.config()
     parent, figures = parent_figures(proj.root, "logistic_regression")
     assert figures == SEARCH_FIGURES | {"heatmap.png"}
 

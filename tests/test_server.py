@@ -15,9 +15,8 @@ import urllib.error
 import urllib.request
 
 import _services
-import numpy as np
 import pytest
-from conftest import Project, tiny_config
+from conftest import Project, tiny_config, wide_config
 from test_mlflow_record import assert_sound
 
 from gdlab import tracking
@@ -86,13 +85,7 @@ def test_a_thousand_values_on_one_axis_track_every_child_on_a_server(tmp_path):
     """1000 learning rates through a server: every child, its parent's tags in MLflow's
     limits."""
     proj = Project(tmp_path / "wide")
-    config = tiny_config()
-    del config["models"]["linear_regression"]
-    config["datasets"] = {"moons": config["datasets"]["moons"]}
-    lrs = [float(f"{x:.10g}") for x in np.geomspace(1e-3, 10.0, 1000)]
-    config["models"]["logistic_regression"]["grid"] = {"lr": lrs, "epochs": [2]}
-    config["train"]["shard_size"] = 500
-    proj.write_config(config)
+    proj.write_config(wide_config())
     with _services.mlflow_server(tmp_path / "server", workers=2) as url:
         proj.snakemake("--cores", "2", env={**ENV, "MLFLOW_TRACKING_URI": url})
         ids = assert_sound(proj, url, sweeps=["moons/logistic_regression"])
