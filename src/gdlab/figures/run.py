@@ -11,6 +11,7 @@ scikit-learn's (from ``baseline.json``: no figure fits a model).
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib as mpl
 import numpy as np
@@ -211,7 +212,7 @@ def _map_2d(fig: Figure, split: Split, run: Run, ref) -> str:
     """Binary: the probability of class 1 with its contours and the 0.5 boundary; K > 2:
     the decision regions, shaded by the top probability. The reference's boundary dashed."""
     k = max(split.n_classes, 2)
-    margins(fig, right=0.9 if k == 2 else 0.3, bottom=1.0)
+    margins(fig, right=0.9 if k == 2 else 0.3, bottom=1.25)
     ax = fig.add_subplot()
     grid, shape, rx, ry = _figure_grid(split)
     extent = (rx.min(), rx.max(), ry.min(), ry.max())
@@ -257,7 +258,7 @@ def _map_2d(fig: Figure, split: Split, run: Run, ref) -> str:
     ax.set_xlabel(split.feature_names[0])
     ax.set_ylabel(split.feature_names[1])
     ax.grid(False)
-    fig.legend(handles=handles, loc="lower center", ncols=3, fontsize=7.5, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncols=2, fontsize=7.5, frameon=False)
     return "Decision boundary" if k == 2 else "Decision regions"
 
 
@@ -328,6 +329,8 @@ def model_figure(split: Split, run: Run, short: str,
     """What the run's model learned, drawn the way its task and dimension allow, every
     model through :func:`outputs`. ``reference``: (scikit-learn's arrays for the same
     model, its label), drawn beside it."""
+    if reference is not None:  # a long estimator (an MLP's arguments) in lines a legend holds
+        reference = (reference[0], textwrap.fill(reference[1], 58, subsequent_indent="  "))
     d = split.n_features
     if split.task == "regression":
         draw, size = (_line_1d, (7.0, 5.0)) if d == 1 else (_predicted_vs_actual, (6.4, 6.2))
