@@ -400,3 +400,21 @@ def browser():
             yield context.new_page()
         finally:
             chromium.close()
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size_kib: int, read_only: bool = False) -> Iterator[Path]:
+    """A small tmpfs mounted at ``path`` (as root): a disk that fills up, or a read-only
+    one, for real. Unmounted at the end."""
+    if os.geteuid() != 0:
+        skip_or_fail("mounting a tmpfs needs root")
+    path.mkdir(parents=True, exist_ok=True)
+    opts = f"size={size_kib}k" + (",ro" if read_only else "")
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        skip_or_fail(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from gdlab import console
 from gdlab.summary import to_csv
@@ -163,7 +164,11 @@ def test_failed_job_logs_are_read_from_snakemakes_log():
     ]
 
 
-def test_error_points_at_each_failed_jobs_log(tmp_path):
+def test_error_points_at_each_failed_jobs_log(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the project: the logs' paths are relative to it
+    for name in ("logs/make_dataset/bad.log", "logs/b/y.log", "logs/b/y.err"):
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).write_text("Traceback ...\n")
     log = tmp_path / "run.snakemake.log"
     log.write_text(SNAKEMAKE_LOG)
     text = console.error_message([log])
@@ -171,6 +176,21 @@ def test_error_points_at_each_failed_jobs_log(tmp_path):
     assert "  make_dataset: logs/make_dataset/bad.log" in text.splitlines()
     assert "  both: logs/b/y.log, logs/b/y.err" in text.splitlines()
     assert "under logs/" in text
+
+
+def test_an_empty_log_is_said_to_be_empty(tmp_path, monkeypatch):
+    """A failed job whose log is empty (or missing) is not pointed at as if it said why
+    (on a full disk the note names the disk: tests/test_disk.py)."""
+    monkeypatch.chdir(tmp_path)
+    Path("logs/b").mkdir(parents=True)
+    Path("logs/b/y.log").write_text("")
+    log = tmp_path / "run.snakemake.log"
+    log.write_text(SNAKEMAKE_LOG)
+    lines = console.error_message([log]).splitlines()
+    assert "  both: logs/b/y.log, logs/b/y.err (empty: the job stopped before writing it; " \
+           "Snakemake's own log above says more)" in lines
+    assert any(line.startswith("  make_dataset: logs/make_dataset/bad.log (empty")
+               for line in lines)
 
 
 def test_error_without_a_failed_job_points_at_snakemakes_log(tmp_path):

@@ -321,3 +321,15 @@ def test_a_refused_child_leaves_no_row_and_no_file(two_stores):
         store.write_children(experiment_id, [good, bad], [])
     assert store.client.search_runs([experiment_id]) == []
     assert not root.exists() or not any(root.iterdir())
+
+
+def test_a_store_whose_folder_cannot_be_made_is_named_in_the_error(tmp_path):
+    """SQLite says only "unable to open database file"; gdlab names the file and why (a
+    read-only folder: tests/test_disk.py, on a read-only mount)."""
+    from gdlab.tracking import setup_experiment
+    from gdlab.tracking.uri import StoreNotWritable
+
+    (tmp_path / "afile").write_text("")
+    db = tmp_path / "afile" / "mlflow.db"
+    with pytest.raises(StoreNotWritable, match=f"{tmp_path / 'afile'} is a file, not a folder"):
+        setup_experiment(f"sqlite:///{db}", "x")

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -217,12 +218,31 @@ def error_message(snakemake_logs: Iterable[str | os.PathLike], logs_dir: str = "
         return f"\ngdlab: the run failed; Snakemake's log says why: {where}"
     lines = ["", "gdlab: a job failed; its log says why:" if len(failures) == 1
              else f"gdlab: {len(failures)} jobs failed; their logs say why:"]
-    lines += [f"  {rule}: {', '.join(logs)}" for rule, logs in failures[:MAX_FAILURES]]
+    lines += [f"  {rule}: {', '.join(logs)}{_empty_log_note(logs)}"
+              for rule, logs in failures[:MAX_FAILURES]]
     if len(failures) > MAX_FAILURES:
         lines.append(f"  ... and {len(failures) - MAX_FAILURES} more")
     lines.append(f"Every job's log is under {logs_dir}/. Fix the cause and run the same"
                  " command again: finished jobs are kept.")
     return "\n".join(lines)
+
+
+#: free bytes below which a disk counts as full (a job's log needs a few kB)
+FULL_DISK = 1 << 20
+
+
+def _empty_log_note(logs: list[str]) -> str:
+    """Why a failed job's log says nothing, when it is empty or missing: most often the
+    disk holding it is full (the job could not write its log either)."""
+    paths = [Path(p) for p in logs]
+    if not paths or any(p.is_file() and p.stat().st_size for p in paths):
+        return ""
+    folder = next((d for d in [paths[0].parent, *paths[0].parent.parents] if d.is_dir()),
+                  Path("."))
+    free = shutil.disk_usage(folder).free
+    if free < FULL_DISK:
+        return f" (empty: the disk holding {folder} is full, {free} bytes free)"
+    return " (empty: the job stopped before writing it; Snakemake's own log above says more)"
 
 
 def _relative(path: Path) -> str:

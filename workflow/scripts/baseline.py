@@ -1,7 +1,8 @@
 """baseline: scikit-learn's solution of the same problem, for every problem of the sweep."""
-import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
+from gdlab.joblog import to_log
+
+to_log(snakemake.log[0])  # the job's messages and errors (before any other import)
 
 import json  # noqa: E402
 

@@ -1,7 +1,8 @@
 """lesson: the figure and the numbers of a logistic-regression sweep over both losses."""
-import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
+from gdlab.joblog import to_log
+
+to_log(snakemake.log[0])  # the job's messages and errors (before any other import)
 
 from pathlib import Path  # noqa: E402
 

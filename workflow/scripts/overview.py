@@ -1,7 +1,8 @@
 """overview: results/summary.csv, each sweep's best run beside scikit-learn's."""
-import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
+from gdlab.joblog import to_log
+
+to_log(snakemake.log[0])  # the job's messages and errors (before any other import)
 
 from gdlab import summary  # noqa: E402
 from gdlab.io import read_json, write_text  # noqa: E402

@@ -1,7 +1,9 @@
 """plot: every figure of one sweep, in one process (Matplotlib is imported once)."""
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
+from gdlab.joblog import to_log
+
+to_log(snakemake.log[0])  # the job's messages and errors (before any other import)
 
 import json  # noqa: E402
 import time  # noqa: E402

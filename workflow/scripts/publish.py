@@ -1,7 +1,8 @@
 """publish: a halving sweep's shard of runs, each with the files of its last rung."""
-import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
+from gdlab.joblog import to_log
+
+to_log(snakemake.log[0])  # the job's messages and errors (before any other import)
 
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402

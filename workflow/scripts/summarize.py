@@ -1,8 +1,9 @@
 """summarize: one sweep's tables of runs and configurations, and its best run (chosen on
 validation; with repeats, the best configuration's mean)."""
-import sys
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115 - one log per job
+from gdlab.joblog import to_log
+
+to_log(snakemake.log[0])  # the job's messages and errors (before any other import)
 
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402

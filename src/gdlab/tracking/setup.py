@@ -30,7 +30,13 @@ from typing import Any
 from gdlab.io import read_json, write_json
 from gdlab.tracking import layout as L
 from gdlab.tracking.store import Store, local_artifact_root
-from gdlab.tracking.uri import redact_uri, sqlite_path, sqlite_read_only, uri_hash
+from gdlab.tracking.uri import (
+    check_sqlite_writable,
+    redact_uri,
+    sqlite_path,
+    sqlite_read_only,
+    uri_hash,
+)
 
 EXPERIMENT_RECORD = Path("results/mlflow/experiment.json")
 PROJECT_RECORD = Path("results/mlflow/project.json")
@@ -121,6 +127,8 @@ def setup_experiment(uri: str, name: str, log: Callable[[str], Any] | None = Non
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     db = sqlite_path(uri)
+    if db is not None:
+        check_sqlite_writable(db)
     if db is not None and not db.is_file():
         _make_sqlite_store(db, name, log)
     elif db is not None:

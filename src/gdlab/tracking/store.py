@@ -36,7 +36,7 @@ from gdlab.tracking.layout import (
     ChildRecord,
 )
 from gdlab.tracking.plan import Existing
-from gdlab.tracking.uri import is_server
+from gdlab.tracking.uri import check_sqlite_writable, is_server, sqlite_path
 
 #: MLflow's limits per ``log_batch`` call
 MAX_METRICS, MAX_PARAMS_OR_TAGS, MAX_ENTITIES = 1000, 100, 1000
@@ -220,6 +220,8 @@ def open_store(uri: str) -> Store:
     """The store of ``uri``: :class:`SqlStore` on a SQL store (its artifacts checked to be
     local when children are written), else :class:`Store`. The one place the optimisation
     is chosen."""
+    if (db := sqlite_path(uri)) is not None:
+        check_sqlite_writable(db)
     store = Store(uri)
     # MLflow's SqlAlchemyStore, asked by what it has (importing its class costs a second)
     sql = getattr(store.client._tracking_client, "store", None)
