@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, append_results, median, print_table, t_str  # noqa: E402
+from _machine import Machine, add_run_args, median, print_table, save_results, t_str  # noqa: E402
 
 SPEC_FIELDS = ("dataset", "model", "task", "run_name", "hyperparameters", "seed", "data_key",
                "code_version", "run_key")
@@ -240,7 +240,7 @@ def main(argv=None) -> int:
     print()
     print_table(rows)
     if not a.no_save:
-        append_results("job_overhead.py", rows, machine, argv=argv, quick=a.quick,
+        save_results("job_overhead.py", rows, machine, argv=argv, quick=a.quick,
                        preamble=f"One sweep (moons x logistic_regression, {n_runs} runs of 100 "
                                 f"epochs in {n_shards} shard(s)), --cores 1; {reps} repeats "
                                 "of each piece.", results=a.results)

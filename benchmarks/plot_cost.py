@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import Machine, add_run_args, append_results, median, print_table, t_str  # noqa: E402
+from _machine import Machine, add_run_args, median, print_table, save_results, t_str  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -182,7 +182,7 @@ def main() -> None:
         print()
         print_table(rows)
         if not args.no_save:
-            append_results("plot_cost.py", rows, machine, quick=args.quick,
+            save_results("plot_cost.py", rows, machine, quick=args.quick,
                            results=args.results,
                            preamble=f"Before: gdlab at {args.before}; after: this checkout.")
     finally:

@@ -50,7 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, append_results, median, print_table, size_str, t_str  # noqa: E402
+from _machine import Machine, add_run_args, median, print_table, save_results, size_str, t_str  # noqa: E402
 
 LOOP = Path(__file__).resolve().parent / "naive_loop.py"
 MODEL = "logistic_regression"
@@ -269,7 +269,7 @@ def main(argv=None) -> int:
     print_table(rows)
     if not a.no_save:
         shard = a.shard_size or W.shard_size({})
-        append_results("scaling.py", rows, machine, argv=argv, quick=a.quick,
+        save_results("scaling.py", rows, machine, argv=argv, quick=a.quick,
                        preamble=f"moons x logistic_regression, one sweep of N grid points "
                                 f"(lr x l2 x epochs, gd); train.shard_size {shard}; "
                                 "--cores 2.", results=a.results)

@@ -49,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, append_results, median, print_table, t_str  # noqa: E402
+from _machine import Machine, add_run_args, median, print_table, save_results, t_str  # noqa: E402
 
 try:
     import gdlab  # noqa: F401
@@ -244,7 +244,7 @@ def main(argv=None) -> int:
     print()
     print_table(rows)
     if not a.no_save:
-        append_results("tracking_cost.py", rows, machine, argv=argv, quick=a.quick,
+        save_results("tracking_cost.py", rows, machine, argv=argv, quick=a.quick,
                        preamble=f"{n_runs} child runs of {a.epochs} epochs (moons, logistic "
                                 f"regression), SQLite, {reps} interleaved repeats.",
                        results=a.results)

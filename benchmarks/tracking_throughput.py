@@ -606,7 +606,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, help="interleaved repeats (1)")
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--growth", action="store_true",
                     help="only the server's cost per child as a sweep grows: the first and "
@@ -621,7 +621,7 @@ def main(argv=None) -> int:
         return worker(a.worker)
 
     sys.path.insert(0, str(HERE))
-    from _machine import Machine, append_results, median, print_table, size_str, t_str
+    from _machine import Machine, median, print_table, save_results, size_str, t_str
 
     from gdlab.tracking import HTTP_FAIL_FAST as T_HTTP
     from gdlab.tracking import SEARCH_PAGE
@@ -747,7 +747,7 @@ def main(argv=None) -> int:
             f"tests/_services.py, fsync=off; mlflow server --workers {a.server_workers}. "
             "Children per second over the wall "
             "time (first process started to last ended):\n\n" + "\n".join(table))
-        append_results("tracking_throughput.py", rows, machine, argv=argv, quick=a.quick,
+        save_results("tracking_throughput.py", rows, machine, argv=argv, quick=a.quick,
                        preamble=preamble, results=a.results)
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -757,7 +757,7 @@ def main(argv=None) -> int:
 
 
 def main_growth(a, argv, n_shards: int, shard_size: int) -> int:
-    from _machine import Machine, append_results, print_table, t_str
+    from _machine import Machine, print_table, save_results, t_str
 
     variants = dict(v.split("=", 1) for v in a.growth_src.split(",") if v)
     variants = {k: str(Path(v).resolve()) for k, v in variants.items()}
@@ -803,7 +803,7 @@ def main_growth(a, argv, n_shards: int, shard_size: int) -> int:
             "track process, then synced again. MLFLOW_HTTP_REQUEST_TIMEOUT=300 for every "
             "variant (gdlab's own timeout would fail the old whole-sweep search). Counts checked "
             "with SQL after each variant.")
-        append_results("tracking_throughput.py", rows, machine, argv=argv, quick=a.quick,
+        save_results("tracking_throughput.py", rows, machine, argv=argv, quick=a.quick,
                        preamble=preamble, results=a.results)
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
