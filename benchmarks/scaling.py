@@ -19,7 +19,8 @@ Each size, from nothing with ``snakemake --cores 2``:
   train logs (``trained N runs, reused M: fit and write X s, job Y s since the process started``),
   and the stricter summed ``model.fit`` time (every run's ``timing.json``) / summed
   train-job time as Snakemake saw it (start..end of each job). Target >= 50 %;
-- **tracking**: ms per child of the track_shard jobs (their logs), their ``import mlflow``;
+- **tracking**: the sweep's track job (its log): ms per child written, the whole sync
+  (children, parent, figures, best model), its ``import mlflow``;
 - the **peak RSS** of the process tree (snakemake and every job it runs, summed, sampled
   every 0.1 s from /proc), the size of ``.snakemake/``, ``mlflow.db``, the MLflow
   artifacts (``mlruns/``) and ``results/``;
@@ -123,15 +124,14 @@ def describe(root: Path, r: dict, n: int, label: str, rows: list) -> dict:
                  pct(fit / sm_train) if sm_train else "n/a",
                  f"{t_str(fit)} over {n_fit} fits / {t_str(sm_train)} (start..end in "
                  f".snakemake/metadata); mean fit {t_str(fit / max(n_fit, 1))}"))
-    tr = W.track_shard_logs(root)
-    if tr:
-        created = sum(t["created"] for t in tr)
-        rows.append((label, "track_shard: ms per child (write) / per child (whole sync)",
-                     f"{median([t['ms_per_child'] for t in tr]):.1f} ms",
-                     f"{len(tr)} jobs, {created} children created; whole sync "
-                     f"{1000 * sum(t['seconds'] for t in tr) / max(created, 1):.1f} ms per "
-                     f"child; import mlflow {t_str(median([t['import_mlflow'] for t in tr]))}"
-                     " per job (target <= 25 ms per child)"))
+    for t in W.track_logs(root):  # one track job per sweep: children, parent, best model
+        rows.append((label, f"track {t['sweep']}: ms per child (write) / whole sync",
+                     f"{t['ms_per_child']:.1f} ms",
+                     f"{t['created']} children created via {t['via']}; whole sync "
+                     f"{t_str(t['seconds'])} ({1000 * t['seconds'] / max(t['created'], 1):.1f}"
+                     f" ms per child, parent, figures and best model included); import "
+                     f"mlflow {t_str(t['import_mlflow'])} (target <= 25 ms per child: "
+                     f"{verdict(t['ms_per_child'] <= 25)})"))
     rows.append((label, "jobs", str(sum(stats.values())),
                  ", ".join(f"{k} {v}" for k, v in stats.items())))
     total = sum(b["sum"] for b in by_rule.values())
@@ -322,6 +322,11 @@ def incremental(root: Path, cfg: dict, clone: Path, label: str, rows: list,
                  f"in {len(retrained)} train jobs (the new runs: {expected}); fit and write "
                  f"{t_str(sum(t['fit_write'] for t in retrained))}, process "
                  f"{t_str(sum(t['process'] for t in retrained))}"))
+    for t in W.track_logs(clone, since=started):
+        rows.append((label, f"incremental: track {t['sweep']}", t_str(t["seconds"]),
+                     f"kept {t['kept']}, created {t['created']}, deleted {t['deleted']}; "
+                     f"{t['ms_per_child']:.1f} ms a child via {t['via']}; import mlflow "
+                     f"{t_str(t['import_mlflow'])}"))
     rows.append((label, "incremental: job time by rule",
                  t_str(sum(b["sum"] for b in by_rule.values())),
                  ", ".join(f"{rule} {t_str(b['sum'])} ({b['jobs']})"
