@@ -50,6 +50,22 @@ def make_copy(root: Path, config: dict | None = None) -> Path:
     return root
 
 
+def clone(root: Path, dest: Path) -> Path:
+    """A copy of the project ``root`` with everything it has run, as if made at ``dest``
+    (the tests' ``Project.clone``: its SQLite store's absolute artifact paths and its
+    experiment record point into the copy; gdlab refuses to sync a moved project)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from conftest import Project
+
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    proj = Project.__new__(Project)
+    proj.root = Path(root)
+    Project.clone(proj, dest)
+    return dest
+
+
 def write_config(root: Path, config: dict) -> None:
     with open(Path(root) / "config" / "config.yaml", "w", encoding="utf-8") as f:
         yaml.safe_dump(copy.deepcopy(config), f, sort_keys=False)
@@ -249,30 +265,38 @@ def train_logs(root: Path) -> list[dict]:
     return out
 
 
+def sync_line(text: str) -> dict | None:
+    """What ``sync_sweep`` logged (a track job's log, or its messages): the sweep; kept,
+    created, deleted children; the whole sync's seconds (find, plan, parent, children,
+    figures, best model); the children's ms each (records built and written) and the
+    path they went by (``via``: one transaction through MLflow's tables, or MLflow's
+    client; NaN and None when none was created); ``shown``: the store already showed the
+    sweep (nothing written). None if it logged neither line."""
+    if m := _SYNC_RE.search(text):
+        return {"sweep": m[1], "kept": int(m[2]), "created": int(m[3]),
+                "deleted": int(m[4]), "seconds": float(m[5]), "shown": False,
+                "ms_per_child": float(m[6]) if m[6] else float("nan"), "via": m[7]}
+    if m := _SHOWN_RE.search(text):
+        return {"sweep": m[1], "kept": None, "created": 0, "deleted": 0,
+                "seconds": float(m[2]), "shown": True, "ms_per_child": float("nan"),
+                "via": None}
+    return None
+
+
 def track_logs(root: Path, since: float = 0.0) -> list[dict]:
     """Per track job (logs/track/<dataset>/<model>.log, one per sweep; ``since``: only
-    logs written after that time): the sweep; kept, created, deleted children; the whole
-    sync's seconds (``sync_sweep``: find, plan, parent, children, figures, best model);
-    the children's ms each and the path they went by (``via``: one transaction through
-    MLflow's tables, or MLflow's client; NaN/None when none was created); whether the
-    store already showed the sweep (nothing written); and the job's ``import mlflow``."""
+    logs written after that time): :func:`sync_line` of its log, its ``import mlflow``."""
     out = []
     for f in sorted((Path(root) / "logs" / "track").rglob("*.log")):
         if f.stat().st_mtime < since:
             continue
         text = f.read_text(errors="replace")
-        imp = re.search(r"import mlflow: ([\d.]+) s", text)
-        rec = {"log": str(f), "import_mlflow": float(imp[1]) if imp else float("nan")}
-        if m := _SYNC_RE.search(text):
-            rec.update(sweep=m[1], kept=int(m[2]), created=int(m[3]), deleted=int(m[4]),
-                       seconds=float(m[5]), shown=False,
-                       ms_per_child=float(m[6]) if m[6] else float("nan"), via=m[7])
-        elif m := _SHOWN_RE.search(text):
-            rec.update(sweep=m[1], kept=None, created=0, deleted=0, seconds=float(m[2]),
-                       shown=True, ms_per_child=float("nan"), via=None)
-        else:
+        sync = sync_line(text)
+        if sync is None:
             continue
-        out.append(rec)
+        imp = re.search(r"import mlflow: ([\d.]+) s", text)
+        out.append({"log": str(f), "import_mlflow": float(imp[1]) if imp else float("nan"),
+                    **sync})
     return out
 
 

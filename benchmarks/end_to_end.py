@@ -192,9 +192,7 @@ def main(argv=None) -> int:
     inc = []
     for rep in range(reps):
         clone = work / f"incremental-r{rep}"
-        if clone.exists():
-            shutil.rmtree(clone)
-        shutil.copytree(root, clone, symlinks=True)
+        W.clone(root, clone)
         W.write_config(clone, inc_cfg)
         r = W.snakemake(clone, "--cores", "2")
         inc.append(r["wall"])

@@ -283,9 +283,7 @@ def incremental(root: Path, cfg: dict, clone: Path, label: str, rows: list,
     """One more learning rate in a copy of the finished project: time, jobs, MLflow ids."""
     import time
 
-    if clone.exists():
-        shutil.rmtree(clone)
-    shutil.copytree(root, clone, symlinks=True)
+    W.clone(root, clone)
     new_cfg, extra = with_extra_lr(cfg)
     before = W.mlflow_children(clone / "mlflow.db")
     W.write_config(clone, new_cfg)
