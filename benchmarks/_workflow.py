@@ -28,26 +28,87 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 
-def default_config() -> dict:
-    with open(REPO / "config" / "config.yaml", encoding="utf-8") as f:
+#: what a project is made of: tests/conftest.py's ``Project`` copies these (and the schema)
+PROJECT_FILES = ("Snakefile", "environment.yml", "profiles", "workflow", "src")
+
+
+def default_config(tree: Path = REPO) -> dict:
+    """``config/config.yaml`` of this checkout, or of an exported revision's ``tree``."""
+    with open(Path(tree) / "config" / "config.yaml", encoding="utf-8") as f:
         return yaml.safe_load(f)
 
 
-def make_copy(root: Path, config: dict | None = None) -> Path:
+def make_copy(root: Path, config: dict | None = None, tree: Path | None = None) -> Path:
     """A fresh copy of the workflow and library (no data/, results/, mlflow.db, .snakemake/).
 
     The copy is the tests' own (tests/conftest.py ``Project``): one list of what a project
-    is made of.
-    """
-    sys.path.insert(0, str(REPO / "tests"))
-    from conftest import Project
-
+    is made of. ``tree``: copy an exported revision (:func:`export_tree`) instead of this
+    checkout, the same files; its workflow imports its own ``src/`` (common.smk)."""
     root = Path(root)
     if root.exists():
         shutil.rmtree(root)
-    Project(root)
-    write_config(root, default_config() if config is None else config)
+    if tree is None:
+        sys.path.insert(0, str(REPO / "tests"))
+        from conftest import Project
+
+        Project(root)
+    else:
+        root.mkdir(parents=True)
+        for name in PROJECT_FILES:
+            src = Path(tree) / name
+            if src.is_dir():
+                shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(src, root / name)
+        (root / "config").mkdir()
+        shutil.copy2(Path(tree) / "config" / "schema.yaml", root / "config" / "schema.yaml")
+    write_config(root, default_config(tree or REPO) if config is None else config)
     return root
+
+
+def export_tree(rev: str, dest: Path) -> Path:
+    """Git revision ``rev`` of this repository, exported to ``dest`` (``git archive``)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def describe_rev(rev: str) -> str:
+    """``rev`` as a short commit and its subject (``HEAD`` if not given)."""
+    out = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %s", rev or "HEAD"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    return out[:100] + ("…" if len(out) > 100 else "")
+
+
+def one_sweep(tree: Path, model_spec: dict, experiment: str,
+              dataset: str = "moons", model: str = "logistic_regression") -> dict:
+    """``tree``'s default config cut to one sweep: ``dataset`` x ``model`` with
+    ``model_spec`` (a grid or a search)."""
+    cfg = default_config(tree)
+    cfg["experiment"] = experiment
+    cfg["datasets"] = {dataset: cfg["datasets"][dataset]}
+    cfg["models"] = {model: model_spec}
+    return cfg
+
+
+def finished_sweep(root: Path, dataset: str = "moons", model: str = "logistic_regression",
+                   method: str = "grid") -> dict:
+    """What a sweep's track job reads in a project run up to its plots (``snakemake
+    --omit-from mlflow_setup``): the sweep directory, its shard manifests, the split and
+    the sweep's figures (as ``sweep_plots`` in common.smk names them)."""
+    sys.path.insert(0, str(REPO / "src"))
+    from gdlab import names
+
+    sweep = Path(root) / "results" / dataset / model
+    figures = [sweep / "plots" / f for f in names.sweep_figures(method)]
+    if (sweep / "plots" / names.LESSON_FIGURE).is_file():
+        figures.append(sweep / "plots" / names.LESSON_FIGURE)
+    return {"dir": sweep, "manifests": sorted(sweep.glob("shards/*.json")),
+            "split": Path(root) / "data" / dataset / "split.npz", "figures": figures,
+            "method": method}
 
 
 def clone(root: Path, dest: Path) -> Path:
