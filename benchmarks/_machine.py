@@ -160,6 +160,16 @@ def add_run_args(ap) -> None:
     add_save_args(ap)
 
 
+def clean_up(work: Path, keep: bool) -> None:
+    """Remove a script's working directory (its copies), or say where it is (``--keep``)."""
+    if keep:
+        print(f"kept {work}")
+    else:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def add_save_args(ap) -> None:
     """``--results DIR`` and ``--no-save``: where the run's dated record goes, or none."""
     ap.add_argument("--results", type=Path, default=RESULTS,

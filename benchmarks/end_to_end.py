@@ -211,9 +211,9 @@ def main(argv=None) -> int:
     print_table(rows)
     if not a.no_save:
         save_results("end_to_end.py", rows, machine, argv=argv, quick=a.quick,
-                       preamble=f"Default config (config/config.yaml); {reps} repeats from "
-                                f"nothing, {noop_reps} no-op repeats; cores {cores}.",
-                       results=a.results)
+                     preamble=f"Default config (config/config.yaml); {reps} repeats from "
+                              f"nothing, {noop_reps} no-op repeats; cores {cores}.",
+                     results=a.results)
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

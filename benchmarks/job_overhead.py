@@ -241,9 +241,9 @@ def main(argv=None) -> int:
     print_table(rows)
     if not a.no_save:
         save_results("job_overhead.py", rows, machine, argv=argv, quick=a.quick,
-                       preamble=f"One sweep (moons x logistic_regression, {n_runs} runs of 100 "
-                                f"epochs in {n_shards} shard(s)), --cores 1; {reps} repeats "
-                                "of each piece.", results=a.results)
+                     preamble=f"One sweep (moons x logistic_regression, {n_runs} runs of 100 "
+                              f"epochs in {n_shards} shard(s)), --cores 1; {reps} repeats "
+                              "of each piece.", results=a.results)
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

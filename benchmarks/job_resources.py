@@ -85,8 +85,8 @@ def main() -> None:
     print_table(rows)
     if not args.no_save:
         save_results("job_resources.py", rows, machine, results=args.results,
-                       preamble="One job at a time (--cores 1); memory is the peak summed "
-                                "RSS of Snakemake and its job, sampled every 0.1 s.")
+                     preamble="One job at a time (--cores 1); memory is the peak summed "
+                              "RSS of Snakemake and its job, sampled every 0.1 s.")
 
 
 if __name__ == "__main__":

@@ -196,8 +196,8 @@ def main() -> None:
         print_table(rows)
         if not args.no_save:
             save_results("plot_cost.py", rows, machine, quick=args.quick,
-                           results=args.results,
-                           preamble=f"Before: gdlab at {args.before}; after: this checkout.")
+                         results=args.results,
+                         preamble=f"Before: gdlab at {args.before}; after: this checkout.")
     finally:
         if args.keep:
             print(f"kept {work}")

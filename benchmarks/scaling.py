@@ -73,11 +73,10 @@ def grid_for(n: int) -> dict:
     return {"lr": lrs, "optimizer": ["gd"], "l2": l2s, "epochs": epochs}
 
 
-def config_for(n: int, shard_size: int | None = None) -> dict:
-    cfg = W.default_config()
-    cfg["experiment"] = f"gdlab-scaling-{n}"
-    cfg["datasets"] = {"moons": cfg["datasets"]["moons"]}
-    cfg["models"] = {MODEL: {"grid": grid_for(n)}}
+def config_for(n: int, shard_size: int | None = None, tree: Path = W.REPO) -> dict:
+    """The one-sweep config of ``n`` points, from the default config of this checkout or of
+    an exported revision's ``tree``."""
+    cfg = W.one_sweep(tree, {"grid": grid_for(n)}, f"gdlab-scaling-{n}", "moons", MODEL)
     if shard_size:
         cfg.setdefault("train", {})["shard_size"] = shard_size
     return cfg
@@ -270,9 +269,9 @@ def main(argv=None) -> int:
     if not a.no_save:
         shard = a.shard_size or W.shard_size({})
         save_results("scaling.py", rows, machine, argv=argv, quick=a.quick,
-                       preamble=f"moons x logistic_regression, one sweep of N grid points "
-                                f"(lr x l2 x epochs, gd); train.shard_size {shard}; "
-                                "--cores 2.", results=a.results)
+                     preamble=f"moons x logistic_regression, one sweep of N grid points "
+                              f"(lr x l2 x epochs, gd); train.shard_size {shard}; "
+                              "--cores 2.", results=a.results)
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -120,9 +120,9 @@ def main() -> None:
     print_table(rows)
     if not args.no_save:
         save_results("server_down.py", rows, machine, quick=args.quick, results=args.results,
-                       preamble=f"{repeats} repeats, medians. The mlflow_setup job against a "
-                                "tracking server that is down: refused connections, or a "
-                                "socket that never answers.")
+                     preamble=f"{repeats} repeats, medians. The mlflow_setup job against a "
+                              "tracking server that is down: refused connections, or a "
+                              "socket that never answers.")
 
 
 if __name__ == "__main__":

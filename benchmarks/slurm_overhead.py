@@ -102,8 +102,8 @@ def main() -> None:
     print_table(rows)
     if not args.no_save:
         save_results("slurm_overhead.py", rows, machine, quick=args.quick, results=args.results,
-                       preamble=f"Single-node SLURM on this machine; {repeats} repeats, "
-                                "medians; each job is a train job of 15 epochs.")
+                     preamble=f"Single-node SLURM on this machine; {repeats} repeats, "
+                              "medians; each job is a train job of 15 epochs.")
 
 
 if __name__ == "__main__":

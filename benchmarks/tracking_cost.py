@@ -56,14 +56,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 DATASET, MODEL = "moons", "logistic_regression"
 import _workflow as W  # noqa: E402
-from _machine import (  # noqa: E402
-    Machine,
-    add_run_args,
-    median,
-    print_table,
-    save_results,
-    t_str,
-)
+from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str  # noqa: E402
 
 #: the tables a child's rows go to (gdlab.tracking.store.CHILD_TABLES)
 TABLES = ("runs", "tags", "params", "metrics", "latest_metrics", "inputs", "input_tags")
@@ -317,10 +310,7 @@ def main(argv=None) -> int:
                      preamble=f"{n} child runs of {a.epochs} epochs (moons, logistic "
                               f"regression), SQLite, {reps} interleaved repeat(s).",
                      results=a.results)
-    if not a.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print(f"kept {work}")
+    clean_up(work, a.keep)
     return 0
 
 

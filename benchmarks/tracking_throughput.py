@@ -58,14 +58,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _workflow as W  # noqa: E402
-from _machine import (  # noqa: E402
-    Machine,
-    add_run_args,
-    median,
-    print_table,
-    save_results,
-    t_str,
-)
+from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str  # noqa: E402
 
 MODEL = "logistic_regression"
 STORES = ("sqlite", "postgres", "server")
@@ -341,10 +334,7 @@ def main(argv=None) -> int:
             + "\n".join(table))
         save_results("tracking_throughput.py", rows, machine, argv=argv, quick=a.quick,
                      preamble=preamble, results=a.results)
-    if not a.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print(f"kept {work}")
+    clean_up(work, a.keep)
     return 0
 
 

@@ -345,8 +345,8 @@ def main(argv=None) -> int:
     print_table(rows, heads)
     if not a.no_save:
         save_results(Path(__file__).name, rows, machine, argv=argv, quick=a.quick,
-                       preamble=f"Problem: n={n}, d={d}, float64, rho={a.rho}, l2={l2}, "
-                                f"seed={a.seed}.", results=a.results)
+                     preamble=f"Problem: n={n}, d={d}, float64, rho={a.rho}, l2={l2}, "
+                              f"seed={a.seed}.", results=a.results)
     return 0
 
 
