@@ -1,8 +1,9 @@
-"""Shared by the benchmark scripts: machine details, load checks, tables, RESULTS.md.
+"""Shared by the benchmark scripts: machine details, load checks, tables, dated records.
 
-One home for the code every script needs, so that each RESULTS.md section carries the
-same machine description. Import it as ``from _machine import ...`` (the scripts run as
-``python benchmarks/<name>.py``, which puts this folder on ``sys.path``).
+One home for the code every script needs, so that each run's record
+(``results/<YYYY-MM-DD>_<HHMM>_<script>.md``) carries the same machine description. Import
+it as ``from _machine import ...`` (the scripts run as ``python benchmarks/<name>.py``,
+which puts this folder on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
+#: where each run writes its dated record (RESULTS.md is written by hand)
+RESULTS = HERE / "results"
 
 
 def machine_info() -> dict:
@@ -152,19 +154,46 @@ def print_table(rows: list[tuple], heads: dict[str, str] | None = None) -> None:
 
 def add_run_args(ap) -> None:
     """The options of every script that runs copies of the workflow: where they go, whether
-    they stay, and where (or whether) the figures are appended."""
+    they stay, and where (or whether) the run's record is written."""
     ap.add_argument("--workdir", type=Path, help="where the copies go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the copies")
-    ap.add_argument("--results", type=Path, default=RESULTS)
-    ap.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+    add_save_args(ap)
 
 
-def append_results(script: str, rows: list[tuple], machine: Machine, *, argv=None,
-                   quick: bool = False, preamble: str = "", results: Path = RESULTS) -> None:
-    """Append a dated section (command, machine, table) to RESULTS.md, as train_speed.py does."""
-    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+def clean_up(work: Path, keep: bool) -> None:
+    """Remove a script's working directory (its copies), or say where it is (``--keep``)."""
+    if keep:
+        print(f"kept {work}")
+    else:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def add_save_args(ap) -> None:
+    """``--results DIR`` and ``--no-save``: where the run's dated record goes, or none."""
+    ap.add_argument("--results", type=Path, default=RESULTS,
+                    help="directory of the dated records (default benchmarks/results)")
+    ap.add_argument("--no-save", action="store_true", help="write no record")
+
+
+def record_path(script: str, when: _dt.datetime, results: Path = RESULTS) -> Path:
+    """``results/<YYYY-MM-DD>_<HHMM>_<script>.md`` (UTC), with ``-2``, ``-3``... when a
+    run of the same script already wrote that minute's."""
+    stem = f"{when:%Y-%m-%d_%H%M}_{Path(script).stem}"
+    path, n = Path(results) / f"{stem}.md", 2
+    while path.exists():
+        path, n = Path(results) / f"{stem}-{n}.md", n + 1
+    return path
+
+
+def save_results(script: str, rows: list[tuple], machine: Machine, *, argv=None,
+                 quick: bool = False, preamble: str = "", results: Path = RESULTS) -> Path:
+    """Write this run's dated record (command, machine, table) to its own file in
+    ``results`` (:func:`record_path`); returns its path."""
+    now = _dt.datetime.now(_dt.UTC)
     args = sys.argv[1:] if argv is None else argv
-    out = [f"\n## {script}, {stamp}{' (--quick)' if quick else ''}\n",
+    out = [f"## {script}, {now:%Y-%m-%d %H:%M} UTC{' (--quick)' if quick else ''}\n",
            f"Command: `python benchmarks/{script} {' '.join(args)}`".rstrip() + "\n"]
     if preamble:
         out.append(preamble.rstrip() + "\n")
@@ -174,11 +203,14 @@ def append_results(script: str, rows: list[tuple], machine: Machine, *, argv=Non
     out.append("|---|---|---|---|")
     for sec, q, v, note in rows:
         out.append(f"| {sec} | {q} | {v} | {note} |")
-    results.parent.mkdir(parents=True, exist_ok=True)
-    new = not results.exists()
-    with open(results, "a", encoding="utf-8") as f:
-        if new:
-            f.write("# Benchmark results\n\nAppended by the scripts in this folder; "
-                    "see README.md.\n")
-        f.write("\n".join(out) + "\n")
-    print(f"\nappended to {results}")
+    Path(results).mkdir(parents=True, exist_ok=True)
+    while True:  # "x": a run of the same script finishing the same minute takes the next
+        path = record_path(script, now, results)
+        try:
+            with open(path, "x", encoding="utf-8") as f:
+                f.write("\n".join(out) + "\n")
+            break
+        except FileExistsError:
+            continue
+    print(f"\nwrote {path}")
+    return path

@@ -28,26 +28,103 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 
-def default_config() -> dict:
-    with open(REPO / "config" / "config.yaml", encoding="utf-8") as f:
+#: what a project is made of: tests/conftest.py's ``Project`` copies these (and the schema)
+PROJECT_FILES = ("Snakefile", "environment.yml", "profiles", "workflow", "src")
+
+
+def default_config(tree: Path = REPO) -> dict:
+    """``config/config.yaml`` of this checkout, or of an exported revision's ``tree``."""
+    with open(Path(tree) / "config" / "config.yaml", encoding="utf-8") as f:
         return yaml.safe_load(f)
 
 
-def make_copy(root: Path, config: dict | None = None) -> Path:
+def make_copy(root: Path, config: dict | None = None, tree: Path | None = None) -> Path:
     """A fresh copy of the workflow and library (no data/, results/, mlflow.db, .snakemake/).
 
     The copy is the tests' own (tests/conftest.py ``Project``): one list of what a project
-    is made of.
-    """
-    sys.path.insert(0, str(REPO / "tests"))
-    from conftest import Project
-
+    is made of. ``tree``: copy an exported revision (:func:`export_tree`) instead of this
+    checkout, the same files; its workflow imports its own ``src/`` (common.smk)."""
     root = Path(root)
     if root.exists():
         shutil.rmtree(root)
-    Project(root)
-    write_config(root, default_config() if config is None else config)
+    if tree is None:
+        sys.path.insert(0, str(REPO / "tests"))
+        from conftest import Project
+
+        Project(root)
+    else:
+        root.mkdir(parents=True)
+        for name in PROJECT_FILES:
+            src = Path(tree) / name
+            if src.is_dir():
+                shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(src, root / name)
+        (root / "config").mkdir()
+        shutil.copy2(Path(tree) / "config" / "schema.yaml", root / "config" / "schema.yaml")
+    write_config(root, default_config(tree or REPO) if config is None else config)
     return root
+
+
+def export_tree(rev: str, dest: Path) -> Path:
+    """Git revision ``rev`` of this repository, exported to ``dest`` (``git archive``)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def describe_rev(rev: str) -> str:
+    """``rev`` as a short commit and its subject (``HEAD`` if not given)."""
+    out = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %s", rev or "HEAD"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    return out[:100] + ("…" if len(out) > 100 else "")
+
+
+def one_sweep(tree: Path, model_spec: dict, experiment: str,
+              dataset: str = "moons", model: str = "logistic_regression") -> dict:
+    """``tree``'s default config cut to one sweep: ``dataset`` x ``model`` with
+    ``model_spec`` (a grid or a search)."""
+    cfg = default_config(tree)
+    cfg["experiment"] = experiment
+    cfg["datasets"] = {dataset: cfg["datasets"][dataset]}
+    cfg["models"] = {model: model_spec}
+    return cfg
+
+
+def finished_sweep(root: Path, dataset: str = "moons", model: str = "logistic_regression",
+                   method: str = "grid") -> dict:
+    """What a sweep's track job reads in a project run up to its plots (``snakemake
+    --omit-from mlflow_setup``): the sweep directory, its shard manifests, the split and
+    the sweep's figures (as ``sweep_plots`` in common.smk names them)."""
+    sys.path.insert(0, str(REPO / "src"))
+    from gdlab import names
+
+    sweep = Path(root) / "results" / dataset / model
+    figures = [sweep / "plots" / f for f in names.sweep_figures(method)]
+    if (sweep / "plots" / names.LESSON_FIGURE).is_file():
+        figures.append(sweep / "plots" / names.LESSON_FIGURE)
+    return {"dir": sweep, "manifests": sorted(sweep.glob("shards/*.json")),
+            "split": Path(root) / "data" / dataset / "split.npz", "figures": figures,
+            "method": method}
+
+
+def clone(root: Path, dest: Path) -> Path:
+    """A copy of the project ``root`` with everything it has run, as if made at ``dest``
+    (the tests' ``Project.clone``: its SQLite store's absolute artifact paths and its
+    experiment record point into the copy; gdlab refuses to sync a moved project)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from conftest import Project
+
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    proj = Project.__new__(Project)
+    proj.root = Path(root)
+    Project.clone(proj, dest)
+    return dest
 
 
 def write_config(root: Path, config: dict) -> None:
@@ -225,13 +302,17 @@ def dir_size(path: Path) -> int:
     return total
 
 
-# -- what the jobs say: train and track_shard logs ---------------------------------------
+# -- what the jobs say: train and track logs ---------------------------------------------
 # "trained N runs, reused M: fit and write X s, job Y s" (runs trained from the same spec
 # before are reused, not refit)
 _TRAIN_RE = re.compile(r"trained (\d+) runs, reused \d+: fit and write ([\d.]+) s, "
                        r"job ([\d.]+|nan) s")
-_TRACK_RE = re.compile(r"shard: kept (\d+), created (\d+), deleted (\d+) in ([\d.]+) s "
-                       r"\(children ([\d.]+) ms each\)")
+# sync_sweep's last line (gdlab.tracking.sync): "<d>/<m>: kept K, created C, deleted D in
+# X s, Y ms a child via <path>" (the per-child part only when it created any), or
+# "<d>/<m>: the store already shows this sweep (X s)"
+_SYNC_RE = re.compile(r"(\S+): kept (\d+), created (\d+), deleted (\d+) in ([\d.]+) s"
+                      r"(?:, ([\d.]+) ms a child via (.+))?$", re.M)
+_SHOWN_RE = re.compile(r"(\S+): the store already shows this sweep \(([\d.]+) s\)")
 
 
 def train_logs(root: Path) -> list[dict]:
@@ -245,19 +326,38 @@ def train_logs(root: Path) -> list[dict]:
     return out
 
 
-def track_shard_logs(root: Path) -> list[dict]:
-    """Per track_shard job: kept, created, deleted, seconds, ms per created child, and the
-    job's own "import mlflow" time."""
+def sync_line(text: str) -> dict | None:
+    """What ``sync_sweep`` logged (a track job's log, or its messages): the sweep; kept,
+    created, deleted children; the whole sync's seconds (find, plan, parent, children,
+    figures, best model); the children's ms each (records built and written) and the
+    path they went by (``via``: one transaction through MLflow's tables, or MLflow's
+    client; NaN and None when none was created); ``shown``: the store already showed the
+    sweep (nothing written). None if it logged neither line."""
+    if m := _SYNC_RE.search(text):
+        return {"sweep": m[1], "kept": int(m[2]), "created": int(m[3]),
+                "deleted": int(m[4]), "seconds": float(m[5]), "shown": False,
+                "ms_per_child": float(m[6]) if m[6] else float("nan"), "via": m[7]}
+    if m := _SHOWN_RE.search(text):
+        return {"sweep": m[1], "kept": None, "created": 0, "deleted": 0,
+                "seconds": float(m[2]), "shown": True, "ms_per_child": float("nan"),
+                "via": None}
+    return None
+
+
+def track_logs(root: Path, since: float = 0.0) -> list[dict]:
+    """Per track job (logs/track/<dataset>/<model>.log, one per sweep; ``since``: only
+    logs written after that time): :func:`sync_line` of its log, its ``import mlflow``."""
     out = []
-    for f in sorted((Path(root) / "logs" / "track_shard").rglob("*.log")):
+    for f in sorted((Path(root) / "logs" / "track").rglob("*.log")):
+        if f.stat().st_mtime < since:
+            continue
         text = f.read_text(errors="replace")
-        m = _TRACK_RE.search(text)
+        sync = sync_line(text)
+        if sync is None:
+            continue
         imp = re.search(r"import mlflow: ([\d.]+) s", text)
-        if m:
-            out.append({"log": str(f), "kept": int(m[1]), "created": int(m[2]),
-                        "deleted": int(m[3]), "seconds": float(m[4]),
-                        "ms_per_child": float(m[5]),
-                        "import_mlflow": float(imp[1]) if imp else float("nan")})
+        out.append({"log": str(f), "import_mlflow": float(imp[1]) if imp else float("nan"),
+                    **sync})
     return out
 
 
@@ -289,14 +389,19 @@ def mlflow_counts(db: Path) -> dict:
 
 
 def mlflow_children(db: Path) -> dict[str, dict[str, str]]:
-    """Active gdlab child runs in a SQLite store: ``"parent name/run name"`` -> run id, and
-    the deleted ones apart: ``{"active": {...}, "deleted": {...}}`` (read with sqlite3)."""
+    """gdlab's child runs in a SQLite store (read with sqlite3): ``"sweep/run"`` -> run id,
+    the active and the deleted apart: ``{"active": {...}, "deleted": {...}}``. A child is
+    named by its run's directory name (tag ``gdlab.run``; the run name where a store of
+    older code has no such tag), not by the short name people read, which a new grid
+    value may change."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         rows = con.execute(
-            "select r.run_uuid, r.name, r.lifecycle_stage, p.name from runs r "
+            "select r.run_uuid, coalesce(rt.value, r.name), r.lifecycle_stage, p.name "
+            "from runs r "
             "join tags t on t.run_uuid = r.run_uuid and t.key = 'gdlab.role' "
             "and t.value = 'run' "
+            "left join tags rt on rt.run_uuid = r.run_uuid and rt.key = 'gdlab.run' "
             "left join tags pt on pt.run_uuid = r.run_uuid and pt.key = 'mlflow.parentRunId' "
             "left join runs p on p.run_uuid = pt.value").fetchall()
     finally:
@@ -312,11 +417,13 @@ FLOOR_SNAKEFILE = r"""
 # Generated by benchmarks/_workflow.py: gdlab's DAG shape (rules, jobs, wildcards, files
 # per job, one log per job) with empty jobs. No params, no config validation, no gdlab.
 # A train job trains a shard (its declared output is the shard manifest; the per-run
-# files are not declared outputs), track_shard logs a shard, track completes a sweep.
+# files are not declared outputs); one track job per sweep makes MLflow show the sweep.
 import json
-SHARDS = {tuple(k.split("/")): v
-          for k, v in json.load(open("shards.json")).items()}  # sweep -> shard -> runs
+FLOOR = json.load(open("floor.json"))
+SHARDS = {tuple(k.split("/")): v for k, v in FLOOR["shards"].items()}  # sweep -> shard -> runs
+LESSON = [tuple(k.split("/")) for k in FLOOR["lesson"]]  # sweeps with the lesson's figure
 SWEEPS = list(SHARDS)
+FIGURES = ["heatmap", "learning_curves", "convergence", "parallel_coordinates", "importance"]
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_-]+",
@@ -327,11 +434,19 @@ def shard_files(pattern):
     return lambda w: [pattern.format(dataset=w.dataset, model=w.model, shard=k)
                       for k in SHARDS[(w.dataset, w.model)]]
 
+def sweep_plots(w):
+    names = [f"{f}.png" for f in FIGURES]
+    if (w.dataset, w.model) in LESSON:
+        names.append("loss_landscape.png")
+    return [f"results/{w.dataset}/{w.model}/plots/{n}" for n in names]
+
 rule all:
     input:
         "results/summary.csv",
         [f"results/{d}/{m}/{f}" for d, m in SWEEPS
-         for f in ("summary.csv", "best.json", "plots/heatmap.png", "mlflow.json")],
+         for f in ("summary.csv", "best.json", "plots/parallel_coordinates.png",
+                   "mlflow.json")],
+        [f"results/{d}/{m}/plots/loss_landscape.png" for d, m in LESSON],
     default_target: True
 
 rule make_dataset:
@@ -363,6 +478,7 @@ rule summarize:
         baseline="results/{dataset}/{model}/baseline.json",
     output:
         summary="results/{dataset}/{model}/summary.csv",
+        configs="results/{dataset}/{model}/configs.csv",
         best="results/{dataset}/{model}/best.json",
     log: "logs/summarize/{dataset}/{model}.log"
     shell: "touch {output} {log}"
@@ -378,7 +494,7 @@ rule overview:
 rule plot:
     input:
         split="data/{dataset}/split.npz",
-        summary="results/{dataset}/{model}/summary.csv",
+        configs="results/{dataset}/{model}/configs.csv",
         best="results/{dataset}/{model}/best.json",
         baseline="results/{dataset}/{model}/baseline.json",
         manifests=shard_files("results/{dataset}/{model}/shards/{shard}.json"),
@@ -386,24 +502,29 @@ rule plot:
         heatmap="results/{dataset}/{model}/plots/heatmap.png",
         learning_curves="results/{dataset}/{model}/plots/learning_curves.png",
         convergence="results/{dataset}/{model}/plots/convergence.png",
+        parallel_coordinates="results/{dataset}/{model}/plots/parallel_coordinates.png",
+        importance="results/{dataset}/{model}/plots/importance.png",
         runs=directory("results/{dataset}/{model}/plots/runs"),
     log: "logs/plot/{dataset}/{model}.log"
     shell:
-        "mkdir -p {output.runs} && "
-        "touch {output.heatmap} {output.learning_curves} {output.convergence} {log}"
+        "mkdir -p {output.runs} && touch {output.heatmap} {output.learning_curves} "
+        "{output.convergence} {output.parallel_coordinates} {output.importance} {log}"
+
+rule lesson:
+    input:
+        split="data/{dataset}/split.npz",
+        summary="results/{dataset}/{model}/summary.csv",
+        baseline="results/{dataset}/{model}/baseline.json",
+        manifests=shard_files("results/{dataset}/{model}/shards/{shard}.json"),
+    output:
+        figure="results/{dataset}/{model}/plots/loss_landscape.png",
+        record="results/{dataset}/{model}/lesson.json",
+    log: "logs/lesson/{dataset}/{model}.log"
+    shell: "touch {output} {log}"
 
 rule mlflow_setup:
     output: "results/mlflow/experiment.json"
     log: "logs/mlflow_setup.log"
-    shell: "touch {output} {log}"
-
-rule track_shard:
-    input:
-        experiment="results/mlflow/experiment.json",
-        split="data/{dataset}/split.npz",
-        manifest="results/{dataset}/{model}/shards/{shard}.json",
-    output: "results/{dataset}/{model}/mlflow/shards/{shard}.json"
-    log: "logs/track_shard/{dataset}/{model}/{shard}.log"
     shell: "touch {output} {log}"
 
 rule track:
@@ -411,12 +532,11 @@ rule track:
         experiment="results/mlflow/experiment.json",
         split="data/{dataset}/split.npz",
         summary="results/{dataset}/{model}/summary.csv",
+        configs="results/{dataset}/{model}/configs.csv",
         best="results/{dataset}/{model}/best.json",
         baseline="results/{dataset}/{model}/baseline.json",
         manifests=shard_files("results/{dataset}/{model}/shards/{shard}.json"),
-        shards=shard_files("results/{dataset}/{model}/mlflow/shards/{shard}.json"),
-        plots=expand("results/{{dataset}}/{{model}}/plots/{name}",
-                     name=["heatmap.png", "learning_curves.png", "convergence.png"]),
+        plots=sweep_plots,
         run_plots="results/{dataset}/{model}/plots/runs",
     output: "results/{dataset}/{model}/mlflow.json"
     log: "logs/track/{dataset}/{model}.log"
@@ -452,10 +572,22 @@ def shards(config: dict) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def make_floor(root: Path, config: dict, params: bool = False) -> Path:
-    """A project with gdlab's DAG shape for ``config`` and empty ``touch`` jobs.
+def lesson_sweeps(config: dict) -> list[str]:
+    """``"dataset/model"`` of the sweeps that get the lesson's figure (rule lesson)."""
+    sys.path.insert(0, str(REPO / "src"))
+    from gdlab import grid as G
+    from gdlab.names import is_lesson
 
-    Same sweeps, shards (``train.shard_size``, default 200) and files per job as gdlab.
+    return [f"{d}/{m}" for d, m in G.sweeps(config)
+            if is_lesson(m, G.axis_values(config["models"][m], "loss"))]
+
+
+def make_floor(root: Path, config: dict, params: bool = False) -> Path:
+    """A project with gdlab's DAG shape for ``config`` (grid sweeps) and empty ``touch``
+    jobs.
+
+    Same sweeps, shards (``train.shard_size``, default 200), lesson jobs and files per job
+    as gdlab.
     With ``params``, every job also has one small param (its wildcards), as every gdlab
     job has: Snakemake checks params on a rerun and, whenever pandas is installed, imports
     it to do so (~0.3 s here), a cost of Snakemake's own that the bare floor never pays.
@@ -464,7 +596,8 @@ def make_floor(root: Path, config: dict, params: bool = False) -> Path:
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    (root / "shards.json").write_text(json.dumps(shards(config)))
+    (root / "floor.json").write_text(json.dumps({"shards": shards(config),
+                                                 "lesson": lesson_sweeps(config)}))
     snakefile = FLOOR_SNAKEFILE
     if params:
         snakefile = snakefile.replace(

@@ -24,7 +24,8 @@ Every repeat, interleaved (round-robin) so that a busy machine hits every side a
 3. **incremental rerun**: one learning rate added to one model's grid (via the config);
    wall time and the jobs that ran.
 
-Prints a table and appends it, with the machine's details, to benchmarks/RESULTS.md.
+Prints a table and writes it, with the machine's details, to its own dated record in
+benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, append_results, median, print_table, size_str, t_str  # noqa: E402
+from _machine import Machine, add_run_args, median, print_table, save_results, size_str, t_str  # noqa: E402
 
 LOOP = Path(__file__).resolve().parent / "naive_loop.py"
 
@@ -191,9 +192,7 @@ def main(argv=None) -> int:
     inc = []
     for rep in range(reps):
         clone = work / f"incremental-r{rep}"
-        if clone.exists():
-            shutil.rmtree(clone)
-        shutil.copytree(root, clone, symlinks=True)
+        W.clone(root, clone)
         W.write_config(clone, inc_cfg)
         r = W.snakemake(clone, "--cores", "2")
         inc.append(r["wall"])
@@ -211,10 +210,10 @@ def main(argv=None) -> int:
     print()
     print_table(rows)
     if not a.no_save:
-        append_results("end_to_end.py", rows, machine, argv=argv, quick=a.quick,
-                       preamble=f"Default config (config/config.yaml); {reps} repeats from "
-                                f"nothing, {noop_reps} no-op repeats; cores {cores}.",
-                       results=a.results)
+        save_results("end_to_end.py", rows, machine, argv=argv, quick=a.quick,
+                     preamble=f"Default config (config/config.yaml); {reps} repeats from "
+                              f"nothing, {noop_reps} no-op repeats; cores {cores}.",
+                     results=a.results)
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _machine import Machine, add_run_args, append_results, median, print_table, t_str
+from _machine import Machine, add_run_args, median, print_table, save_results, t_str
 from _workflow import REPO, default_config, jobs_from_metadata, make_copy, rule_breakdown
 from _workflow import snakemake as run_snakemake
 
@@ -131,7 +131,7 @@ def main() -> None:
     print()
     print_table(rows)
     if not args.no_save:
-        append_results("halving.py", rows, machine, quick=args.quick, results=args.results)
+        save_results("halving.py", rows, machine, quick=args.quick, results=args.results)
 
 
 if __name__ == "__main__":

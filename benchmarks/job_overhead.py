@@ -13,7 +13,8 @@ points, default 200: 20 lr x 10 l2, 100 epochs) runs with ``--cores 1`` (one job
 time) and ``--skip-script-cleanup``. Then:
 
 - the **wall time per shard from outside**: ``snakemake --cores 1 --forcerun train
-  --until train`` minus the same command with nothing to do, / shards; likewise for the
+  --until train`` (the runs' files removed first, untimed: a train job would reuse them)
+  minus the same command with nothing to do, / shards; likewise for the
   floor project's empty ``touch`` job (benchmarks/_workflow.py), interleaved;
 - the **fit share** of the train jobs: "fit and write" / process time from the train logs,
   and ``model.fit`` (every run's ``timing.json``) / the wall per shard from outside;
@@ -22,7 +23,8 @@ time) and ``--skip-script-cleanup``. Then:
   ``import gdlab.train``, the train rule's ``script:`` preamble alone (the generated
   script kept by ``--skip-script-cleanup``, its body cut off: Snakemake's imports and the
   unpickling of its ``snakemake`` object), and the whole generated train script (the job's
-  command; rewrites the shard's files in place, byte-identical but for timing.json);
+  command; its runs' files removed before, untimed, so that it fits them: a train job
+  reuses a run already trained from the same spec);
 - inside one warm process: ``load_split``, and per run ``fit``, evaluation, each file's
   write, and ``train_run`` whole; and ``train_shard`` for the whole shard.
 
@@ -44,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, append_results, median, print_table, t_str  # noqa: E402
+from _machine import Machine, add_run_args, median, print_table, save_results, t_str  # noqa: E402
 
 SPEC_FIELDS = ("dataset", "model", "task", "run_name", "hyperparameters", "seed", "data_key",
                "code_version", "run_key")
@@ -65,7 +67,16 @@ def one_sweep_config(n_runs: int, shard_size: int | None) -> dict:
     return cfg
 
 
-def proc_time(cmd, cwd, env) -> float:
+def fresh_runs(root: Path) -> None:
+    """Remove the sweeps' run files (not timed): a train job reuses a run already trained
+    from the same spec, so a rerun shard would read its runs back instead of fitting."""
+    for runs in (Path(root) / "results").glob("*/*/runs"):
+        shutil.rmtree(runs)
+
+
+def proc_time(cmd, cwd, env, before=None) -> float:
+    if before is not None:
+        before()
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
@@ -141,6 +152,7 @@ def main(argv=None) -> int:
     for _ in range(max(1, reps // 3)):
         for name, proj in (("gdlab", root), ("floor", floor)):
             l0 = os.getloadavg()[0]
+            fresh_runs(proj)  # every run fitted again, not reused
             force = W.snakemake(proj, "--cores", "1", "--forcerun", "train", "--until", "train")
             noop = W.snakemake(proj, "--cores", "1", "--until", "train")  # same DAG, no job
             marginal[name].append((force["wall"] - noop["wall"]) / n_shards)
@@ -172,7 +184,8 @@ def main(argv=None) -> int:
     times = {k: [] for k in pieces}
     for _ in range(reps):
         for k, cmd in pieces.items():
-            times[k].append(proc_time(cmd, root, env))
+            times[k].append(proc_time(cmd, root, env, before=(
+                (lambda: fresh_runs(root)) if k.startswith("train script: whole") else None)))
 
     # inside one warm process: a shard's spec rebuilt from its runs' metrics.json
     manifest = sorted((root / "results" / "moons" / "logistic_regression" / "shards")
@@ -240,10 +253,10 @@ def main(argv=None) -> int:
     print()
     print_table(rows)
     if not a.no_save:
-        append_results("job_overhead.py", rows, machine, argv=argv, quick=a.quick,
-                       preamble=f"One sweep (moons x logistic_regression, {n_runs} runs of 100 "
-                                f"epochs in {n_shards} shard(s)), --cores 1; {reps} repeats "
-                                "of each piece.", results=a.results)
+        save_results("job_overhead.py", rows, machine, argv=argv, quick=a.quick,
+                     preamble=f"One sweep (moons x logistic_regression, {n_runs} runs of 100 "
+                              f"epochs in {n_shards} shard(s)), --cores 1; {reps} repeats "
+                              "of each piece.", results=a.results)
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -32,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _workflow as W  # noqa: E402
-from _machine import Machine, append_results, print_table, size_str, t_str  # noqa: E402
+from _machine import Machine, add_save_args, print_table, save_results, size_str, t_str  # noqa: E402
 from scaling import MODEL, config_for  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[10000],
                     help="grid points of the sweeps (default 10000)")
-    ap.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+    add_save_args(ap)
     args = ap.parse_args()
     machine = Machine()
     tmp = Path(tempfile.mkdtemp(prefix="gdlab-job-resources-"))
@@ -84,9 +84,9 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     print_table(rows)
     if not args.no_save:
-        append_results("job_resources.py", rows, machine,
-                       preamble="One job at a time (--cores 1); memory is the peak summed "
-                                "RSS of Snakemake and its job, sampled every 0.1 s.")
+        save_results("job_resources.py", rows, machine, results=args.results,
+                     preamble="One job at a time (--cores 1); memory is the peak summed "
+                              "RSS of Snakemake and its job, sampled every 0.1 s.")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ Each size, from nothing with ``snakemake --cores 2``:
   train logs (``trained N runs, reused M: fit and write X s, job Y s since the process started``),
   and the stricter summed ``model.fit`` time (every run's ``timing.json``) / summed
   train-job time as Snakemake saw it (start..end of each job). Target >= 50 %;
-- **tracking**: ms per child of the track_shard jobs (their logs), their ``import mlflow``;
+- **tracking**: the sweep's track job (its log): ms per child written, the whole sync
+  (children, parent, figures, best model), its ``import mlflow``;
 - the **peak RSS** of the process tree (snakemake and every job it runs, summed, sampled
   every 0.1 s from /proc), the size of ``.snakemake/``, ``mlflow.db``, the MLflow
   artifacts (``mlruns/``) and ``results/``;
@@ -50,7 +51,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, append_results, median, print_table, size_str, t_str  # noqa: E402
+from _machine import Machine, add_run_args, median, print_table, save_results, size_str, t_str  # noqa: E402
 
 LOOP = Path(__file__).resolve().parent / "naive_loop.py"
 MODEL = "logistic_regression"
@@ -72,11 +73,10 @@ def grid_for(n: int) -> dict:
     return {"lr": lrs, "optimizer": ["gd"], "l2": l2s, "epochs": epochs}
 
 
-def config_for(n: int, shard_size: int | None = None) -> dict:
-    cfg = W.default_config()
-    cfg["experiment"] = f"gdlab-scaling-{n}"
-    cfg["datasets"] = {"moons": cfg["datasets"]["moons"]}
-    cfg["models"] = {MODEL: {"grid": grid_for(n)}}
+def config_for(n: int, shard_size: int | None = None, tree: Path = W.REPO) -> dict:
+    """The one-sweep config of ``n`` points, from the default config of this checkout or of
+    an exported revision's ``tree``."""
+    cfg = W.one_sweep(tree, {"grid": grid_for(n)}, f"gdlab-scaling-{n}", "moons", MODEL)
     if shard_size:
         cfg.setdefault("train", {})["shard_size"] = shard_size
     return cfg
@@ -123,15 +123,14 @@ def describe(root: Path, r: dict, n: int, label: str, rows: list) -> dict:
                  pct(fit / sm_train) if sm_train else "n/a",
                  f"{t_str(fit)} over {n_fit} fits / {t_str(sm_train)} (start..end in "
                  f".snakemake/metadata); mean fit {t_str(fit / max(n_fit, 1))}"))
-    tr = W.track_shard_logs(root)
-    if tr:
-        created = sum(t["created"] for t in tr)
-        rows.append((label, "track_shard: ms per child (write) / per child (whole sync)",
-                     f"{median([t['ms_per_child'] for t in tr]):.1f} ms",
-                     f"{len(tr)} jobs, {created} children created; whole sync "
-                     f"{1000 * sum(t['seconds'] for t in tr) / max(created, 1):.1f} ms per "
-                     f"child; import mlflow {t_str(median([t['import_mlflow'] for t in tr]))}"
-                     " per job (target <= 25 ms per child)"))
+    for t in W.track_logs(root):  # one track job per sweep: children, parent, best model
+        rows.append((label, f"track {t['sweep']}: ms per child (write) / whole sync",
+                     f"{t['ms_per_child']:.1f} ms",
+                     f"{t['created']} children created via {t['via']}; whole sync "
+                     f"{t_str(t['seconds'])} ({1000 * t['seconds'] / max(t['created'], 1):.1f}"
+                     f" ms per child, parent, figures and best model included); import "
+                     f"mlflow {t_str(t['import_mlflow'])} (target <= 25 ms per child: "
+                     f"{verdict(t['ms_per_child'] <= 25)})"))
     rows.append((label, "jobs", str(sum(stats.values())),
                  ", ".join(f"{k} {v}" for k, v in stats.items())))
     total = sum(b["sum"] for b in by_rule.values())
@@ -269,10 +268,10 @@ def main(argv=None) -> int:
     print_table(rows)
     if not a.no_save:
         shard = a.shard_size or W.shard_size({})
-        append_results("scaling.py", rows, machine, argv=argv, quick=a.quick,
-                       preamble=f"moons x logistic_regression, one sweep of N grid points "
-                                f"(lr x l2 x epochs, gd); train.shard_size {shard}; "
-                                "--cores 2.", results=a.results)
+        save_results("scaling.py", rows, machine, argv=argv, quick=a.quick,
+                     preamble=f"moons x logistic_regression, one sweep of N grid points "
+                              f"(lr x l2 x epochs, gd); train.shard_size {shard}; "
+                              "--cores 2.", results=a.results)
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0
@@ -283,9 +282,7 @@ def incremental(root: Path, cfg: dict, clone: Path, label: str, rows: list,
     """One more learning rate in a copy of the finished project: time, jobs, MLflow ids."""
     import time
 
-    if clone.exists():
-        shutil.rmtree(clone)
-    shutil.copytree(root, clone, symlinks=True)
+    W.clone(root, clone)
     new_cfg, extra = with_extra_lr(cfg)
     before = W.mlflow_children(clone / "mlflow.db")
     W.write_config(clone, new_cfg)
@@ -322,6 +319,11 @@ def incremental(root: Path, cfg: dict, clone: Path, label: str, rows: list,
                  f"in {len(retrained)} train jobs (the new runs: {expected}); fit and write "
                  f"{t_str(sum(t['fit_write'] for t in retrained))}, process "
                  f"{t_str(sum(t['process'] for t in retrained))}"))
+    for t in W.track_logs(clone, since=started):
+        rows.append((label, f"incremental: track {t['sweep']}", t_str(t["seconds"]),
+                     f"kept {t['kept']}, created {t['created']}, deleted {t['deleted']}; "
+                     f"{t['ms_per_child']:.1f} ms a child via {t['via']}; import mlflow "
+                     f"{t_str(t['import_mlflow'])}"))
     rows.append((label, "incremental: job time by rule",
                  t_str(sum(b["sum"] for b in by_rule.values())),
                  ", ".join(f"{rule} {t_str(b['sum'])} ({b['jobs']})"

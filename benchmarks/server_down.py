@@ -34,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _workflow as W  # noqa: E402
-from _machine import Machine, append_results, median, print_table, t_str  # noqa: E402
+from _machine import Machine, add_save_args, median, print_table, save_results, t_str  # noqa: E402
 
 #: Snakemake's timestamp line, e.g. "[Sun Nov 29 23:59:01 2026]"
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$", re.M)
@@ -82,7 +82,7 @@ def refused_port() -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 repeat instead of 3")
-    ap.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+    add_save_args(ap)
     args = ap.parse_args()
     repeats = 1 if args.quick else 3
     machine = Machine()
@@ -119,10 +119,10 @@ def main() -> None:
                   "runs " + ", ".join(f"{x:.1f} s" for x in wall[case]))]
     print_table(rows)
     if not args.no_save:
-        append_results("server_down.py", rows, machine, quick=args.quick,
-                       preamble=f"{repeats} repeats, medians. The mlflow_setup job against a "
-                                "tracking server that is down: refused connections, or a "
-                                "socket that never answers.")
+        save_results("server_down.py", rows, machine, quick=args.quick, results=args.results,
+                     preamble=f"{repeats} repeats, medians. The mlflow_setup job against a "
+                              "tracking server that is down: refused connections, or a "
+                              "socket that never answers.")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 import _services  # noqa: E402
 import _workflow as W  # noqa: E402
-from _machine import Machine, append_results, median, print_table, t_str  # noqa: E402
+from _machine import Machine, add_save_args, median, print_table, save_results, t_str  # noqa: E402
 
 
 def sweep_config(n_jobs: int) -> dict:
@@ -53,7 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 repeat instead of 3")
     ap.add_argument("--jobs", type=int, default=8, help="train jobs in the sweep (default 8)")
-    ap.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+    add_save_args(ap)
     args = ap.parse_args()
     repeats = 1 if args.quick else 3
     machine = Machine()
@@ -101,9 +101,9 @@ def main() -> None:
         ]
     print_table(rows)
     if not args.no_save:
-        append_results("slurm_overhead.py", rows, machine, quick=args.quick,
-                       preamble=f"Single-node SLURM on this machine; {repeats} repeats, "
-                                "medians; each job is a train job of 15 epochs.")
+        save_results("slurm_overhead.py", rows, machine, quick=args.quick, results=args.results,
+                     preamble=f"Single-node SLURM on this machine; {repeats} repeats, "
+                              "medians; each job is a train job of 15 epochs.")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ shared machine hits both sides alike):
    read from the full-data history, and the reported time is a real timed fit of exactly
    that many epochs.
 
-The table is printed and appended, with machine details, to benchmarks/RESULTS.md.
+The table is printed and written, with machine details, to its own dated record in
+benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from gdlab.losses import LogisticLoss, SquaredLoss, sigmoid
 from gdlab.models import LinearRegression, LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import Machine, append_results, print_table  # noqa: E402
+from _machine import Machine, add_save_args, print_table, save_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -225,8 +226,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-tto", action="store_true", help="skip time-to-objective")
     ap.add_argument("--threads", type=int,
                     help="limit BLAS/OpenMP threads (threadpoolctl); default: library default")
-    ap.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
-    ap.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+    add_save_args(ap)
     a = ap.parse_args(argv)
     if a.threads:
         from threadpoolctl import threadpool_limits
@@ -344,9 +344,9 @@ def main(argv=None) -> int:
     print()
     print_table(rows, heads)
     if not a.no_save:
-        append_results(Path(__file__).name, rows, machine, argv=argv, quick=a.quick,
-                       preamble=f"Problem: n={n}, d={d}, float64, rho={a.rho}, l2={l2}, "
-                                f"seed={a.seed}.", results=a.results)
+        save_results(Path(__file__).name, rows, machine, argv=argv, quick=a.quick,
+                     preamble=f"Problem: n={n}, d={d}, float64, rho={a.rho}, l2={l2}, "
+                              f"seed={a.seed}.", results=a.results)
     return 0
 
 
