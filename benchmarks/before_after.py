@@ -17,12 +17,12 @@ repeat to repeat), so that a busy machine weighs on both alike:
 
 (a) the **default experiment**: the revision's own ``config/config.yaml``, ``snakemake
     --cores 2`` from nothing, then again with nothing to do (no-op);
-(b) a **sweep of N points** (default 1000; ``--quick`` 100): scaling.py's config
-    (``scaling.config_for``: moons x logistic regression, one sweep, lr x l2 x epochs, at
-    1000 points 10 lr x 10 l2 x 10 epochs values, gd; at 100 points 10 lr x 10 l2, 20
-    epochs) from nothing with ``--cores 2``; then one learning rate added
-    (``scaling.with_extra_lr``: at 1000 points 100 new runs, 1000 -> 1100) and run again;
-    then a no-op. After each, the MLflow store (``mlflow.db``) is read with sqlite3: its
+(b) a **sweep of N points** (default 1000; ``--quick`` 100), the sweep the speed figures
+    of issue 23 were measured on: moons x logistic regression, one sweep, N/10 learning
+    rates (log-spaced, 0.001 to 10) x 10 values of l2 (0 and 0.0001 to 0.1), gd, the
+    default config's 100 epochs (:func:`sweep_config`), from nothing with ``--cores 2``;
+    then one learning rate added (``scaling.with_extra_lr``: 10 new runs, 1000 -> 1010)
+    and run again; then a no-op. After each, the MLflow store (``mlflow.db``) is read with sqlite3: its
     active child runs must be N, then N + the new points, then as many again, with every
     existing child's run id kept.
 
@@ -80,9 +80,23 @@ def default_experiment(tree: Path, root: Path, out: dict, rules: dict) -> None:
     timed_run(root, out, "default_noop", noop=True)
 
 
+def sweep_config(n: int, tree: Path) -> dict:
+    """One sweep of ``n`` points (a multiple of 10): ``n // 10`` learning rates x 10 l2."""
+    import numpy as np
+
+    if n % 10 or n < 20:
+        raise SystemExit(f"--size {n}: a multiple of 10, at least 20 (lr x 10 l2)")
+    grid = {"lr": [float(f"{x:.6g}") for x in np.geomspace(1e-3, 10.0, n // 10)],
+            "optimizer": ["gd"],
+            "l2": [0.0] + [float(f"{x:.3g}") for x in np.geomspace(1e-4, 1e-1, 9)],
+            "epochs": [100]}
+    return W.one_sweep(tree, {"grid": grid}, f"gdlab-before-after-{n}", "moons",
+                       scaling.MODEL)
+
+
 def sweep(tree: Path, root: Path, n: int, out: dict, counts: dict) -> None:
     """The ``n``-point sweep from nothing, one lr added, a no-op: times and children."""
-    cfg = scaling.config_for(n, tree=tree)
+    cfg = sweep_config(n, tree)
     W.make_copy(root, cfg, tree=tree)
     timed_run(root, out, "sweep")
     first = W.mlflow_children(root / "mlflow.db")
