@@ -22,9 +22,14 @@ repeat to repeat), so that a busy machine weighs on both alike:
     rates (log-spaced, 0.001 to 10) x 10 values of l2 (0 and 0.0001 to 0.1), gd, the
     default config's 100 epochs (:func:`sweep_config`), from nothing with ``--cores 2``;
     then one learning rate added (``scaling.with_extra_lr``: 10 new runs, 1000 -> 1010)
-    and run again; then a no-op. After each, the MLflow store (``mlflow.db``) is read with sqlite3: its
-    active child runs must be N, then N + the new points, then as many again, with every
-    existing child's run id kept.
+    and run again; then a no-op. After each, the MLflow store (``mlflow.db``) is read with
+    sqlite3: its active child runs must be N, then N + the new points, then as many again,
+    with every existing child's run id kept.
+
+(c) **the loop a user writes** for the same sweep (``benchmarks/naive_loop.py --per-epoch``
+    in a fresh copy: the same fits with gdlab's models in one process, each logged with one
+    ``log_batch`` of params and per-epoch metrics), once per repeat, first: the ratio
+    gdlab / loop of each revision.
 
 Reported: the median wall time per revision of every measurement, after / before, the
 1-minute load average around each measurement, the default experiment's summed job time
@@ -46,6 +51,8 @@ import _workflow as W  # noqa: E402
 import scaling  # noqa: E402
 from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str  # noqa: E402
 
+LOOP = Path(__file__).resolve().parent / "naive_loop.py"
+
 MEASUREMENTS = {
     "default": "default experiment from nothing, --cores 2",
     "default_noop": "default experiment, no-op rerun",
@@ -53,6 +60,14 @@ MEASUREMENTS = {
     "sweep_lr": "{n}-point sweep, one lr added (rerun)",
     "sweep_noop": "{n}-point sweep, no-op rerun",
 }
+
+
+def user_loop(tree: Path, root: Path, n: int, loops: list) -> None:
+    """The loop a user writes for the ``n``-point sweep, in a fresh copy."""
+    W.make_copy(root, sweep_config(n, tree), tree=tree)
+    l0 = load1()
+    r = W.run([W.PYTHON, str(LOOP), "--per-epoch"], root, timeout=4 * 3600)
+    loops.append({"wall": r["wall"], "load": f"{l0}->{load1()}"})
 
 
 def load1() -> str:
@@ -141,8 +156,14 @@ def main(argv=None) -> int:
     times: dict[str, dict[str, list[dict]]] = {"before": {}, "after": {}}
     counts: dict[str, dict] = {"before": {}, "after": {}}
     rules: dict[str, dict] = {"before": {}, "after": {}}
+    loops: list[dict] = []
     for rep in range(reps):
         order = ["before", "after"] if rep % 2 == 0 else ["after", "before"]
+        user_loop(trees["after"], work / f"loop-r{rep}", n, loops)
+        print(f"repeat {rep + 1}/{reps}, the user's loop: {loops[-1]['wall']:.1f} s "
+              f"(load {loops[-1]['load']})", flush=True)
+        if not a.keep:
+            shutil.rmtree(work / f"loop-r{rep}", ignore_errors=True)
         for kind in ("default", "sweep"):
             for side in order:
                 root = work / f"{side}-{kind}-r{rep}"
@@ -173,6 +194,17 @@ def main(argv=None) -> int:
                          + ", ".join(f"{x['wall']:.2f}" for x in times[side][key])
                          + "; 1-min load " + ", ".join(x["load"] for x in times[side][key])))
         rows.append((what, "after / before", f"{ratio:.2f}x", ""))
+    loop = median([x["wall"] for x in loops])
+    rows.append((f"the loop a user writes for the {n}-point sweep", "naive_loop.py --per-epoch",
+                 t_str(loop), f"{len(loops)} repeat(s): "
+                 + ", ".join(f"{x['wall']:.2f}" for x in loops)
+                 + "; 1-min load " + ", ".join(x["load"] for x in loops)))
+    for side in ("before", "after"):
+        sweep_med = median([x["wall"] for x in times[side]["sweep"]])
+        rows.append((f"{n}-point sweep from nothing / the loop", side,
+                     f"{sweep_med / loop:.2f}x", ""))
+        table.append(f"| {n}-point sweep from nothing / the user's loop ({t_str(loop)}), "
+                     f"{side} | | | {sweep_med / loop:.2f}x |")
     for side in ("before", "after"):
         by_rule = {r: (median([x[0] for x in v]), v[-1][1]) for r, v in rules[side].items()}
         rows.append(("default experiment from nothing: job time by rule", side,
