@@ -105,6 +105,8 @@ COUNTS = ("lost", "duplicated", "stale", "running", "pending", "foreign", "integ
           "failed")
 #: the end of a track job that did its work
 TRACKED = re.compile(r"kept \d+, created \d+, deleted \d+ in|the store already shows")
+#: the last line of a Python traceback in a failed job's log (Snakemake prints the log)
+ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?\w*(?:Error|Exception|DamagedRunFile): .+")
 #: what a track job says of a damaged run (gdlab.runfiles.DamagedRunFile)
 DAMAGED = re.compile(r"DamagedRunFile: (\S+) is damaged: .*?Delete it and run snakemake again")
 
@@ -548,9 +550,16 @@ def _said(rc: int, out: str) -> str:
     if jobs:
         said.append("jobs " + ", ".join(f"{k} {v}" for k, v in jobs.items() if k != "all"))
     if rc != 0:
-        errors = [ln for ln in lines if ln.startswith("Error in rule")]
-        said.append(f"FAILED rc {rc}" + (f" ({errors[0]})" if errors else ""))
-    return "; ".join(dict.fromkeys(s[:160] for s in said)) or f"rc {rc}"
+        rules = [ln.removeprefix("Error in rule ").rstrip(":") for ln in lines
+                 if ln.startswith("Error in rule")]
+        errors = [ln for ln in lines if ERROR_LINE.match(ln)]
+        said.append(f"FAILED rc {rc}" + (f" in {rules[0]}" if rules else "")
+                    + (f": {errors[-1]}" if errors else ""))
+    return "; ".join(dict.fromkeys(_short(s) for s in said)) or f"rc {rc}"
+
+
+def _short(text: str, n: int = 220) -> str:
+    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def child_id(db: Path, sweep: str, name: str | None = None, role: str = "run") -> str:
@@ -1121,8 +1130,8 @@ def main() -> int:
             machine, quick=args.quick, results=args.results,
             preamble="Faults and a plain rerun each (issue 22), counted from the store "
                      "(see README.md): every column should be 0.\n\n" + markdown(rows)
-                     + "\n\nBelow, per scenario: what happened (the column 'median' holds "
-                       "the faults found).")
+                     + "\n\nAfter the machine, per scenario: what happened (the column "
+                       "'median' holds the faults found).")
     return 1 if bad else 0
 
 
