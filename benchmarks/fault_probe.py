@@ -26,8 +26,9 @@ once more. Then, read with sqlite3 from the store file itself:
   that is not there (every active run the UI shows must be one of ``results/``);
 - **running**: active runs of the project left ``RUNNING``;
 - **pending**: the project's logged models that are not ``READY``;
-- **foreign**: runs and logged models of the other project whose status, lifecycle, name,
-  tags, params or metrics changed across the scenario (two projects on one store);
+- **foreign**: runs, logged models and registered versions of the other project that
+  changed across the scenario (status, lifecycle, name, tags, params, metrics; a
+  version's run, status, stage, description), or appeared (two projects on one store);
 - **integrity**: 1 unless ``PRAGMA integrity_check`` says ``ok``;
 - **ui**: with ``mlflow ui`` open, the active runs the UI's REST API returns
   (``/api/2.0/mlflow/runs/search``) that differ from the store's, and failed UI reads;
@@ -178,8 +179,9 @@ def _connect(db: Path, timeout: float) -> sqlite3.Connection:
 
 def read_store(db: Path, timeout: float = 30) -> dict | None:
     """Every run (name, status, lifecycle, experiment, end, tags, params and metrics
-    digests) and logged model (status, lifecycle, tags) of a SQLite store; None if there
-    is no store file."""
+    digests), logged model (status, lifecycle, tags) and registered model version (its
+    project, run, status, stage, description, source) of a SQLite store; None if there is
+    no store file."""
     if not db.is_file():
         return None
     con = _connect(db, timeout)
@@ -207,7 +209,11 @@ def read_store(db: Path, timeout: float = 30) -> dict | None:
                 "SELECT model_id, tag_key, tag_value FROM logged_model_tags"):
             if model_id in models:
                 models[model_id]["tags"][key] = value
-        versions = [v[0] for v in con.execute("SELECT name FROM model_versions")]
+        versions = [{"name": v[0], "version": v[1], "project": v[2], "data": list(v[3:])}
+                    for v in con.execute(
+            "SELECT v.name, v.version, t.value, v.run_id, v.status, v.current_stage, "
+            "v.description, v.source FROM model_versions v LEFT JOIN model_version_tags t "
+            "ON t.name = v.name AND t.version = v.version AND t.key = 'gdlab.project'")]
         experiments = [str(e[0]) for e in con.execute("SELECT experiment_id FROM experiments")]
     finally:
         con.close()
@@ -276,6 +282,9 @@ def snapshot(db: Path, project: str) -> dict[str, str]:
         if m["tags"].get(PROJECT_TAG) == project:
             out[f"logged model {model_id}"] = _digest([m["status"], m["stage"],
                                                        sorted(m["tags"].items())])
+    for v in store.get("versions", []):
+        if v["project"] == project:
+            out[f"model version {v['name']} {v['version']}"] = _digest(v["data"])
     return out
 
 
@@ -378,15 +387,16 @@ def sweep_state(root: Path, db: Path, sweep: str) -> str:
     parents = [r for r in runs if r["tags"].get(ROLE_TAG) == "sweep"]
     children = [r for r in runs if r["tags"].get(ROLE_TAG) == "run"]
     deleted = sum(1 for r in store["runs"].values() if r["stage"] == "deleted"
-                  and r["tags"].get(SWEEP_TAG) == sweep)
+                  and r["tags"].get(SWEEP_TAG) == sweep and r["tags"].get(PROJECT_TAG) == project)
     parent = ", ".join(f"{p['status']} complete={p['tags'].get(COMPLETE_TAG)}"
                        for p in parents) or "none"
     models = [m for m in store["models"].values() if m["tags"].get(SWEEP_TAG) == sweep
-              and m["stage"] != "deleted"]
+              and m["tags"].get(PROJECT_TAG) == project and m["stage"] != "deleted"]
     status = {1: "PENDING", READY: "READY"}
     model = ", ".join(status.get(m["status"], str(m["status"])) for m in models) or "none"
     dataset, name = sweep.split("/")
-    registered = store["versions"].count(f"gdlab-{dataset}-{name}")
+    registered = sum(1 for v in store["versions"] if v["name"] == f"gdlab-{dataset}-{name}"
+                     and v["project"] == project)
     return (f"parent {parent}; {len(children)} children "
             f"({sum(map(_complete, children))} complete){f', {deleted} deleted' if deleted else ''}"
             f"; logged model {model}; {registered} registered version(s)")
@@ -396,7 +406,7 @@ def phase(root: Path, db: Path) -> str:
     """Where a run was when it was killed: runs trained, the track jobs done or cut."""
     results = root / "results"
     trained = sum(1 for _ in results.rglob("metrics.json")) if results.is_dir() else 0
-    parts = [f"{trained} runs trained"]
+    parts = [f"runs trained: {trained}"]
     if not (root / "results" / "mlflow" / "experiment.json").is_file():
         parts.append("no store set up" if not db.is_file()
                      else "mlflow_setup not done")
@@ -683,9 +693,10 @@ def _setup_started(root: Path, since: float) -> bool:
     return any(root.glob(".mlflow.db.*.tmp*"))
 
 
-def in_store(sql: str):
+def in_store(sql: str, db: Path | None = None):
+    """As soon as ``sql`` counts something in the store (the project's, or ``db``)."""
     def moment(root: Path):
-        return lambda: store_count(root / "mlflow.db", sql) > 0
+        return lambda: store_count(db or root / "mlflow.db", sql) > 0
     return moment
 
 
@@ -834,9 +845,9 @@ def two_runs_ui_reads(ctx: Ctx) -> list[dict]:
 def two_projects(kill_b: bool):
     """Two projects (fresh copies, the second with seed 8) on one SQLite store
     (MLFLOW_TRACKING_URI): A, then B, then A again with ``--forcerun track``; with
-    ``kill_b``, then B's track jobs again, killed 1 s after the first started, and a plain
-    rerun of B. Each row: both projects counted, and the runs of the project that did not
-    run compared before and after."""
+    ``kill_b``, then B with a learning rate added, killed as soon as the store shows B's
+    parent re-opened (``RUNNING``), and a plain rerun of B. Each row: both projects
+    counted, and the runs of the project that did not run compared before and after."""
     def scenario(ctx: Ctx) -> list[dict]:
         shared = ctx.dir / "shared" / "mlflow.db"
         shared.parent.mkdir(parents=True)
@@ -873,10 +884,15 @@ def two_projects(kill_b: bool):
             return rows
         t0 = time.perf_counter()
         before = snapshot(shared, project_id(a))
-        ctx.kill_at(b, after(_track_started, 1.0)(b), "--forcerun", "track", env=env,
-                    db=shared)
+        config = {**copy.deepcopy(PROBE_CONFIG), "seed": 8}
+        config["models"]["logistic_regression"]["grid"]["lr"].append(2.0)
+        W.write_config(b, config)
+        ctx.note("B: lr 2.0 added to logistic_regression's grid")
+        b_parent_open = (PARENT_OPEN + " AND r.run_uuid IN (SELECT run_uuid FROM tags WHERE "
+                         f"key = '{PROJECT_TAG}' AND value = '{project_id(b)}')")
+        ctx.kill_at(b, in_store(b_parent_open, shared)(b), env=env, db=shared)
         ctx.run(b, env=env, label="rerun B")
-        row("two projects: B killed in track, rerun (A's runs compared)", a, before)
+        row("two projects: B killed in its re-sync, rerun (A's runs compared)", a, before)
         return rows
     return scenario
 
@@ -1001,7 +1017,8 @@ SCENARIOS = [
     Scenario("two runs one after the other while the UI reads", "store", False,
              two_runs_ui_reads),
     Scenario("two projects on one store", "two projects", True, two_projects(False)),
-    Scenario("two projects, B killed in track", "two projects", False, two_projects(True)),
+    Scenario("two projects, B killed in its re-sync", "two projects", False,
+             two_projects(True)),
     Scenario("truncated shard manifest", "damaged", True, damaged("manifest")),
     Scenario("truncated track record (mlflow.json)", "damaged", False, damaged("record")),
     Scenario("truncated project.json and experiment.json", "damaged", False,
