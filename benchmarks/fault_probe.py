@@ -4,8 +4,8 @@ damaged files; each followed by a plain rerun, then the store counted.
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/fault_probe.py               # every scenario, ~15 min
-    .venv/bin/python benchmarks/fault_probe.py --quick       # one moment per phase, ~6 min
+    .venv/bin/python benchmarks/fault_probe.py               # every scenario, ~7 min
+    .venv/bin/python benchmarks/fault_probe.py --quick       # one moment per phase, ~3 min
     .venv/bin/python benchmarks/fault_probe.py --only kill   # scenarios whose name has "kill"
     .venv/bin/python benchmarks/fault_probe.py --list        # the scenarios
 
