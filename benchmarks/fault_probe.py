@@ -64,10 +64,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, append_results  # noqa: E402
+from _machine import Machine, add_run_args, clean_up, save_results  # noqa: E402
 
 REPO = W.REPO
-sys.path.insert(0, str(REPO / "tests"))  # _services.mlflow_ui, conftest.Project.clone
+sys.path.insert(0, str(REPO / "tests"))  # _services.mlflow_ui
 sys.path.insert(0, str(REPO / "src"))  # gdlab.runfiles.manifest_runs
 
 PYTHON = sys.executable
@@ -532,11 +532,7 @@ class Ctx:
 
     def finished(self) -> Path:
         """A copy of the finished project (its store's paths pointing into the copy)."""
-        from conftest import Project
-
-        base = Project.__new__(Project)
-        base.root = self.base()
-        return Project.clone(base, self.dir / "project").root
+        return W.clone(self.base(), self.dir / "project")
 
     def result(self, name: str, root: Path, db: Path | None = None,
                known: set[str] = frozenset(), ui: int | None = None,
@@ -1131,15 +1127,14 @@ def main() -> int:
                 shutil.rmtree(ctx.dir, ignore_errors=True)
     finally:
         procs.stop_all()
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(work, args.keep)
     machine.finish()
     print_rows(rows)
     bad = [r for r in rows if faults(r)]
     print(f"\n{len(rows)} scenarios, {len(bad)} with faults"
           + (f": {', '.join(r['name'] for r in bad)}" if bad else " (the goal: zero of each)"))
     if not args.no_save:
-        append_results(
+        save_results(
             "fault_probe.py",
             [(r["group"], r["name"], f"{faults(r)} faults",
               " · ".join([*r["notes"], *(f"FAULT {d}" for d in r["details"])])
