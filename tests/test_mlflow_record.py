@@ -251,6 +251,28 @@ def test_the_store_stays_sound_through_what_users_do(tmp_path):
     curve = client_of(db).get_metric_history(child, "curves/train_objective")
     assert len(curve) == len(full.splitlines()) - 1
 
+    # a run damaged after training is found when its child is written again (deleted in
+    # the UI): the track job stops before any write, naming the run's folder; deleting the
+    # folder, as it says, makes its shard train it anew
+    other = next(m for m in sorted((sweep / "shards").glob("*.json")) if m != manifest)
+    name = sorted(manifest_runs([other]))[0]
+    history = sweep / "runs" / name / "history.csv"
+    full = history.read_text()
+    history.write_text("".join(full.splitlines(keepends=True)[:5]))
+    _delete_in_ui(db, ids["moons/logistic_regression"][name])
+    out = proj.snakemake("--cores", "2", check=False, env=ENV)
+    assert out.returncode != 0
+    log = (proj.root / "logs/track/moons/logistic_regression.log").read_text()
+    folder = sweep / "runs" / name
+    assert f"Delete the run's folder ({folder.relative_to(proj.root)})" in log, log[-2000:]
+    assert [r.info.run_id for r in client_of(db).search_runs(
+        [record["experiment_id"]], "attributes.status = 'RUNNING'")] == []
+    shutil.rmtree(folder)
+    out = proj.snakemake("--cores", "2", env=ENV)
+    assert f"{other.relative_to(proj.root)} lists 1 run(s) whose files are gone" in out.stderr
+    assert history.read_text() == full
+    assert_sound(proj)
+
     # mlflow.db deleted, a journal of the deleted file left beside it: a new sound store
     (proj.root / "mlflow.db-wal").write_bytes(b"not this store's" * 100)
     db.unlink()

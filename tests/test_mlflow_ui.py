@@ -152,10 +152,11 @@ def test_the_store_stays_sound_while_the_ui_reads_and_writes(tmp_path):
             path.unlink()
         out = proj.snakemake("--cores", "2", env=ENV)
         assert "setting it up again" in out.stderr
-        assert "restart it to see this store" in (proj.root / "logs/mlflow_setup.log").read_text()
+        assert "if it shows the old runs, restart it" in \
+            (proj.root / "logs/mlflow_setup.log").read_text()
         fresh = assert_sound(proj)
         con = sqlite3.connect(proj.root / "mlflow.db")
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # MLflow's own
         con.close()
-    with _services.mlflow_ui(proj.root) as url:  # restarted, as the run's log advised
+    with _services.mlflow_ui(proj.root) as url:  # restarted, as the run's log says to
         assert _search_through(url) == 2 + sum(len(c) for c in fresh.values())

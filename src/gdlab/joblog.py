@@ -14,7 +14,8 @@ import traceback
 def to_log(path: str) -> None:
     """Send this process's stderr to ``path``; an uncaught error is written there, or, if
     that fails, to the terminal with the reason."""
-    log = open(path, "w", encoding="utf-8")  # noqa: SIM115 - the job's stderr until it ends
+    # line-buffered: a line is in the log as soon as it is printed (a log followed live)
+    log = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - until the job ends
     sys.stderr = log
 
     def report(kind, value, tb) -> None:

@@ -49,7 +49,16 @@ SWEEP_FILES = ("summary.csv", "configs.csv", "best.json", "baseline.json")
 
 
 class DamagedRunFile(DamagedFile):
-    """A run's file that does not hold what its run says (see :class:`gdlab.io.DamagedFile`)."""
+    """A run's file that does not hold what its run says (see :class:`gdlab.io.DamagedFile`).
+    The remedy is the run's whole folder: deleted, it is noticed at the next start (its
+    shard's manifest lists a run that is gone: :func:`damaged_records`) and trained anew."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = Path(path)
+        folder = self.path if self.path.name not in RUN_FILES else self.path.parent
+        ValueError.__init__(self, f"{path} is damaged: {problem}. Delete the run's folder "
+                                  f"({folder}) and run snakemake again: its shard trains "
+                                  "it anew (the shard's other runs are reused)")
 
 
 def run_dir(sweep_dir: str | os.PathLike, run_name: str) -> Path:
@@ -131,23 +140,46 @@ def manifest_runs(paths) -> dict[str, dict]:
 
 #: the JSON records jobs write under results/ (a job's declared output, or its companion)
 RECORDS = ("*/*/shards/*.json", "*/*/*.json", "*/*/rungs/*/shards/*.json",
-           "*/*/rungs/*/promoted.json", "mlflow/*.json")
+           "*/*/rounds/*/shards/*.json", "*/*/rungs/*/promoted.json", "mlflow/*.json")
 
 
-def damaged_records(results_dir: str | os.PathLike = "results") -> dict[Path, list[Path]]:
+def _runs_folder(manifest: Path) -> Path:
+    """Where the runs a shard manifest lists live: a rung's in ``rungs/<r>/runs/``, every
+    other (a sweep's shard, a TPE round's train shard) in the sweep's ``runs/``."""
+    shards = manifest.parent
+    return shards.parent / "runs" if shards.parent.parent.name == "rungs" else \
+        shards.parents[2 if shards.parent.parent.name == "rounds" else 0] / "runs"
+
+
+def damaged_records(results_dir: str | os.PathLike = "results") -> dict[Path, tuple]:
     """The JSON records under ``results_dir`` that do not parse (cut short, edited by
-    hand), each with the files to delete with it so that the job that writes it runs
-    again: Snakemake remakes a missing file only for a job it needs, so a shard's or a
-    rung's record takes its sweep's ``summary.csv`` (which every run asks for) along."""
+    hand), and the shard manifests that list a run whose folder is gone (deleted, as a
+    damaged run's error advises): each with why, and the files to delete with it so that
+    the job that writes it runs again (Snakemake remakes a missing file only for a job it
+    needs, so a shard's or a rung's record takes its sweep's ``summary.csv``, which every
+    run asks for, along; the project's id takes the experiment's record, the output of the
+    job that writes both). Path -> (reason, files to delete)."""
     damaged = {}
     for pattern in RECORDS:
         for path in sorted(Path(results_dir).glob(pattern)):
             try:
-                json.loads(path.read_text(encoding="utf-8"))
+                record = json.loads(path.read_text(encoding="utf-8"))
+                reason = None
             except (ValueError, UnicodeDecodeError):
+                record, reason = None, "is damaged (not valid JSON)"
+            if reason is None and path.parent.name == "shards":
+                runs = _runs_folder(path)
+                gone = [n for n in (record.get("runs") or {})
+                        if not (runs.joinpath(*n.split("/")) / "metrics.json").is_file()]
+                if gone:
+                    reason = (f"lists {len(gone)} run(s) whose files are gone ({gone[0]}"
+                              f"{', ...' if len(gone) > 1 else ''}): its shard trains them")
+            if reason is not None:
                 sweep = Path(results_dir, *path.relative_to(results_dir).parts[:2])
                 needs = [sweep / "summary.csv"] if {"shards", "rungs"} & set(path.parts) else []
-                damaged[path] = [path, *(p for p in needs if p.is_file())]
+                if path.name == "project.json":  # not a job's output: its job's is
+                    needs = [path.with_name("experiment.json")]
+                damaged[path] = (reason, [path, *(p for p in needs if p.is_file())])
     return damaged
 
 
@@ -257,6 +289,8 @@ class Run:
 def read_run(sweep_dir: str | os.PathLike, name: str, content_key: str | None = None) -> Run:
     """The run ``name`` of ``sweep_dir``, its ``metrics.json`` read and checked to be its."""
     d = run_dir(sweep_dir, name)
+    if not (d / "metrics.json").is_file():
+        raise DamagedRunFile(d, "its files are gone (its shard's manifest lists it)")
     result = read_json(d / "metrics.json")
     if result.get("run_name") != name:
         raise DamagedRunFile(d / "metrics.json",

@@ -292,11 +292,12 @@ MLFLOW_URI_HASH = uri_hash(tracking_uri())
 EXPERIMENT_RECORD = "results/mlflow/experiment.json"
 
 if workflow.is_main_process:
-    for _record, _files in damaged_records("results").items():
-        # cut short or edited by hand (gdlab writes whole files): its job makes it again
+    for _record, (_why, _files) in damaged_records("results").items():
+        # cut short or edited by hand (gdlab writes whole files), or listing a run whose
+        # folder was deleted: the job that writes it runs again
         for _file in _files:
             _file.unlink()
-        print(f"gdlab: {_record} is damaged (not valid JSON); making it again", file=sys.stderr)
+        print(f"gdlab: {_record} {_why}; making it again", file=sys.stderr)
     if store_lost(tracking_uri(), EXPERIMENT_RECORD):
         # mlflow.db deleted by hand: set it up again, and every sweep re-syncs
         forget_store("results")

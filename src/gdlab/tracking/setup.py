@@ -103,8 +103,9 @@ def _make_sqlite_store(db: Path, name: str, log: Callable[[str], Any]) -> None:
     client._tracking_client.store.engine.dispose()  # no connection follows the rename
     os.replace(tmp, db)
     if holders := holders_of_deleted(db):
-        log(f"process(es) {', '.join(map(str, holders))} still read a deleted {db.name} "
-            "(an `mlflow ui` started before it was deleted?): restart it to see this store")
+        log(f"process(es) {', '.join(map(str, holders))} still hold a deleted {db.name} "
+            "open (an `mlflow ui` started before it was deleted?): if it shows the old "
+            "runs, restart it")
 
 
 def _rollback_journal(db: Path, log: Callable[[str], Any]) -> None:

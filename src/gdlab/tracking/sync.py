@@ -193,6 +193,9 @@ def sync_sweep(uri: str, record: dict, project: str, sweep: Sweep, split_path,
                 "best_run_id": best_child,
                 **(_model_record(store, sweep, best_child) if best_child else {}),
                 "updated": False}
+    by_name = {r.name: r for r in sweep.runs}
+    for run in plan.create:  # before any write: a damaged run leaves the store as it was
+        by_name[run].check()  # files whole and as the manifest recorded
     commit = git_commit()
     parent_id = _open_parent(store, experiment_id, plan.parent, sweep, project)
     store.delete_runs(plan.delete)
@@ -201,9 +204,6 @@ def sync_sweep(uri: str, record: dict, project: str, sweep: Sweep, split_path,
     if datasets:
         store.log_inputs(parent_id, datasets)
     names = short_names([r.result for r in sweep.runs])
-    by_name = {r.name: r for r in sweep.runs}
-    for run in plan.create:
-        by_name[run].check()  # files whole and as the manifest recorded
     t_children = time.perf_counter()
     top = top_runs(sweep)
     records = [L.child_record(by_name[n], names[n], parent_id, project, commit,
