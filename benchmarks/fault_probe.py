@@ -109,7 +109,7 @@ TRACKED = re.compile(r"kept \d+, created \d+, deleted \d+ in|the store already s
 #: the last line of a Python traceback in a failed job's log (Snakemake prints the log)
 ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?\w*(?:Error|Exception|DamagedRunFile): .+")
 #: what a track job says of a damaged run (gdlab.runfiles.DamagedRunFile)
-DAMAGED = re.compile(r"DamagedRunFile: (\S+) is damaged: .*?Delete it and run snakemake again")
+DAMAGED = re.compile(r"DamagedRunFile: \S+ is damaged: .*?Delete the run's folder \((\S+)\)")
 
 
 def project_env(extra: dict | None = None) -> dict:
