@@ -56,7 +56,8 @@ def test_damaged_records_names_cut_records_and_manifests_of_deleted_runs(tmp_pat
     assert set(found) == {manifests["sweep"], manifests["round"], sweep / "mlflow.json",
                           tmp_path / "mlflow" / "project.json"}
     assert found[tmp_path / "mlflow" / "project.json"][1] == [
-        tmp_path / "mlflow" / "project.json", tmp_path / "mlflow" / "experiment.json"]
+        tmp_path / "mlflow" / "project.json", tmp_path / "mlflow" / "experiment.json",
+        sweep / "mlflow.json"]
     assert found[sweep / "mlflow.json"] == ("is damaged (not valid JSON)",
                                             [sweep / "mlflow.json"])
     reason, files = found[manifests["sweep"]]

@@ -157,8 +157,9 @@ def damaged_records(results_dir: str | os.PathLike = "results") -> dict[Path, tu
     damaged run's error advises): each with why, and the files to delete with it so that
     the job that writes it runs again (Snakemake remakes a missing file only for a job it
     needs, so a shard's or a rung's record takes its sweep's ``summary.csv``, which every
-    run asks for, along; the project's id takes the experiment's record, the output of the
-    job that writes both). Path -> (reason, files to delete)."""
+    run asks for, along; the setup's records, the project's id and the experiment's, take
+    every sweep's track record along: only a track job asks for them). Path -> (reason,
+    files to delete)."""
     damaged = {}
     for pattern in RECORDS:
         for path in sorted(Path(results_dir).glob(pattern)):
@@ -177,8 +178,10 @@ def damaged_records(results_dir: str | os.PathLike = "results") -> dict[Path, tu
             if reason is not None:
                 sweep = Path(results_dir, *path.relative_to(results_dir).parts[:2])
                 needs = [sweep / "summary.csv"] if {"shards", "rungs"} & set(path.parts) else []
-                if path.name == "project.json":  # not a job's output: its job's is
-                    needs = [path.with_name("experiment.json")]
+                if path.parent.name == "mlflow":  # the setup's records: only a track job
+                    # asks for them, so every sweep's track record goes (all sync again)
+                    needs = [path.with_name("experiment.json"),
+                             *Path(results_dir).glob("*/*/mlflow.json")]
                 damaged[path] = (reason, [path, *(p for p in needs if p.is_file())])
     return damaged
 

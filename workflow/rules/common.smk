@@ -296,7 +296,7 @@ if workflow.is_main_process:
         # cut short or edited by hand (gdlab writes whole files), or listing a run whose
         # folder was deleted: the job that writes it runs again
         for _file in _files:
-            _file.unlink()
+            _file.unlink(missing_ok=True)  # a record may go with two others
         print(f"gdlab: {_record} {_why}; making it again", file=sys.stderr)
     if store_lost(tracking_uri(), EXPERIMENT_RECORD):
         # mlflow.db deleted by hand: set it up again, and every sweep re-syncs
