@@ -20,21 +20,40 @@ pytestmark = [pytest.mark.service, pytest.mark.workflow, pytest.mark.mlflow]
 ENV = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
+def _fill(disk, leave: int):
+    """Take all of ``disk``'s free room but ``leave`` bytes (a file named filler)."""
+    filler = disk / "filler"
+    filler.unlink(missing_ok=True)
+    free = shutil.disk_usage(disk).free
+    with open(filler, "wb") as f:
+        os.posix_fallocate(f.fileno(), 0, max(free - leave, 1))
+    return filler
+
+
 def test_a_full_disk_fails_the_run_saying_so_and_the_next_run_repairs(tmp_path):
     with _services.tmpfs(tmp_path / "disk", 12 * 1024) as disk:
         proj = Project(disk / "project")
         proj.write_config(tiny_config())
-        filler = disk / "filler"
-        free = shutil.disk_usage(disk).free
-        with open(filler, "wb") as f:  # leave room for a few files, not for a whole run
-            f.truncate(0)
-            os.posix_fallocate(f.fileno(), 0, free - 400 * 1024)
+        # Snakemake's own records (.snakemake) on another disk: where the project's files go
+        # is what fills up, the same way on every machine
+        (tmp_path / "snakemake_records").mkdir()
+        (proj.root / ".snakemake").symlink_to(tmp_path / "snakemake_records")
+
+        # no room at all: the first job can write neither its output nor its log
+        filler = _fill(disk, 0)
         out = proj.snakemake("--cores", "2", check=False, env=ENV)
         assert out.returncode != 0
-        assert "No space left on device" in out.stderr + out.stdout
         # a job whose log could not take its error says so where the user reads
         assert "cannot be written (No space left on device)" in out.stderr
-        # and the end-of-run pointer says why a failed job's log is empty
+
+        # room for a few files, not for a whole run: it stops part way, saying why
+        filler = _fill(disk, 400 * 1024)
+        out = proj.snakemake("--cores", "2", check=False, env=ENV)
+        assert out.returncode != 0
+        assert "No space left on device" in out.stderr + out.stdout + "".join(
+            log.read_text() for log in (proj.root / "logs").rglob("*.log"))
+
+        # the end-of-run pointer says why a failed job's log is empty
         empty = disk / "logs" / "train" / "empty.log"
         empty.parent.mkdir(parents=True, exist_ok=True)
         empty.write_text("")
@@ -43,6 +62,8 @@ def test_a_full_disk_fails_the_run_saying_so_and_the_next_run_repairs(tmp_path):
                           "error details)\n")
         assert f"(empty: the disk holding {empty.parent} is full" in \
             console.error_message([record])
+
+        # with room again, the next run finishes what was left and the record is sound
         filler.unlink()
         proj.snakemake("--cores", "2", env=ENV)  # --rerun-incomplete: the default profile
         assert proj.planned_jobs() == []
