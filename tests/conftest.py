@@ -17,6 +17,19 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: the files whose tests run Snakemake most, heaviest first (their tests' summed time)
+LONGEST_FILES = ("test_mlflow_record.py", "test_reruns.py", "test_tpe_workflow.py",
+                 "test_workflow.py", "test_halving_workflow.py", "test_search_workflow.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest files first (with --dist loadfile --no-loadscope-reorder each file
+    goes whole to the next free worker, in this order): a long file handed out last would
+    keep the other worker idle for its whole length."""
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
+
+
 #: a small experiment: one sweep per model, a handful of runs, one diverging point each
 TINY_CONFIG = {
     "experiment": "gdlab-test",
