@@ -528,7 +528,16 @@ class Ctx:
                 self.procs.stop(proc)
         when = f"kill -9 at {time.monotonic() - t0:.1f} s" if hit else \
             "NOT killed: the run ended before the moment"
-        self.note(f"{when}: {phase(root, db or root / 'mlflow.db')}")
+        db = db or root / "mlflow.db"
+        try:
+            where = phase(root, db)
+        except sqlite3.OperationalError as err:
+            # the writer was killed mid-transaction: its hot journal is left, which only a
+            # writer may roll back (the rerun's first connection does); a read-only look fails
+            hot = db.with_name(db.name + "-journal")
+            where = (f"not readable read-only ({err}); {hot.name} left: "
+                     f"{'yes' if hot.exists() else 'no'}")
+        self.note(f"{when}: {where}")
 
     def finished(self) -> Path:
         """A copy of the finished project (its store's paths pointing into the copy)."""
