@@ -29,13 +29,12 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
-from _machine import Machine, add_run_args, median, print_table, save_results, t_str
+from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str
 from _workflow import REPO, default_config, jobs_from_metadata, make_copy, rule_breakdown
 from _workflow import snakemake as run_snakemake
 
@@ -98,10 +97,7 @@ def main() -> None:
                       f"{res['best']['metrics']['val']['log_loss']:.4f}")
         machine.finish()
     finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(work, args.keep)
     sec = (f"{search['n_trials']} trials, eta {search['eta']}, "
            f"budgets {search['budgets']}")
     rows = []

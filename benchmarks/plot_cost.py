@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import Machine, add_run_args, median, print_table, save_results, t_str  # noqa: E402
+from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -199,10 +199,7 @@ def main() -> None:
                          results=args.results,
                          preamble=f"Before: gdlab at {args.before}; after: this checkout.")
     finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(work, args.keep)
 
 
 if __name__ == "__main__":

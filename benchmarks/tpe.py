@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import yaml
-from _machine import Machine, add_run_args, median, print_table, save_results, t_str
+from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str
 from _workflow import PYTHON, REPO, default_config, jobs_from_metadata, make_copy, rule_breakdown
 from _workflow import snakemake as run_snakemake
 
@@ -311,10 +310,7 @@ def main() -> None:
                          f"walls " + ", ".join(f"{r['wall']:.1f}" for r in runs)))
         machine.finish()
     finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(work, args.keep)
     print()
     print_table(rows)
     if not args.no_save:
