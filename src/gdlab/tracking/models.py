@@ -71,17 +71,18 @@ def _global_tracking_uri(uri: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _requirements_checked_by_name() -> Iterator[None]:
-    """``log_model`` checks the given requirements against what is installed, first mapping
-    every installed distribution to its modules (~0.7 s a job). The two given are
-    ``mlflow`` and ``numpy``, each its own module: map just those. Another MLflow without
-    this private map is left to do its own check."""
+def _requirements_checked_by_name(requirements: list[str]) -> Iterator[None]:
+    """``log_model`` checks the given ``requirements`` ("name==version") against what is
+    installed, first mapping every installed distribution to its modules (~0.7 s a job).
+    gdlab's (mlflow, numpy) are each their own module: map just those. Another MLflow
+    without this private map is left to do its own check."""
     from mlflow.utils import requirements_utils
 
     if getattr(requirements_utils, "_MODULES_TO_PACKAGES", ()) is not None:
         yield
         return
-    requirements_utils._MODULES_TO_PACKAGES = {"mlflow": ["mlflow"], "numpy": ["numpy"]}
+    names = (req.split("==")[0] for req in requirements)
+    requirements_utils._MODULES_TO_PACKAGES = {name: [name] for name in names}
     try:
         yield
     finally:
@@ -125,9 +126,10 @@ def log_best_model(store: Store, experiment_id: str, project: str, run: Run, chi
     if split is not None:
         meta["feature_names"] = list(split.feature_names)
         meta["classes"] = [str(c) for c in split.classes]
-    with _global_tracking_uri(store.uri), _requirements_checked_by_name():
-        mlflow.pyfunc.log_model(name=name, model_id=lm.model_id,
-                                **pyfunc_files(run.model, weights),
+    files = pyfunc_files(run.model, weights)
+    with _global_tracking_uri(store.uri), \
+            _requirements_checked_by_name(files["pip_requirements"]):
+        mlflow.pyfunc.log_model(name=name, model_id=lm.model_id, **files,
                                 signature=infer_signature(example, output),
                                 input_example=example, metadata=meta)
     # the run's summary, the very points its child holds, now also the model's metrics
