@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -101,12 +100,12 @@ def main(argv=None) -> int:
             root = W.make_copy(work / store, grid_config(a.lr, a.l2, a.epochs, uri))
             r = W.snakemake(root, "--cores", "2", timeout=6 * 3600)
             log = (root / "logs" / "track" / SWEEP[0] / f"{SWEEP[1]}.log").read_text()
-            sync = re.search(r"created (\d+), deleted \d+ in ([\d.]+) s", log)
+            sync = W.sync_line(log)
             sweep_dir = root / "results" / SWEEP[0] / SWEEP[1]
             record = json.loads((sweep_dir / "mlflow.json").read_text())
             with contextlib.chdir(root):
                 check = store_check(uri, record, n)
-            created, seconds = int(sync[1]), float(sync[2])
+            created, seconds = sync["created"], sync["seconds"]
             rows += [(store, "from nothing, --cores 2", t_str(r["wall"]), ""),
                      (store, "the track job's sync", t_str(seconds),
                       f"{created} children, {created / seconds:.0f} children/s"),
