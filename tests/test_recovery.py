@@ -50,6 +50,42 @@ def test_a_lock_of_a_killed_run_on_this_host_is_removed(tmp_path):
     assert not record.exists()
 
 
+def killed_mid_write(path: Path) -> Path:
+    """The temporary file a process killed inside ``atomic_path`` leaves beside ``path``."""
+    code = ("import os, signal, sys; from gdlab.io import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as tmp:\n"
+            "    tmp.write_bytes(b'half')\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(path)])
+    assert proc.returncode == -signal.SIGKILL
+    [tmp] = path.parent.glob(f".{path.name}.*.tmp")
+    assert not path.exists()
+    return tmp
+
+
+def test_a_killed_runs_half_written_files_go_with_its_lock(tmp_path):
+    make_locks(tmp_path)
+    write_owner(tmp_path)
+    run = tmp_path / "results" / "moons" / "runs" / "lr~0.1"
+    whole = run / "metrics.json"
+    whole.parent.mkdir(parents=True)
+    whole.write_text("{}")
+    tmp = killed_mid_write(run / "model.npz")
+    check = check_locks(tmp_path)
+    assert len(check.removed) == 2 and check.partial_writes == [tmp]
+    assert not tmp.exists() and whole.exists()
+
+
+def test_half_written_files_stay_while_the_lock_is_kept(tmp_path):
+    """Kept lock: the run may be alive, and its temporary file about to be renamed."""
+    make_locks(tmp_path)
+    write_owner(tmp_path, host="node-17.cluster")
+    tmp = killed_mid_write(tmp_path / "results" / "summary.csv")
+    check = check_locks(tmp_path)
+    assert check.removed == [] and check.partial_writes == []
+    assert tmp.exists()
+
+
 def test_a_pid_reused_by_another_process_does_not_keep_the_lock(tmp_path):
     make_locks(tmp_path)
     sleeper = subprocess.Popen(["sleep", "30"])  # another cwd: not a run of tmp_path

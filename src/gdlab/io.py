@@ -54,6 +54,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def partial_writes(directory: str | os.PathLike) -> list[Path]:
+    """The temporary files :func:`atomic_path` left under ``directory`` when its process
+    was killed before the rename (``.<name>.<random>.tmp``): never read, safe to delete
+    once no process of that run lives."""
+    return sorted(p for p in Path(directory).rglob(".*.tmp") if p.is_file())
+
+
 def write_bytes(path: str | os.PathLike, payload: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(payload)

@@ -10,9 +10,11 @@ pid and the process's start time) in ``.snakemake/gdlab-owners/`` and deletes th
 when it exits; ``kill -9`` leaves it behind. Lock files are stale when every recorded
 owner ran on this host and is gone (dead, or its pid reused, or the machine rebooted), and
 no Snakemake process or gdlab job works in the directory here any more (Linux ``/proc``).
-In every other case (no record, an owner on another host, a live owner, no ``/proc``)
-the lock stays and :func:`check_locks` says why, so that the user can decide to run
-``snakemake --unlock``.
+With the locks go the temporary files the killed run's writes left in ``results/``
+(:func:`gdlab.io.partial_writes`): a write is renamed into place whole or not at all, so
+they were never results. In every other case (no record, an owner on another host, a live
+owner, no ``/proc``) the lock stays and :func:`check_locks` says why, so that the user can
+decide to run ``snakemake --unlock``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from gdlab.io import partial_writes
 
 OWNERS = Path(".snakemake") / "gdlab-owners"
 UNLOCK_ADVICE = ("if no Snakemake process works in this directory on any machine, "
@@ -121,6 +125,8 @@ def owner_is_gone(owner: dict) -> bool:
 @dataclass
 class LockCheck:
     removed: list[Path] = field(default_factory=list)
+    #: half-written files of the killed run, deleted with its locks
+    partial_writes: list[Path] = field(default_factory=list)
     #: why locks were kept (None: there were none, or they were removed)
     kept: str | None = None
 
@@ -156,7 +162,10 @@ def check_locks(workdir: str | os.PathLike = ".") -> LockCheck:
         lock.unlink(missing_ok=True)
     for path in records:  # their runs are gone
         path.unlink(missing_ok=True)
-    return LockCheck(removed=locks)
+    leftovers = partial_writes(workdir / "results")  # their temporaries never got renamed
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return LockCheck(removed=locks, partial_writes=leftovers)
 
 
 def remove_stale_locks(workdir: str | os.PathLike = ".") -> list[Path]:

@@ -30,7 +30,13 @@ if workflow.is_main_process:
     if _locks.removed:
         print(
             "gdlab: removed the lock of a killed Snakemake run "
-            "(it ran on this host, and nothing of it works here any more)",
+            "(it ran on this host, and nothing of it works here any more)"
+            + (
+                f" and {len(_locks.partial_writes)} half-written temporary file(s) "
+                "it left in results/"
+                if _locks.partial_writes
+                else ""
+            ),
             file=sys.stderr,
         )
     elif _locks.kept:
