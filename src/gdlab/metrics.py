@@ -224,7 +224,8 @@ def r2(y_true, y_pred) -> float:
         return 1.0
     if denominator == 0:
         return 0.0
-    return float(1 - numerator / denominator)
+    with np.errstate(over="ignore"):  # a tiny denominator may give -inf, as r2_score does
+        return float(1 - numerator / denominator)
 
 
 def regression_metrics(y_true, y_pred) -> dict[str, float]:
