@@ -30,6 +30,7 @@ once more. Then, read with sqlite3 from the store file itself:
   changed across the scenario (status, lifecycle, name, tags, params, metrics; a
   version's run, status, stage, description), or appeared (two projects on one store);
 - **integrity**: 1 unless ``PRAGMA integrity_check`` says ``ok``;
+- **debris**: half-written temporaries (``gdlab.io.partial_writes``) left in ``results/``;
 - **ui**: with ``mlflow ui`` open, the active runs the UI's REST API returns
   (``/api/2.0/mlflow/runs/search``) that differ from the store's, and failed UI reads;
 - **failed**: reruns that exited non-zero (after doing what a failure said to do).
@@ -68,7 +69,7 @@ from _machine import Machine, add_run_args, clean_up, save_results  # noqa: E402
 
 REPO = W.REPO
 sys.path.insert(0, str(REPO / "tests"))  # _services.mlflow_ui
-sys.path.insert(0, str(REPO / "src"))  # gdlab.runfiles.manifest_runs
+sys.path.insert(0, str(REPO / "src"))  # gdlab.runfiles.manifest_runs, gdlab.io
 
 PYTHON = sys.executable
 
@@ -102,8 +103,8 @@ PROJECT_TAG, SWEEP_TAG, ROLE_TAG, RUN_TAG = ("gdlab.project", "gdlab.sweep", "gd
 COMPLETE_TAG, PARENT_TAG = "gdlab.complete", "mlflow.parentRunId"
 READY = 2  # MLflow's LoggedModelStatus.READY in the logged_models table (PENDING is 1)
 
-COUNTS = ("lost", "duplicated", "stale", "running", "pending", "foreign", "integrity", "ui",
-          "failed")
+COUNTS = ("lost", "duplicated", "stale", "running", "pending", "foreign", "integrity",
+          "debris", "ui", "failed")
 #: the end of a track job that did its work
 TRACKED = re.compile(r"kept \d+, created \d+, deleted \d+ in|the store already shows")
 #: the last line of a Python traceback in a failed job's log (Snakemake prints the log)
@@ -298,9 +299,14 @@ def touched(before: dict[str, str], after: dict[str, str]) -> list[str]:
 
 def count(root: Path, db: Path, known_projects: set[str] = frozenset()) -> tuple[dict, list]:
     """The counts of one project (``root``) in a store: lost, duplicated, stale, running,
-    pending, integrity; and a line per fault found."""
+    pending, integrity, debris; and a line per fault found."""
     out = dict.fromkeys(("lost", "duplicated", "stale", "running", "pending", "integrity"), 0)
     details: list[str] = []
+    from gdlab.io import partial_writes
+
+    debris = partial_writes(root / "results")
+    out["debris"] = len(debris)
+    details += [f"debris: {path.relative_to(root)}" for path in debris]
     check = integrity(db)
     if check != "ok":
         out["integrity"] = 1
@@ -1039,8 +1045,8 @@ SCENARIOS = [
 # The table
 # --------------------------------------------------------------------------------------
 
-HEADS = ("lost", "dup", "stale", "RUNNING", "PENDING", "foreign", "integrity", "ui", "failed",
-         "s")
+HEADS = ("lost", "dup", "stale", "RUNNING", "PENDING", "foreign", "integrity", "debris", "ui",
+         "failed", "s")
 
 
 def cells(row: dict) -> list[str]:
