@@ -128,12 +128,15 @@ def package_copy(tmp_path, monkeypatch):
 def test_code_version_follows_imports_and_ignores_comments(package_copy):
     # a train job's code: the training code and its model's module (imported lazily)
     job = ("gdlab.train", "gdlab.models.linear_regression")
-    files = {p.name for p in G.module_files(*job)}
-    assert {"train.py", "training.py", "losses.py", "optimizers.py", "metrics.py", "core.py",
-            "io.py", "runfiles.py", "linear_regression.py"} <= files
+    files = {p.relative_to(package_copy).as_posix() for p in G.module_files(*job)}
+    assert {"train.py", "models/training.py", "losses.py", "optimizers.py",
+            "metrics/__init__.py", "metrics/checks.py", "metrics/regression.py",
+            "metrics/binary.py", "metrics/multiclass.py", "data/core.py", "io.py",
+            "runfiles.py", "models/linear_regression.py"} <= files
     # not the CSV reader, another model, or the summary
-    assert not files & {"csv_file.py", "synthetic.py", "mlp.py", "softmax_regression.py",
-                        "logistic_regression.py", "summary.py"}
+    assert not files & {"data/csv_file.py", "data/synthetic.py", "models/mlp.py",
+                        "models/softmax_regression.py", "models/logistic_regression.py",
+                        "summary.py"}
     train, summary = G.code_version(*job), G.code_version("gdlab.summary")
 
     losses = package_copy / "losses.py"
