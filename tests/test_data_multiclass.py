@@ -176,12 +176,12 @@ def test_k_class_split_round_trips(tmp_path):
 def test_reading_a_split_does_not_load_the_sources():
     # Python runs gdlab/data/__init__.py on `import gdlab.data.core`, so the sources are
     # imported; what must hold is that core's code does not depend on them (identity).
-    from gdlab import grid
+    from gdlab import codeversion
 
-    files = {p.relative_to(grid.PACKAGE_DIR).as_posix() for p in grid.module_files(
-        "gdlab.data.core")}
+    files = {p.relative_to(codeversion.PACKAGE_DIR).as_posix()
+             for p in codeversion.module_files("gdlab.data.core")}
     assert files == {"data/core.py", "io.py", "preprocessing.py"}
-    synthetic = {p.name for p in grid.module_files("gdlab.data.synthetic")}
+    synthetic = {p.name for p in codeversion.module_files("gdlab.data.synthetic")}
     assert "csv_file.py" not in synthetic and "bundled.py" not in synthetic
     code = "import sys, gdlab.data.core; assert 'pandas' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -8,7 +8,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from gdlab import grid
+from gdlab import codeversion
 from gdlab.data import make_synthetic, split_dataset
 from gdlab.io import save_npz
 from gdlab.models import MODEL_TASKS, MODELS, REGISTRY, model_info, predict
@@ -52,7 +52,8 @@ def test_model_modules_are_imported_only_when_asked_for():
 
 def test_a_models_code_identity_holds_its_own_module_only():
     def files(module):
-        return {p.relative_to(grid.PACKAGE_DIR).as_posix() for p in grid.module_files(module)}
+        return {p.relative_to(codeversion.PACKAGE_DIR).as_posix()
+                for p in codeversion.module_files(module)}
 
     model_files = {f"models/{info.module.rsplit('.', 1)[1]}.py" for info in REGISTRY.values()}
     assert files("gdlab.models.registry") & model_files == set()

@@ -15,6 +15,7 @@ os.environ.update(
 )
 
 from gdlab import grid as G
+from gdlab.codeversion import code_version
 from gdlab import names
 from gdlab import tpe as TPE_ROUNDS  # round arithmetic only: Optuna is imported by ask jobs
 from gdlab.config import ConfigError, load_schema, validate_config
@@ -78,7 +79,7 @@ def dataset_spec(dataset):
     elif ds["source"] == "csv":
         # the file's content, so that run keys (and MLflow) tell different data apart
         ds["sha256"] = G.file_digest(ds["path"])
-    return {"name": dataset, **ds, "code": G.code_version(DATA_SOURCES[ds["source"]])}
+    return {"name": dataset, **ds, "code": code_version(DATA_SOURCES[ds["source"]])}
 
 
 def split_spec(dataset):
@@ -88,7 +89,7 @@ def split_spec(dataset):
         "dataset": dataset,
         "task": config["datasets"][dataset]["task"],
         **split,
-        "code": G.code_version("gdlab.data.core"),
+        "code": code_version("gdlab.data.core"),
     }
 
 
@@ -99,7 +100,7 @@ def _data_key(dataset):
 
 def _train_code(model):
     """The training code and the model's own module (models are imported lazily)."""
-    return G.code_version("gdlab.train", REGISTRY[model].module)
+    return code_version("gdlab.train", REGISTRY[model].module)
 
 
 def _build_runs():
@@ -241,7 +242,7 @@ def baseline_spec(w):
         {
             "model": w.model,
             "problems": None if tpe else G.problems(s["hyperparameters"] for s in specs),
-            "code": G.code_version("gdlab.baseline", REGISTRY[w.model].module),
+            "code": code_version("gdlab.baseline", REGISTRY[w.model].module),
         }
     )
 
@@ -333,9 +334,7 @@ def track_spec(w):
         "uri_hash": MLFLOW_URI_HASH,
         "method": G.sweep_method(model_spec),
         "register": config["mlflow"]["register_models"],
-        "code": G.code_version(
-            "gdlab.tracking.sync", "gdlab.mlflow_model", REGISTRY[w.model].module
-        ),
+        "code": code_version("gdlab.tracking.sync", "gdlab.mlflow_model", REGISTRY[w.model].module),
     }
     if "search" in model_spec:
         spec["search"] = model_spec["search"]
@@ -467,7 +466,7 @@ def tpe_ask_spec(w):
             "size": sizes[r],
             "search": search,
             "metric": config["selection"][config["datasets"][w.dataset]["task"]],
-            "code": G.code_version("gdlab.tpe"),
+            "code": code_version("gdlab.tpe"),
             "optuna": TPE_ROUNDS.optuna_version(),
         }
     )

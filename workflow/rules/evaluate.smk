@@ -37,7 +37,7 @@ rule summarize:
                 "dataset": w.dataset,
                 "model": w.model,
                 "metric": config["selection"][config["datasets"][w.dataset]["task"]],
-                "code": G.code_version("gdlab.summary", "gdlab.runfiles"),
+                "code": code_version("gdlab.summary", "gdlab.runfiles"),
             }
         ),
     script:
@@ -59,6 +59,6 @@ rule overview:
     conda:
         ENV
     params:
-        spec=canonical_json({"code": G.code_version("gdlab.summary", "gdlab.runfiles")}),
+        spec=canonical_json({"code": code_version("gdlab.summary", "gdlab.runfiles")}),
     script:
         "../scripts/overview.py"

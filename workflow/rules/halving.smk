@@ -46,7 +46,7 @@ checkpoint promote:
                 "eta": HALVING[(w.dataset, w.model)]["eta"],
                 "last": int(w.rung) == len(HALVING[(w.dataset, w.model)]["budgets"]) - 1,
                 "metric": config["selection"][config["datasets"][w.dataset]["task"]],
-                "code": G.code_version("gdlab.summary", "gdlab.runfiles"),
+                "code": code_version("gdlab.summary", "gdlab.runfiles"),
             }
         ),
     script:
@@ -72,7 +72,7 @@ rule publish:
                 "model": w.model,
                 "shard": w.shard,
                 "runs": _shard_runs(w),
-                "code": G.code_version("gdlab.train"),
+                "code": code_version("gdlab.train"),
             }
         ),
     script:

@@ -69,7 +69,7 @@ rule plot:
         # code of the figures and the run names: an edit of gdlab.figures reruns only plots
         spec=lambda w: canonical_json(
             {
-                "code": G.code_version("gdlab.figures.draw", REGISTRY[w.model].module),
+                "code": code_version("gdlab.figures.draw", REGISTRY[w.model].module),
                 "runs": sweep_runs(w),
                 "top_k": config["plots"]["top_k"],
                 "drawn": G.drawn_axes(config["models"][w.model]),
@@ -148,7 +148,7 @@ rule lesson:
     params:
         spec=lambda w: canonical_json(
             {
-                "code": G.code_version("gdlab.figures.draw", "gdlab.models.logistic_regression"),
+                "code": code_version("gdlab.figures.draw", "gdlab.models.logistic_regression"),
                 "runs": sweep_runs(w),
             }
         ),
@@ -181,7 +181,7 @@ rule search_history:
     params:
         spec=lambda w: canonical_json(
             {
-                "code": G.code_version("gdlab.figures.draw"),
+                "code": code_version("gdlab.figures.draw"),
                 "batch": config["models"][w.model]["search"]["batch"],
                 "n_trials": config["models"][w.model]["search"]["n_trials"],
                 "n_startup_trials": config["models"][w.model]["search"].get(

@@ -68,7 +68,7 @@ rule collect_round:
                 "dataset": w.dataset,
                 "model": w.model,
                 "round": int(w.shard),
-                "code": G.code_version("gdlab.runfiles", "gdlab.io"),
+                "code": code_version("gdlab.runfiles", "gdlab.io"),
             }
         ),
     script:

@@ -17,7 +17,7 @@ rule mlflow_setup:
             {
                 "experiment": config["experiment"],
                 "uri_hash": MLFLOW_URI_HASH,
-                "code": G.code_version("gdlab.tracking.setup"),
+                "code": code_version("gdlab.tracking.setup"),
             }
         ),
     script:

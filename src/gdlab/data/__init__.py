@@ -9,7 +9,7 @@ module per concern:
   where a :class:`Dataset` comes from.
 
 Everything is re-exported here for users. Pipeline code imports from the submodule it
-needs, so that its code identity (:func:`gdlab.grid.code_version`) holds only that
+needs, so that its code identity (:func:`gdlab.codeversion.code_version`) holds only that
 code: a job that reads a split does not depend on the CSV reader.
 """
 

@@ -4,7 +4,7 @@ An entry says which task a model solves, where its code lives, which hyperparame
 grid may sweep (as JSON-Schema fragments, so ``config/schema.yaml`` can be checked
 against them) and a default grid. Model modules are imported **lazily**, through
 :mod:`importlib`, when a class is asked for: this module never names them in an
-``import`` statement, so the code identity of a job (:func:`gdlab.grid.code_version`,
+``import`` statement, so the code identity of a job (:func:`gdlab.codeversion.code_version`,
 which follows ``from gdlab... import`` statements) contains only the model it runs
 when the job adds ``ModelInfo.module`` to it.
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gdlab import grid as G
+from gdlab.codeversion import code_version
 from gdlab.data.core import Split
 from gdlab.models.registry import model_info, predict
 from gdlab.runfiles import Run
@@ -41,7 +42,7 @@ def registered_model_name(dataset: str, model: str) -> str:
 
 def model_key(run: Run) -> str:
     """Identity of a logged best model: the run's results and the pyfunc's code."""
-    code = G.code_version("gdlab.mlflow_model", model_info(run.model).module)
+    code = code_version("gdlab.mlflow_model", model_info(run.model).module)
     return G.stable_hash([run.content_key, code], 32)
 
 

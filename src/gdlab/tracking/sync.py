@@ -33,6 +33,7 @@ from typing import Any
 
 from gdlab import grid as G
 from gdlab.baseline import optimum_objective
+from gdlab.codeversion import code_version
 from gdlab.data.core import Split, load_split
 from gdlab.io import write_json
 from gdlab.names import ALL_SWEEP_FIGURES, RUN_FIGURES, short_names
@@ -104,7 +105,7 @@ def sweep_key(sweep: Sweep, figures: list[Path], settings: Any) -> str:
     """What the parent shows: the runs' results, the sweep's files and figures, the code
     that writes them and ``settings`` (method, search, registration)."""
     files = [*sweep.files, *figures, *_run_figures(sweep)]
-    return G.stable_hash([G.code_version("gdlab.tracking.sync", "gdlab.mlflow_model"),
+    return G.stable_hash([code_version("gdlab.tracking.sync", "gdlab.mlflow_model"),
                           sorted((r.name, r.content_key) for r in sweep.runs),
                           {p.name + str(i): G.file_digest(p) for i, p in enumerate(files)},
                           settings], 32)
