@@ -26,7 +26,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gdlab.io import partial_writes
+from gdlab.io import partial_writes, write_text
 
 OWNERS = Path(".snakemake") / "gdlab-owners"
 UNLOCK_ADVICE = ("if no Snakemake process works in this directory on any machine, "
@@ -98,10 +98,7 @@ def record_owner(workdir: str | os.PathLike = ".") -> Path:
     """Record this process as a Snakemake run in ``workdir``; the record goes at exit."""
     me = identity()
     path = Path(workdir) / OWNERS / f"{me['host']}.{me['pid']}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(me))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(me))
     atexit.register(lambda: path.unlink(missing_ok=True))
     return path
 
