@@ -146,9 +146,10 @@ RECORDS = ("*/*/shards/*.json", "*/*/*.json", "*/*/rungs/*/shards/*.json",
 def _runs_folder(manifest: Path) -> Path:
     """Where the runs a shard manifest lists live: a rung's in ``rungs/<r>/runs/``, every
     other (a sweep's shard, a TPE round's train shard) in the sweep's ``runs/``."""
-    shards = manifest.parent
-    return shards.parent / "runs" if shards.parent.parent.name == "rungs" else \
-        shards.parents[2 if shards.parent.parent.name == "rounds" else 0] / "runs"
+    owner = manifest.parent.parent  # the sweep, or a rung's or a round's folder
+    if owner.parent.name == "rounds":  # <sweep>/rounds/<r>/shards/: the sweep's runs
+        return owner.parent.parent / "runs"
+    return owner / "runs"  # <sweep>/shards/ or <sweep>/rungs/<r>/shards/
 
 
 def damaged_records(results_dir: str | os.PathLike = "results") -> dict[Path, tuple]:
