@@ -125,13 +125,9 @@ def _module_file(module: str) -> Path:
 
 @functools.cache  # one Snakemake invocation asks once per job
 def code_version(*modules: str) -> str:
-    """Hash of the source of ``modules`` and what they import from gdlab.
-
-    Snakemake tracks a rule's script, not the library the script imports; passing this
-    as a param makes an edit of the library rerun exactly the jobs whose code it changed.
-    The digest cache holds each version by its files' names and sources, so unchanged
-    files are not parsed again.
-    """
+    """Hash of the source of ``modules`` and what they import from gdlab (why: the
+    module's docstring). The digest cache holds each version by its files' names and
+    sources, so unchanged files are not parsed again."""
     files = [(path.name, path.read_text(encoding="utf-8")) for path in module_files(*modules)]
     key = _cache_key("version", json.dumps([(name, hashlib.sha256(text.encode()).hexdigest())
                                              for name, text in files]))
