@@ -53,6 +53,18 @@ localrules:
 import sys
 
 from gdlab import console
+from gdlab.recovery import record_owner, remove_partial_writes
+
+
+# Only a run that executes jobs, once it holds the lock, writes here (never a dry run).
+onstart:
+    record_owner()  # lets the next run prove this one's lock stale if it gets killed
+    if _left := remove_partial_writes():
+        print(
+            f"gdlab: removed {len(_left)} half-written temporary file(s) that a killed run "
+            "left in results/",
+            file=sys.stderr,
+        )
 
 
 onsuccess:

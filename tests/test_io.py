@@ -27,39 +27,3 @@ def test_write_json_reads_back_with_non_finite_values_as_null(tmp_path):
     write_json(path, {"a": np.float64("nan"), "b": [1, np.int64(2)]})
     assert read_json(path) == {"a": None, "b": [1, 2]}
     assert list(tmp_path.iterdir()) == [path]  # written in place, no temporary left
-
-
-def test_damaged_records_names_cut_records_and_manifests_of_deleted_runs(tmp_path):
-    """What the workflow deletes at its start so that the job writing it runs again: a
-    record that does not parse, and a shard manifest (of a sweep, a halving rung, a TPE
-    round) listing a run whose folder is gone; a sweep's summary.csv goes with a shard's."""
-    from gdlab.runfiles import damaged_records
-
-    sweep = tmp_path / "d" / "m"
-    manifests = {"sweep": sweep / "shards" / "0.json",
-                 "rung": sweep / "rungs" / "1" / "shards" / "0.json",
-                 "round": sweep / "rounds" / "2" / "shards" / "0.json"}
-    runs = {"sweep": sweep / "runs", "rung": sweep / "rungs" / "1" / "runs",
-            "round": sweep / "runs"}
-    for kind, path in manifests.items():
-        write_json(path, {"runs": {f"lr~{kind}": {}, "lr~kept": {}}})
-        (runs[kind] / "lr~kept").mkdir(parents=True, exist_ok=True)
-        (runs[kind] / "lr~kept" / "metrics.json").write_text("{}")
-    (runs["rung"] / "lr~rung").mkdir()
-    (runs["rung"] / "lr~rung" / "metrics.json").write_text("{}")  # this one is whole
-    (sweep / "summary.csv").write_text("run_name\n")
-    write_json(sweep / "best.json", {})
-    (sweep / "mlflow.json").write_text('{"cut')
-    write_json(tmp_path / "mlflow" / "experiment.json", {})
-    (tmp_path / "mlflow" / "project.json").write_text("")
-    found = damaged_records(tmp_path)
-    assert set(found) == {manifests["sweep"], manifests["round"], sweep / "mlflow.json",
-                          tmp_path / "mlflow" / "project.json"}
-    assert found[tmp_path / "mlflow" / "project.json"][1] == [
-        tmp_path / "mlflow" / "project.json", tmp_path / "mlflow" / "experiment.json",
-        sweep / "mlflow.json"]
-    assert found[sweep / "mlflow.json"] == ("is damaged (not valid JSON)",
-                                            [sweep / "mlflow.json"])
-    reason, files = found[manifests["sweep"]]
-    assert reason.startswith("lists 1 run(s) whose files are gone (lr~sweep)")
-    assert files == [manifests["sweep"], sweep / "summary.csv"]

@@ -275,7 +275,7 @@ def test_the_store_stays_sound_through_what_users_do(finished_project, tmp_path)
     (proj.root / "mlflow.db-wal").write_bytes(b"not this store's" * 100)
     db.unlink()
     out = proj.snakemake("--cores", "2", env=ENV)
-    assert "setting it up again" in out.stderr
+    assert "names an experiment the tracking store lacks" in out.stderr
     assert not (proj.root / "mlflow.db-wal").exists()
     assert_sound(proj)
     assert not (tmp_path / "p ").exists()  # the store's URI, quoted, named no other file

@@ -151,7 +151,7 @@ def test_the_store_stays_sound_while_the_ui_reads_and_writes(tmp_path):
         for path in proj.root.glob("mlflow.db*"):
             path.unlink()
         out = proj.snakemake("--cores", "2", env=ENV)
-        assert "setting it up again" in out.stderr
+        assert "names an experiment the tracking store lacks" in out.stderr
         assert "if it shows the old runs, restart it" in \
             (proj.root / "logs/mlflow_setup.log").read_text()
         fresh = assert_sound(proj)

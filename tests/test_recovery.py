@@ -13,6 +13,7 @@ from gdlab.recovery import (
     check_locks,
     identity,
     live_snakemake_here,
+    remove_partial_writes,
     remove_stale_locks,
 )
 
@@ -63,7 +64,9 @@ def killed_mid_write(path: Path) -> Path:
     return tmp
 
 
-def test_a_killed_runs_half_written_files_go_with_its_lock(tmp_path):
+def test_a_killed_runs_half_written_files_go_when_the_next_run_starts(tmp_path):
+    """Parsing (a dry run too) removes the stale lock only; the run that then holds the
+    lock removes the temporaries as it starts its jobs, and nothing whole."""
     make_locks(tmp_path)
     write_owner(tmp_path)
     run = tmp_path / "results" / "moons" / "runs" / "lr~0.1"
@@ -72,18 +75,23 @@ def test_a_killed_runs_half_written_files_go_with_its_lock(tmp_path):
     whole.write_text("{}")
     tmp = killed_mid_write(run / "model.npz")
     check = check_locks(tmp_path)
-    assert len(check.removed) == 2 and check.partial_writes == [tmp]
+    assert len(check.removed) == 2 and tmp.exists()
+    assert remove_partial_writes(tmp_path) == [tmp]
     assert not tmp.exists() and whole.exists()
 
 
-def test_half_written_files_stay_while_the_lock_is_kept(tmp_path):
-    """Kept lock: the run may be alive, and its temporary file about to be renamed."""
-    make_locks(tmp_path)
-    write_owner(tmp_path, host="node-17.cluster")
+def test_half_written_files_stay_while_a_process_works_in_the_project(tmp_path):
+    """A live process may be about to rename its temporary file into place."""
     tmp = killed_mid_write(tmp_path / "results" / "summary.csv")
-    check = check_locks(tmp_path)
-    assert check.removed == [] and check.partial_writes == []
-    assert tmp.exists()
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)",
+                               "snakemake"], cwd=tmp_path)
+    try:
+        time.sleep(0.2)
+        assert remove_partial_writes(tmp_path) == []
+        assert tmp.exists()
+    finally:
+        worker.kill()
+        worker.wait()
 
 
 def test_a_pid_reused_by_another_process_does_not_keep_the_lock(tmp_path):

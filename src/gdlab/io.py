@@ -100,6 +100,16 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, text + "\n")
 
 
+#: the field of a record that carries the repair token of the job that made it
+TOKEN_KEY = "repair"
+
+
+def stamp(record: dict, repair: str) -> dict:
+    """``record`` with the repair token of the job that makes it (:mod:`gdlab.repairs`;
+    none for the empty token, so a record that never needed a repair has no such field)."""
+    return {**record, TOKEN_KEY: repair} if repair else record
+
+
 def read_json(path: str | os.PathLike) -> Any:
     """The JSON file at ``path``; :class:`DamagedFile` naming it when it does not parse."""
     with open(path, encoding="utf-8") as f:

@@ -10,9 +10,12 @@ pid and the process's start time) in ``.snakemake/gdlab-owners/`` and deletes th
 when it exits; ``kill -9`` leaves it behind. Lock files are stale when every recorded
 owner ran on this host and is gone (dead, or its pid reused, or the machine rebooted), and
 no Snakemake process or gdlab job works in the directory here any more (Linux ``/proc``).
-With the locks go the temporary files the killed run's writes left in ``results/``
-(:func:`gdlab.io.partial_writes`): a write is renamed into place whole or not at all, so
-they were never results. In every other case (no record, an owner on another host, a live
+The temporary files a killed run's writes left in ``results/``
+(:func:`gdlab.io.partial_writes`: a write is renamed into place whole or not at all, so
+they were never results) go when the next run starts its jobs
+(:func:`remove_partial_writes`, from the workflow's ``onstart``): parsing, which a dry run
+does too, removes nothing but a provably stale lock, Snakemake's own bookkeeping. In every
+other case (no record, an owner on another host, a live
 owner, no ``/proc``) the lock stays and :func:`check_locks` says why, so that the user can
 decide to run ``snakemake --unlock``.
 """
@@ -122,8 +125,6 @@ def owner_is_gone(owner: dict) -> bool:
 @dataclass
 class LockCheck:
     removed: list[Path] = field(default_factory=list)
-    #: half-written files of the killed run, deleted with its locks
-    partial_writes: list[Path] = field(default_factory=list)
     #: why locks were kept (None: there were none, or they were removed)
     kept: str | None = None
 
@@ -159,10 +160,20 @@ def check_locks(workdir: str | os.PathLike = ".") -> LockCheck:
         lock.unlink(missing_ok=True)
     for path in records:  # their runs are gone
         path.unlink(missing_ok=True)
-    leftovers = partial_writes(workdir / "results")  # their temporaries never got renamed
+    return LockCheck(removed=locks)
+
+
+def remove_partial_writes(workdir: str | os.PathLike = ".") -> list[Path]:
+    """Delete the temporaries that killed writers left in ``results/``, if nothing else
+    works in ``workdir`` (asked by a run that holds the workflow's lock, as it starts its
+    jobs: no live writer can still rename one into place). Returns the ones deleted."""
+    workdir = Path(workdir)
+    leftovers = partial_writes(workdir / "results")
+    if not leftovers or live_snakemake_here(workdir) is not False:
+        return []
     for path in leftovers:
         path.unlink(missing_ok=True)
-    return LockCheck(removed=locks, partial_writes=leftovers)
+    return leftovers
 
 
 def remove_stale_locks(workdir: str | os.PathLike = ".") -> list[Path]:

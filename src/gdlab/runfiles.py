@@ -51,7 +51,8 @@ SWEEP_FILES = ("summary.csv", "configs.csv", "best.json", "baseline.json")
 class DamagedRunFile(DamagedFile):
     """A run's file that does not hold what its run says (see :class:`gdlab.io.DamagedFile`).
     The remedy is the run's whole folder: deleted, it is noticed at the next start (its
-    shard's manifest lists a run that is gone: :func:`damaged_records`) and trained anew."""
+    shard's manifest lists a run that is gone: :func:`gdlab.repairs.runs_gone`) and
+    trained anew."""
 
     def __init__(self, path: str | os.PathLike, problem: str):
         self.path = Path(path)
@@ -136,55 +137,6 @@ def manifest_runs(paths) -> dict[str, dict]:
                 raise ValueError(f"run {name!r} is in two shard manifests (one is {path})")
             runs[name] = entry
     return runs
-
-
-#: the JSON records jobs write under results/ (a job's declared output, or its companion)
-RECORDS = ("*/*/shards/*.json", "*/*/*.json", "*/*/rungs/*/shards/*.json",
-           "*/*/rounds/*/shards/*.json", "*/*/rungs/*/promoted.json", "mlflow/*.json")
-
-
-def _runs_folder(manifest: Path) -> Path:
-    """Where the runs a shard manifest lists live: a rung's in ``rungs/<r>/runs/``, every
-    other (a sweep's shard, a TPE round's train shard) in the sweep's ``runs/``."""
-    owner = manifest.parent.parent  # the sweep, or a rung's or a round's folder
-    if owner.parent.name == "rounds":  # <sweep>/rounds/<r>/shards/: the sweep's runs
-        return owner.parent.parent / "runs"
-    return owner / "runs"  # <sweep>/shards/ or <sweep>/rungs/<r>/shards/
-
-
-def damaged_records(results_dir: str | os.PathLike = "results") -> dict[Path, tuple]:
-    """The JSON records under ``results_dir`` that do not parse (cut short, edited by
-    hand), and the shard manifests that list a run whose folder is gone (deleted, as a
-    damaged run's error advises): each with why, and the files to delete with it so that
-    the job that writes it runs again (Snakemake remakes a missing file only for a job it
-    needs, so a shard's or a rung's record takes its sweep's ``summary.csv``, which every
-    run asks for, along; the setup's records, the project's id and the experiment's, take
-    every sweep's track record along: only a track job asks for them). Path -> (reason,
-    files to delete)."""
-    damaged = {}
-    for pattern in RECORDS:
-        for path in sorted(Path(results_dir).glob(pattern)):
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-                reason = None
-            except (ValueError, UnicodeDecodeError):
-                record, reason = None, "is damaged (not valid JSON)"
-            if reason is None and path.parent.name == "shards":
-                runs = _runs_folder(path)
-                gone = [n for n in (record.get("runs") or {})
-                        if not (runs.joinpath(*n.split("/")) / "metrics.json").is_file()]
-                if gone:
-                    reason = (f"lists {len(gone)} run(s) whose files are gone ({gone[0]}"
-                              f"{', ...' if len(gone) > 1 else ''}): its shard trains them")
-            if reason is not None:
-                sweep = Path(results_dir, *path.relative_to(results_dir).parts[:2])
-                needs = [sweep / "summary.csv"] if {"shards", "rungs"} & set(path.parts) else []
-                if path.parent.name == "mlflow":  # the setup's records: only a track job
-                    # asks for them, so every sweep's track record goes (all sync again)
-                    needs = [path.with_name("experiment.json"),
-                             *Path(results_dir).glob("*/*/mlflow.json")]
-                damaged[path] = (reason, [path, *(p for p in needs if p.is_file())])
-    return damaged
 
 
 def read_table(path) -> list[dict[str, str]]:

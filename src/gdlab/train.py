@@ -26,7 +26,15 @@ import numpy as np
 
 from gdlab import metrics as M
 from gdlab.data.core import Split, load_split
-from gdlab.io import canonical_json, load_npz, npz_bytes, read_json, write_bytes, write_json
+from gdlab.io import (
+    canonical_json,
+    load_npz,
+    npz_bytes,
+    read_json,
+    stamp,
+    write_bytes,
+    write_json,
+)
 from gdlab.models.registry import model_info
 from gdlab.runfiles import (
     RUN_FILES,
@@ -108,13 +116,15 @@ def run(spec: dict, split_path, out_dir) -> dict:
 
 
 def train_shard(shard: dict, split_path, sweep_dir, manifest_path,
-                log: Callable[[str], None] | None = None, previous_dir=None) -> dict:
+                log: Callable[[str], None] | None = None, previous_dir=None,
+                repair: str = "") -> dict:
     """Train every run of ``shard`` (``{"dataset", "model", "shard", "runs": [spec...]}``).
 
     Writes each run's files under ``<sweep_dir>/runs/<run name>/``, then the shard manifest
     at ``manifest_path`` (last, so a shard with a manifest is whole). Returns the manifest.
     ``previous_dir``: a halving search's previous rung (``<sweep>/rungs/<r - 1>``), whose
-    runs' saved states this rung's runs go on from.
+    runs' saved states this rung's runs go on from. ``repair``: the job's repair token
+    (:mod:`gdlab.repairs`), kept in the manifest.
     """
     log = log or (lambda _msg: None)
     split = None  # loaded only if a run needs fitting
@@ -138,6 +148,7 @@ def train_shard(shard: dict, split_path, sweep_dir, manifest_path,
                 "runs": entries}
     if "rung" in shard:
         manifest["rung"] = shard["rung"]
+    manifest = stamp(manifest, repair)
     write_json(manifest_path, manifest)
     log(f"trained {len(entries) - reused} runs, reused {reused}: fit and write "
         f"{fit_seconds:.3f} s, job {_process_seconds():.3f} s since the process started")
@@ -172,7 +183,7 @@ def saved_state(directory, spec: dict) -> tuple[dict, int] | None:
 
 
 def publish_shard(names: list[str], sweep_dir, rungs: list[dict], shard: str,
-                  dataset: str, model: str, manifest_path) -> dict:
+                  dataset: str, model: str, manifest_path, repair: str = "") -> dict:
     """The ordinary shard manifest of a halving sweep's runs ``names``: each run's files
     of the last rung that trained it are copied to ``<sweep_dir>/runs/<run name>/``.
 
@@ -187,7 +198,8 @@ def publish_shard(names: list[str], sweep_dir, rungs: list[dict], shard: str,
             write_bytes(out / f, (src / f).read_bytes())
         entries[name] = {"run_key": read_json(out / "metrics.json")["run_key"],
                          "content_key": run_content_key(out)}
-    manifest = {"dataset": dataset, "model": model, "shard": shard, "runs": entries}
+    manifest = stamp({"dataset": dataset, "model": model, "shard": shard, "runs": entries},
+                     repair)
     write_json(manifest_path, manifest)
     return manifest
 

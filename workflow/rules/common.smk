@@ -21,23 +21,20 @@ from gdlab import tpe as TPE_ROUNDS  # round arithmetic only: Optuna is imported
 from gdlab.config import ConfigError, load_schema, validate_config
 from gdlab.models.registry import REGISTRY
 from gdlab.io import canonical_json
-from gdlab.recovery import UNLOCK_ADVICE, check_locks, record_owner
-from gdlab.runfiles import damaged_records
-from gdlab.tracking import edited_sweeps, forget_store, resolve_tracking_uri, store_lost, uri_hash
+from gdlab.recovery import UNLOCK_ADVICE, check_locks
+from gdlab.repairs import Repairs
+from gdlab.tracking import resolve_tracking_uri, uri_hash
 
-# only the main process: a cluster job parses this file too, beside a live run
+# Parsing reads; jobs write (a dry run, --summary or --lint parses this file too, and a
+# cluster job beside a live run). The one exception is Snakemake's own bookkeeping: a lock
+# proven stale (its run killed on this host) goes, or no run could start. The temporaries
+# a killed run left go in onstart (the Snakefile), once a run that executes holds the lock.
 if workflow.is_main_process:
     _locks = check_locks()
     if _locks.removed:
         print(
             "gdlab: removed the lock of a killed Snakemake run "
-            "(it ran on this host, and nothing of it works here any more)"
-            + (
-                f" and {len(_locks.partial_writes)} half-written temporary file(s) "
-                "it left in results/"
-                if _locks.partial_writes
-                else ""
-            ),
+            "(it ran on this host, and nothing of it works here any more)",
             file=sys.stderr,
         )
     elif _locks.kept:
@@ -45,7 +42,6 @@ if workflow.is_main_process:
             f"gdlab: kept the lock in .snakemake/locks: {_locks.kept}; {UNLOCK_ADVICE}",
             file=sys.stderr,
         )
-    record_owner()  # lets the next run prove this one's lock stale if it gets killed
 
 try:
     validate_config(config, load_schema(Path(workflow.basedir) / "config" / "schema.yaml"))
@@ -298,29 +294,27 @@ def all_outputs():
 MLFLOW_URI_HASH = uri_hash(tracking_uri())
 EXPERIMENT_RECORD = "results/mlflow/experiment.json"
 
-if workflow.is_main_process:
-    for _record, (_why, _files) in damaged_records("results").items():
-        # cut short or edited by hand (gdlab writes whole files), or listing a run whose
-        # folder was deleted: the job that writes it runs again
-        for _file in _files:
-            _file.unlink(missing_ok=True)  # a record may go with two others
-        print(f"gdlab: {_record} {_why}; making it again", file=sys.stderr)
-    if store_lost(tracking_uri(), EXPERIMENT_RECORD):
-        # mlflow.db deleted by hand: set it up again, and every sweep re-syncs
-        forget_store("results")
-        print(
-            "gdlab: the tracking store lacks the experiment of results/mlflow/; "
-            "setting it up again and syncing every sweep into it",
-            file=sys.stderr,
-        )
-    for _record in edited_sweeps(tracking_uri(), "results"):
-        # runs deleted or restored in the UI, or mlflow gc: that sweep syncs again
-        _record.unlink()
-        print(
-            f"gdlab: the store's runs of {_record.parent.parent.name}/{_record.parent.name} "
-            "changed (deleted or restored in the UI?); syncing that sweep again",
-            file=sys.stderr,
-        )
+#: read-only: which records gdlab wrote must be made again, and a token for each job that
+#: makes one (gdlab.repairs): a changed param reruns that job, which writes the token
+REPAIRS = Repairs(report=workflow.is_main_process)
+
+
+def repair(pattern, job):
+    """Params function: the repair token of the record ``pattern`` a ``job`` job makes."""
+    return lambda w: REPAIRS.token(pattern.format(**w), job)
+
+
+def shard_repair(pattern, job):
+    """Params function: a shard manifest's repair token (also new if its runs are gone)."""
+    return lambda w: REPAIRS.shard(pattern.format(**w), job)
+
+
+def track_repair(w):
+    return REPAIRS.track(tracking_uri(), f"results/{w.dataset}/{w.model}/mlflow.json")
+
+
+def setup_repair(w):
+    return REPAIRS.setup(tracking_uri(), EXPERIMENT_RECORD)
 
 
 def track_spec(w):

@@ -14,6 +14,7 @@ rule baseline:
         ENV
     params:
         spec=baseline_spec,
+        repair=repair("results/{dataset}/{model}/baseline.json", "baseline"),
     script:
         "../scripts/baseline.py"
 
@@ -40,6 +41,7 @@ rule summarize:
                 "code": code_version("gdlab.summary", "gdlab.runfiles"),
             }
         ),
+        repair=repair("results/{dataset}/{model}/best.json", "summarize"),
     script:
         "../scripts/summarize.py"
 

@@ -24,6 +24,9 @@ rule train_rung:
         spec=rung_shard_spec,
         sweep_dir="results/{dataset}/{model}/rungs/{rung}",
         previous_dir=previous_rung_dir,
+        repair=shard_repair(
+            "results/{dataset}/{model}/rungs/{rung}/shards/{shard}.json", "train_rung"
+        ),
     script:
         "../scripts/train.py"
 
@@ -49,6 +52,7 @@ checkpoint promote:
                 "code": code_version("gdlab.summary", "gdlab.runfiles"),
             }
         ),
+        repair=repair("results/{dataset}/{model}/rungs/{rung}/promoted.json", "promote"),
     script:
         "../scripts/promote.py"
 
@@ -75,5 +79,6 @@ rule publish:
                 "code": code_version("gdlab.train"),
             }
         ),
+        repair=shard_repair("results/{dataset}/{model}/shards/{shard}.json", "publish"),
     script:
         "../scripts/publish.py"

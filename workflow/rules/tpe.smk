@@ -45,6 +45,9 @@ rule train_round:
         spec=tpe_round_shard_spec,
         # the runs go straight to the sweep's runs/<run>/ (a run trains once)
         sweep_dir=lambda w: f"results/{w.dataset}/{w.model}",
+        repair=shard_repair(
+            "results/{dataset}/{model}/rounds/{round}/shards/{shard}.json", "train_round"
+        ),
     script:
         "../scripts/train.py"
 
@@ -71,5 +74,6 @@ rule collect_round:
                 "code": code_version("gdlab.runfiles", "gdlab.io"),
             }
         ),
+        repair=shard_repair("results/{dataset}/{model}/shards/{shard}.json", "collect_round"),
     script:
         "../scripts/collect_round.py"

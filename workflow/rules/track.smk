@@ -20,6 +20,7 @@ rule mlflow_setup:
                 "code": code_version("gdlab.tracking.setup"),
             }
         ),
+        repair=setup_repair,
     script:
         "../scripts/mlflow_setup.py"
 
@@ -43,5 +44,6 @@ rule track:
         ENV
     params:
         spec=track_spec,
+        repair=track_repair,
     script:
         "../scripts/track.py"

@@ -21,5 +21,6 @@ rule train:
         # every run's whole spec (with the code version): any change reruns the shard
         spec=shard_spec,
         sweep_dir="results/{dataset}/{model}",
+        repair=shard_repair("results/{dataset}/{model}/shards/{shard}.json", "train"),
     script:
         "../scripts/train.py"

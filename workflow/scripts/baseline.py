@@ -9,12 +9,12 @@ import json  # noqa: E402
 from gdlab.baseline import baseline  # noqa: E402
 from gdlab.data.core import load_split  # noqa: E402
 from gdlab.grid import problems as problems_of  # noqa: E402
-from gdlab.io import read_json, write_json  # noqa: E402
+from gdlab.io import read_json, stamp, write_json  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
 problems = spec["problems"]
 if problems is None:  # a TPE sweep: the problems of the trials its rounds asked
     problems = problems_of(t["hyperparameters"] for path in snakemake.input.rounds
                            for t in read_json(path)["trials"])
-write_json(snakemake.output[0],
-           baseline(load_split(snakemake.input[0]), spec["model"], problems))
+record = baseline(load_split(snakemake.input[0]), spec["model"], problems)
+write_json(snakemake.output[0], stamp(record, snakemake.params.repair))

@@ -9,7 +9,7 @@ import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from gdlab import tracking  # noqa: E402
-from gdlab.io import write_json  # noqa: E402
+from gdlab.io import stamp, write_json  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
 uri = tracking.job_uri(spec, snakemake.config)  # fails fast if the server is down
@@ -18,4 +18,4 @@ print(f"tracking store {tracking.redact_uri(uri)}, experiment {spec['experiment'
 with tracking.redacted_errors(uri):
     record = tracking.setup_experiment(uri, spec["experiment"])
 record["project_id"] = tracking.project_id(Path(snakemake.output[0]).with_name("project.json"))
-write_json(snakemake.output[0], record)
+write_json(snakemake.output[0], stamp(record, snakemake.params.repair))

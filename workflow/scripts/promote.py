@@ -8,7 +8,7 @@ to_log(snakemake.log[0])  # the job's messages and errors (before any other impo
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from gdlab.io import write_json  # noqa: E402
+from gdlab.io import stamp, write_json  # noqa: E402
 from gdlab.runfiles import read_sweep  # noqa: E402
 from gdlab.summary import promote  # noqa: E402
 
@@ -19,4 +19,4 @@ record = {"rung": spec["rung"], "budget": spec["budget"],
           **promote(runs, spec["metric"], spec["eta"], last=spec["last"])}
 print(f"rung {spec['rung']}: {len(runs)} runs, {len(record['promoted'])} promoted",
       file=sys.stderr)
-write_json(snakemake.output[0], record)
+write_json(snakemake.output[0], stamp(record, snakemake.params.repair))

@@ -13,4 +13,4 @@ from gdlab.train import publish_shard  # noqa: E402
 spec = json.loads(snakemake.params.spec)
 sweep_dir = Path(snakemake.output[0]).parent.parent
 publish_shard(spec["runs"], sweep_dir, [read_json(p) for p in snakemake.input], spec["shard"],
-              spec["dataset"], spec["model"], snakemake.output[0])
+              spec["dataset"], spec["model"], snakemake.output[0], snakemake.params.repair)

@@ -9,7 +9,7 @@ import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from gdlab import summary  # noqa: E402
-from gdlab.io import read_json, write_json, write_text  # noqa: E402
+from gdlab.io import read_json, stamp, write_json, write_text  # noqa: E402
 from gdlab.runfiles import read_sweep  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
@@ -19,5 +19,5 @@ base = read_json(snakemake.input.baseline)
 best = summary.select_best(runs, spec["metric"])
 write_text(snakemake.output.summary, summary.to_csv(summary.sweep_table(runs, base, best)))
 write_text(snakemake.output.configs, summary.to_csv(summary.config_table(runs, base, best)))
-write_json(snakemake.output.best, summary.best_record(best, base, spec["metric"],
-                                                      spec["dataset"], spec["model"], runs))
+record = summary.best_record(best, base, spec["metric"], spec["dataset"], spec["model"], runs)
+write_json(snakemake.output.best, stamp(record, snakemake.params.repair))

@@ -11,7 +11,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from gdlab import tracking  # noqa: E402
-from gdlab.io import read_json, write_json  # noqa: E402
+from gdlab.io import read_json, stamp, write_json  # noqa: E402
 from gdlab.runfiles import read_sweep  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
@@ -28,4 +28,4 @@ with tracking.track_lock(uri, Path(snakemake.input.experiment).with_name("locks"
                               [Path(p) for p in snakemake.input.plots],
                               method=spec["method"], search=spec.get("search"),
                               register_model=spec["register"])
-write_json(snakemake.output[0], out)
+write_json(snakemake.output[0], stamp(out, snakemake.params.repair))

@@ -19,7 +19,6 @@ Importing this package imports no MLflow: the workflow asks it at every start.
 
 from gdlab.tracking.setup import (
     edited_sweeps,
-    forget_store,
     project_id,
     setup_experiment,
     store_lost,
@@ -35,7 +34,6 @@ from gdlab.tracking.uri import (
 
 __all__ = [
     "edited_sweeps",
-    "forget_store",
     "job_uri",
     "project_id",
     "redact_uri",

@@ -18,6 +18,7 @@ a store made anew never meets the journal files of a deleted one (:func:`_clear_
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import sqlite3
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gdlab.io import read_json, write_json
+from gdlab.io import DamagedFile, read_json, write_json
 from gdlab.tracking import layout as L
 from gdlab.tracking.store import Store, local_artifact_root
 from gdlab.tracking.uri import (
@@ -52,8 +53,9 @@ def project_id(record: str | os.PathLike = PROJECT_RECORD) -> str:
     ``results/mlflow/project.json``, so a moved project keeps it and a second clone, made
     elsewhere, has its own. Deleting ``results/`` makes it again from the directory."""
     record = Path(record)
-    if record.is_file():
-        return read_json(record)["id"]
+    with contextlib.suppress(DamagedFile, KeyError, TypeError):  # damaged: made again
+        if record.is_file():
+            return read_json(record)["id"]
     where = str(record.resolve().parents[2])  # the project: results/mlflow/project.json
     ident = hashlib.sha256(where.encode()).hexdigest()[:16]
     write_json(record, {"id": ident, "made_in": where})
@@ -73,17 +75,39 @@ def _clear_leftovers(db: Path) -> list[Path]:
     return gone
 
 
-def holders_of_deleted(db: Path) -> list[int]:
-    """PIDs of processes that still have a deleted file of ``db``'s path open (an
-    ``mlflow ui`` started before ``rm mlflow.db``: it shows the old record until it is
-    restarted). Linux only; empty elsewhere."""
-    target = f"{Path(db).resolve()} (deleted)"
+def holders(db: Path, deleted: bool = False) -> list[int]:
+    """PIDs of processes that have ``db`` open (``deleted``: a deleted file of its path,
+    as an ``mlflow ui`` started before ``rm mlflow.db`` does: it shows the old record until
+    it is restarted). Linux only; empty elsewhere."""
+    target = f"{Path(db).resolve()}{' (deleted)' if deleted else ''}"
     pids = []
     for fd_dir in Path("/proc").glob("[0-9]*/fd"):
         with contextlib.suppress(OSError):
             if any(os.readlink(fd) == target for fd in fd_dir.iterdir()):
                 pids.append(int(fd_dir.parent.name))
     return sorted(pids)
+
+
+def holders_of_deleted(db: Path) -> list[int]:
+    return holders(db, deleted=True)
+
+
+def _command(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    return "?"
+
+
+@functools.cache  # once a parse, whichever check meets it first
+def _say_locked(db: Path, err: str) -> None:
+    """A store another process holds locked is not lost: say so, and by what."""
+    who = [f"pid {p}: {_command(p)[:80]}" for p in holders(db) if p != os.getpid()]
+    print(f"gdlab: {db} is locked by another process ({'; '.join(who) or err}); its runs "
+          "are not compared with results/ now. A track job waits for it.", file=sys.stderr)
+
+
+#: how long a check at planning waits for a store another process writes
+PLANNING_WAIT_S = 2
 
 
 def _make_sqlite_store(db: Path, name: str, log: Callable[[str], Any]) -> None:
@@ -188,13 +212,18 @@ def store_lost(uri: str, record_path: str | os.PathLike = EXPERIMENT_RECORD) -> 
         return True
     try:
         experiment = read_json(record)
-        con = sqlite3.connect(sqlite_read_only(db), uri=True, timeout=30)
+        con = sqlite3.connect(sqlite_read_only(db), uri=True, timeout=PLANNING_WAIT_S)
         try:
             row = con.execute("SELECT name, lifecycle_stage, creation_time FROM experiments "
                               "WHERE experiment_id = ?",
                               (int(experiment["experiment_id"]),)).fetchone()
         finally:
             con.close()
+    except sqlite3.OperationalError as err:
+        if "locked" in str(err):
+            _say_locked(db, str(err))
+            return False
+        return True
     except (sqlite3.Error, ValueError, KeyError):
         return True
     return row is None or tuple(row) != (experiment.get("experiment_name"), "active",
@@ -211,7 +240,7 @@ def edited_sweeps(uri: str, results_dir: str | os.PathLike = "results") -> list[
         return []
     try:
         project = read_json(root / "mlflow" / "project.json")["id"]
-        con = sqlite3.connect(sqlite_read_only(db), uri=True, timeout=30)
+        con = sqlite3.connect(sqlite_read_only(db), uri=True, timeout=PLANNING_WAIT_S)
         try:
             counts = dict(con.execute(
                 "SELECT s.value, count(*) FROM tags s JOIN tags p ON p.run_uuid = s.run_uuid "
@@ -220,6 +249,10 @@ def edited_sweeps(uri: str, results_dir: str | os.PathLike = "results") -> list[
                 (L.SWEEP_TAG, L.PROJECT_TAG, project)).fetchall())
         finally:
             con.close()
+    except sqlite3.OperationalError as err:
+        if "locked" in str(err):
+            _say_locked(db, str(err))
+        return []
     except (sqlite3.Error, OSError, ValueError, KeyError):
         return []
     edited = []
@@ -233,15 +266,3 @@ def edited_sweeps(uri: str, results_dir: str | os.PathLike = "results") -> list[
         if counts.get(f"{path.parent.parent.name}/{path.parent.name}", 0) != expected:
             edited.append(path)
     return edited
-
-
-def forget_store(results_dir: str | os.PathLike = "results") -> list[Path]:
-    """Remove the records of what a lost store held: the setup's and every track job's,
-    so that the next run sets the store up and syncs every sweep again (Snakemake reruns
-    a job whose output is missing). The project's id stays."""
-    root = Path(results_dir)
-    removed = [p for p in [root / "mlflow" / "experiment.json", *root.glob("*/*/mlflow.json")]
-               if p.is_file()]
-    for p in removed:
-        p.unlink()
-    return removed
