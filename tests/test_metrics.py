@@ -411,3 +411,29 @@ def test_module_does_not_import_heavy_libraries():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("kind, k", [("binary", 2), ("multiclass", 3), ("regression", 0)])
+def test_the_curve_scorer_gives_metrics_of_to_the_bit(kind, k):
+    """A fit's validation curve checks its labels once, then scores each epoch by the same
+    arithmetic as metrics_of: every epoch's numbers equal, diverged epochs NaN alike."""
+    from gdlab.metrics import CURVE_KEYS, CurveScorer, metrics_of
+
+    rng = np.random.default_rng(7)
+    n = 57
+    y = rng.normal(size=n) if kind == "regression" else rng.integers(0, k, n)
+    scorer = CurveScorer(kind, y)
+    for epoch in range(6):
+        if kind == "regression":
+            out = y + rng.normal(size=n)
+        else:
+            logits = rng.normal(scale=3.0 * epoch, size=(n, k))
+            out = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+            out[0] = [1.0] + [0.0] * (k - 1)  # a saturated row: the clip matters
+        if epoch == 4:
+            out = out * np.nan  # a diverged step
+        expected = metrics_of(kind, y, out, CURVE_KEYS[kind])
+        got = scorer(out)
+        assert list(got) == list(expected)
+        for key in expected:
+            assert (got[key] == expected[key]) or (np.isnan(got[key]) and np.isnan(expected[key]))

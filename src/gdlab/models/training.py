@@ -105,7 +105,10 @@ class GradientDescentModel:
         kind = self._target_kind()
         with np.errstate(all="ignore"):  # a diverging step's overflow: NaN metrics
             out = self.predict(X_val) if kind == "regression" else self.predict_proba(X_val)
-        return metrics.metrics_of(kind, y_val, out, metrics.CURVE_KEYS[kind])
+        scorer = getattr(self, "_curve_scorer", None)
+        if scorer is None or scorer.y_true is not y_val:  # one per fit: labels checked once
+            scorer = self._curve_scorer = metrics.CurveScorer(kind, y_val)
+        return scorer(out)
 
     def _store_parameters(self, theta: np.ndarray) -> None:
         """Set the fitted attributes (``coef_``, ...) from the final parameter vector."""
