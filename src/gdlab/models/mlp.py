@@ -27,6 +27,9 @@ the start matters: weights are drawn from the model's seed, Glorot-uniform
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from gdlab.losses import softmax, softmax_cross_entropy
@@ -41,7 +44,33 @@ from gdlab.models.training import (
     is_int,
 )
 
-ACTIVATIONS = ("tanh", "relu")
+
+def _glorot_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+    return rng.uniform(-limit, limit, size=shape)
+
+
+def _he_normal(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    return rng.standard_normal(shape) * np.sqrt(2.0 / shape[0])
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A hidden layer's activation: ``g``, its derivative from the layer's output
+    ``A = g(Z)`` (what backpropagation keeps), and the start its weights get."""
+
+    forward: Callable[[np.ndarray], np.ndarray]
+    derivative_from_output: Callable[[np.ndarray], np.ndarray]
+    initial_weights: Callable[[np.random.Generator, tuple[int, int]], np.ndarray]
+
+
+#: the activations, as scikit-learn keeps them (``neural_network._base.ACTIVATIONS`` and
+#: ``DERIVATIVES``): one entry each, so the forward pass, the backward pass and the start
+#: never branch on a name
+ACTIVATIONS = {
+    "tanh": Activation(np.tanh, lambda A: 1.0 - A * A, _glorot_uniform),
+    "relu": Activation(lambda Z: np.maximum(Z, 0.0), lambda A: A > 0, _he_normal),
+}
 
 
 class _MLP(GradientDescentModel):
@@ -99,7 +128,7 @@ class _MLP(GradientDescentModel):
             W, b = params[2 * layer], params[2 * layer + 1]
             Z = outputs[-1] @ W + b
             if layer < n_layers - 1:
-                Z = np.tanh(Z) if self.activation == "tanh" else np.maximum(Z, 0.0)
+                Z = ACTIVATIONS[self.activation].forward(Z)
             outputs.append(Z)
         return outputs
 
@@ -113,11 +142,8 @@ class _MLP(GradientDescentModel):
         for shape in layout.shapes:
             if len(shape) == 1:
                 arrays.append(np.zeros(shape))  # biases
-            elif self.activation == "tanh":  # Glorot uniform
-                limit = np.sqrt(6.0 / (shape[0] + shape[1]))
-                arrays.append(rng.uniform(-limit, limit, size=shape))
-            else:  # He normal
-                arrays.append(rng.standard_normal(shape) * np.sqrt(2.0 / shape[0]))
+            else:
+                arrays.append(ACTIVATIONS[self.activation].initial_weights(rng, shape))
         return layout.pack(arrays)
 
     def _value(self, theta, X, y):
@@ -140,11 +166,8 @@ class _MLP(GradientDescentModel):
             grads[2 * layer] = A_prev.T @ delta + self.l2 * W
             grads[2 * layer + 1] = delta.sum(axis=0)
             if layer > 0:  # through the activation of the layer below
-                back = delta @ W.T
-                if self.activation == "tanh":
-                    delta = back * (1.0 - A_prev * A_prev)
-                else:
-                    delta = back * (A_prev > 0)
+                derivative = ACTIVATIONS[self.activation].derivative_from_output
+                delta = (delta @ W.T) * derivative(A_prev)
         return loss + self._penalty(params), layout.pack(grads)
 
     def _store_parameters(self, theta):
