@@ -16,12 +16,14 @@ include: "workflow/rules/tpe.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plot.smk"
 include: "workflow/rules/track.smk"
+include: "workflow/rules/costs.smk"
 
 
 rule all:
     default_target: True
     input:
         all_outputs(),
+        "results/costs.csv",
 
 
 # On a cluster (profiles/slurm) only train jobs are submitted; every other rule is light
@@ -45,6 +47,7 @@ localrules:
     ask,
     collect_round,
     search_history,
+    costs,
 
 
 # At the end, say what the run made and where to look (or which job's log says why it

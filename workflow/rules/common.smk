@@ -16,6 +16,7 @@ os.environ.update(
 
 from gdlab import grid as G
 from gdlab.codeversion import code_version
+from gdlab.costs import BENCHMARK_DIR, benchmark_path
 from gdlab import names
 from gdlab import tpe as TPE_ROUNDS  # round arithmetic only: Optuna is imported by ask jobs
 from gdlab.config import ConfigError, load_schema, validate_config

@@ -9,6 +9,8 @@ rule make_dataset:
         "data/{dataset}/full.npz",
     log:
         "logs/make_dataset/{dataset}.log",
+    benchmark:
+        benchmark_path("make_dataset", "{dataset}")
     # every dataset first: each unlocks a sweep's whole chain, so the chains run side by side
     priority: 2
     conda:
@@ -26,6 +28,8 @@ rule split:
         "data/{dataset}/split.npz",
     log:
         "logs/split/{dataset}.log",
+    benchmark:
+        benchmark_path("split", "{dataset}")
     priority: 2
     conda:
         ENV

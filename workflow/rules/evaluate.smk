@@ -8,6 +8,8 @@ rule baseline:
         "results/{dataset}/{model}/baseline.json",
     log:
         "logs/baseline/{dataset}/{model}.log",
+    benchmark:
+        benchmark_path("baseline", "{dataset}", "{model}")
     # ready at once, and on the path to every sweep's end: before the train shards
     priority: 1
     conda:
@@ -29,6 +31,8 @@ rule summarize:
         best="results/{dataset}/{model}/best.json",
     log:
         "logs/summarize/{dataset}/{model}.log",
+    benchmark:
+        benchmark_path("summarize", "{dataset}", "{model}")
     priority: 1
     conda:
         ENV
@@ -58,6 +62,8 @@ rule overview:
         ),
     log:
         "logs/overview.log",
+    benchmark:
+        benchmark_path("overview")
     conda:
         ENV
     params:

@@ -7,6 +7,8 @@ rule mlflow_setup:
         EXPERIMENT_RECORD,
     log:
         "logs/mlflow_setup.log",
+    benchmark:
+        benchmark_path("mlflow_setup")
     # ready at once, and on the path to every sweep's end: before the train shards
     priority: 1
     conda:
@@ -40,6 +42,8 @@ rule track:
         "results/{dataset}/{model}/mlflow.json",
     log:
         "logs/track/{dataset}/{model}.log",
+    benchmark:
+        benchmark_path("track", "{dataset}", "{model}")
     conda:
         ENV
     params:
