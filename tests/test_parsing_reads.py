@@ -70,6 +70,14 @@ def test_no_job_command_writes_and_the_real_run_repairs(finished_project, tmp_pa
     gone = sorted(manifest_runs([manifest]))[0]
     for f in sorted((sweep / "runs" / gone).iterdir()):
         f.unlink()
+    # a run's metrics.json and a sweep's baseline.json cut short (the readers of each
+    # would say so, but on a rerun that reads neither it must be noticed at the start)
+    line = root / "results/line/linear_regression"
+    cut_run = sorted(manifest_runs([line / "shards" / "0.json"]))[0]
+    cut = line / "runs" / cut_run / "metrics.json"
+    cut.write_text(cut.read_text()[:50])
+    baseline = line / "baseline.json"
+    baseline.write_text(baseline.read_text()[:50])
     # a user's own notes, one of them not JSON at all: never gdlab's to judge
     notes = {sweep / "my-notes.json": "{not json", root / "results/scratch/x.json": "[]"}
     for path, text in notes.items():
@@ -86,6 +94,8 @@ def test_no_job_command_writes_and_the_real_run_repairs(finished_project, tmp_pa
     assert "results/line/linear_regression/best.json" in changed
     assert "results/moons/logistic_regression/mlflow.json" in changed
     assert "results/moons/logistic_regression/shards/0.json" in changed
+    assert "results/line/linear_regression/shards/0.json" in changed
+    assert "results/line/linear_regression/baseline.json" in changed
     assert "best.json is damaged (not valid JSON); the summarize job makes it again" in said["-n"]
     assert "changed (deleted or restored in the UI?)" in said["-n"]
 
@@ -94,6 +104,7 @@ def test_no_job_command_writes_and_the_real_run_repairs(finished_project, tmp_pa
     assert not temporary.exists()
     assert read_json(best)["run_name"]  # whole again
     assert (sweep / "runs" / gone / "metrics.json").is_file()
+    assert read_json(cut)["run_name"] == cut_run and read_json(baseline)
     assert {p: p.read_text() for p in notes} == notes
     children = read_json(sweep / "mlflow.json")["children"]
     assert set(children) == set(record["children"])

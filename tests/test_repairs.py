@@ -7,7 +7,7 @@ import os
 import pytest
 
 from gdlab.io import stamp, write_json
-from gdlab.repairs import Repairs, runs_gone, token
+from gdlab.repairs import Repairs, stale_runs, token
 
 
 def test_a_whole_record_keeps_its_token_and_a_missing_one_has_none(tmp_path):
@@ -69,12 +69,12 @@ def test_manifests_listing_runs_whose_files_are_gone(tmp_path):
         (runs[kind] / "lr~kept" / "metrics.json").write_text("{}")
     (runs["rung"] / "lr~rung").mkdir()
     (runs["rung"] / "lr~rung" / "metrics.json").write_text("{}")  # this one is whole
-    assert runs_gone(manifests["rung"]) is None
-    assert runs_gone(manifests["sweep"]).startswith("lists 1 run(s) whose files are gone "
-                                                    "(lr~sweep)")
-    assert "(lr~round)" in runs_gone(manifests["round"])
+    assert stale_runs(manifests["rung"]) is None
+    assert stale_runs(manifests["sweep"]) == ("lists 1 run(s) whose files are gone or "
+                                              "changed (lr~sweep)")
+    assert "(lr~round)" in stale_runs(manifests["round"])
     write_json(manifests["sweep"], {"dataset": "d"})  # JSON, but not a manifest's shape
-    assert runs_gone(manifests["sweep"]) == "is damaged (it has no table of runs)"
+    assert stale_runs(manifests["sweep"]) == "is damaged (it has no table of runs)"
 
 
 def test_a_parse_keeps_the_token_it_planned_with_after_the_record_is_removed(tmp_path,
@@ -103,3 +103,23 @@ def test_a_users_own_file_is_never_read(tmp_path):
     notes.write_text("{not json")
     Repairs().token(tmp_path / "d" / "m" / "best.json", "summarize")
     assert notes.read_text() == "{not json"
+
+
+def test_a_run_file_cut_or_edited_after_training_is_noticed_by_its_size(tmp_path):
+    """The manifest records the sizes of a run's content files; a stat finds a cut one."""
+    from gdlab.runfiles import file_sizes
+
+    run = tmp_path / "d" / "m" / "runs" / "lr~1"
+    run.mkdir(parents=True)
+    for name, text in {"model.npz": "PK..", "history.csv": "epoch\n1\n",
+                       "metrics.json": '{"a": 1}\n'}.items():
+        (run / name).write_text(text)
+    manifest = tmp_path / "d" / "m" / "shards" / "0.json"
+    write_json(manifest, {"runs": {"lr~1": {"sizes": file_sizes(run)}}})
+    assert stale_runs(manifest) is None
+    (run / "metrics.json").write_text('{"a"')  # cut short
+    assert "(lr~1)" in stale_runs(manifest)
+    (run / "metrics.json").write_text('{"a": 2}\n')  # the same size: left to the readers
+    assert stale_runs(manifest) is None
+    (run / "model.npz").unlink()
+    assert "(lr~1)" in stale_runs(manifest)

@@ -134,9 +134,9 @@ class Repairs:
         return self.token(record, "track", problem)
 
     def shard(self, manifest: str | os.PathLike, job: str = "train") -> str:
-        """A shard manifest's token: also new when it lists runs whose files are gone
-        (a damaged run's folder deleted, as its error advises): its shard trains them."""
-        return self.token(manifest, job, lambda: runs_gone(manifest))
+        """A shard manifest's token: also new when it lists runs whose files are gone or
+        changed (:func:`stale_runs`): its shard trains them anew."""
+        return self.token(manifest, job, lambda: stale_runs(manifest))
 
 
 def runs_folder(manifest: Path) -> Path:
@@ -148,9 +148,11 @@ def runs_folder(manifest: Path) -> Path:
     return owner / "runs"  # <sweep>/shards/ or <sweep>/rungs/<r>/shards/
 
 
-def runs_gone(manifest: str | os.PathLike) -> str | None:
-    """Why a whole shard manifest must be made again: the runs it lists whose
-    ``metrics.json`` (written last, so a run's mark of being whole) is gone."""
+def stale_runs(manifest: str | os.PathLike) -> str | None:
+    """Why a whole shard manifest must be made again: the runs it lists whose files are
+    gone (a damaged run's folder deleted, as its error advises) or are not the size it
+    recorded (cut short, edited): a ``stat`` a file, no file read. Its train job then
+    trains them anew (a run whose files do not read back whole is never reused)."""
     manifest = Path(manifest)
     record, _ = read_record(manifest)
     if record is None:
@@ -159,8 +161,22 @@ def runs_gone(manifest: str | os.PathLike) -> str | None:
     if not isinstance(runs, dict):
         return "is damaged (it has no table of runs)"
     folder = runs_folder(manifest)
-    gone = [n for n in runs if not (folder.joinpath(*n.split("/")) / "metrics.json").is_file()]
-    if not gone:
+    stale = [name for name, entry in runs.items()
+             if _changed(folder.joinpath(*name.split("/")), entry)]
+    if not stale:
         return None
-    return (f"lists {len(gone)} run(s) whose files are gone ({gone[0]}"
-            f"{', ...' if len(gone) > 1 else ''})")
+    return (f"lists {len(stale)} run(s) whose files are gone or changed ({stale[0]}"
+            f"{', ...' if len(stale) > 1 else ''})")
+
+
+def _changed(run: Path, entry) -> bool:
+    sizes = entry.get("sizes") if isinstance(entry, dict) else None
+    if not isinstance(sizes, dict):  # a manifest of an older gdlab: metrics.json is there
+        return not (run / "metrics.json").is_file()
+    for name, size in sizes.items():
+        try:
+            if (run / name).stat().st_size != size:
+                return True
+        except OSError:
+            return True
+    return False

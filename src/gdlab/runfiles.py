@@ -42,6 +42,9 @@ import numpy as np
 from gdlab.io import DamagedFile, load_npz, read_json
 
 RUN_FILES = ("model.npz", "history.csv", "metrics.json", "timing.json")
+#: the files a run's content key covers; a shard manifest records their sizes, so that a
+#: file cut short or edited is noticed at the next start with a stat, without reading it
+CONTENT_FILES = ("model.npz", "history.csv", "metrics.json")
 #: metrics.json fields that name the code, not the result (left out of the content key)
 CODE_FIELDS = ("code_version", "run_key")
 #: a sweep's tables and records, beside its runs/
@@ -51,7 +54,7 @@ SWEEP_FILES = ("summary.csv", "configs.csv", "best.json", "baseline.json")
 class DamagedRunFile(DamagedFile):
     """A run's file that does not hold what its run says (see :class:`gdlab.io.DamagedFile`).
     The remedy is the run's whole folder: deleted, it is noticed at the next start (its
-    shard's manifest lists a run that is gone: :func:`gdlab.repairs.runs_gone`) and
+    shard's manifest lists a run that is gone: :func:`gdlab.repairs.stale_runs`) and
     trained anew."""
 
     def __init__(self, path: str | os.PathLike, problem: str):
@@ -105,6 +108,11 @@ def read_model(path) -> dict[str, np.ndarray]:
         if isinstance(err, FileNotFoundError):
             raise
         raise DamagedRunFile(path, f"not a readable .npz archive ({err})") from None
+
+
+def file_sizes(directory: str | os.PathLike) -> dict[str, int]:
+    """The sizes of a run's :data:`CONTENT_FILES`, as its shard manifest records them."""
+    return {f: Path(directory, f).stat().st_size for f in CONTENT_FILES}
 
 
 def content_key(model_npz: bytes, history: bytes, result: dict) -> str:

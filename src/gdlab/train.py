@@ -39,6 +39,7 @@ from gdlab.models.registry import model_info
 from gdlab.runfiles import (
     RUN_FILES,
     content_key,
+    file_sizes,
     history_csv,
     read_run,
     run_content_key,
@@ -143,7 +144,8 @@ def train_shard(shard: dict, split_path, sweep_dir, manifest_path,
             fit_seconds += time.perf_counter() - t
             log(f"{spec['run_name']}: {result['n_epochs']} epochs"
                 f"{' (continued)' if resumed else ''}, diverged={result['diverged']}")
-        entries[spec["run_name"]] = {"run_key": spec["run_key"], "content_key": key}
+        entries[spec["run_name"]] = {"run_key": spec["run_key"], "content_key": key,
+                                     "sizes": file_sizes(out)}
     manifest = {"dataset": shard["dataset"], "model": shard["model"], "shard": shard["shard"],
                 "runs": entries}
     if "rung" in shard:
@@ -197,7 +199,7 @@ def publish_shard(names: list[str], sweep_dir, rungs: list[dict], shard: str,
         for f in ("model.npz", "history.csv", "timing.json", "metrics.json"):  # metrics last
             write_bytes(out / f, (src / f).read_bytes())
         entries[name] = {"run_key": read_json(out / "metrics.json")["run_key"],
-                         "content_key": run_content_key(out)}
+                         "content_key": run_content_key(out), "sizes": file_sizes(out)}
     manifest = stamp({"dataset": dataset, "model": model, "shard": shard, "runs": entries},
                      repair)
     write_json(manifest_path, manifest)
