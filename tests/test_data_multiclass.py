@@ -178,9 +178,13 @@ def test_reading_a_split_does_not_load_the_sources():
     # imported; what must hold is that core's code does not depend on them (identity).
     from gdlab import codeversion
 
-    files = {p.relative_to(codeversion.PACKAGE_DIR).as_posix()
-             for p in codeversion.module_files("gdlab.data.core")}
-    assert files == {"data/core.py", "io.py", "preprocessing.py"}
+    def files(module):
+        return {p.relative_to(codeversion.PACKAGE_DIR).as_posix()
+                for p in codeversion.module_files(module)}
+
+    assert files("gdlab.data.core") == {"data/core.py", "io.py"}
+    assert files("gdlab.data.split") == {"data/split.py", "data/core.py", "io.py",
+                                         "preprocessing.py"}
     synthetic = {p.name for p in codeversion.module_files("gdlab.data.synthetic")}
     assert "csv_file.py" not in synthetic and "bundled.py" not in synthetic
     code = "import sys, gdlab.data.core; assert 'pandas' not in sys.modules"

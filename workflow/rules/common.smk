@@ -86,7 +86,7 @@ def split_spec(dataset):
         "dataset": dataset,
         "task": config["datasets"][dataset]["task"],
         **split,
-        "code": code_version("gdlab.data.core"),
+        "code": code_version("gdlab.data.split"),
     }
 
 

@@ -7,7 +7,8 @@ to_log(snakemake.log[0])  # the job's messages and errors (before any other impo
 
 import json  # noqa: E402
 
-from gdlab.data.core import load_dataset, save_split, split_dataset  # noqa: E402
+from gdlab.data.core import load_dataset, save_split  # noqa: E402
+from gdlab.data.split import split_dataset  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
 split = split_dataset(load_dataset(snakemake.input[0]), test_size=spec["test_size"],

@@ -23,9 +23,9 @@ from gdlab.data.core import (
     load_split,
     save_dataset,
     save_split,
-    split_dataset,
 )
 from gdlab.data.csv_file import MIN_CSV_ROWS, load_csv
+from gdlab.data.split import split_dataset
 from gdlab.data.synthetic import SYNTHETIC_TASKS, make_synthetic
 
 __all__ = [
