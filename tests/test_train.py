@@ -108,3 +108,26 @@ def test_a_run_trained_before_from_the_same_spec_is_reused_not_refit(shard, tmp_
     assert again["runs"][name]["run_key"] == "another"
     assert {n: e for n, e in again["runs"].items() if n != name} == {
         n: e for n, e in first["runs"].items() if n != name}
+
+
+def test_a_run_folder_of_another_project_is_not_adopted(shard, tmp_path):
+    """The same run name trained with another seed (another project's folder copied in):
+    its files are whole, but its run key is not the one the shard manifest recorded."""
+    from gdlab.runfiles import DamagedRunFile, read_sweep
+
+    root, specs = shard
+    spec = specs[0]
+    ours = train_shard({"dataset": "moons", "model": "logistic_regression", "shard": "0",
+                        "runs": [spec]}, root / "split.npz", tmp_path / "ours",
+                       tmp_path / "ours" / "shards" / "0.json")
+    other = {**spec, "seed": 999, "run_key": stable_hash("other")}
+    train_shard({"dataset": "moons", "model": "logistic_regression", "shard": "0",
+                 "runs": [other]}, root / "split.npz", tmp_path / "theirs",
+                tmp_path / "theirs.json")
+    mine, theirs = run_dir(tmp_path / "ours", spec["run_name"]), \
+        run_dir(tmp_path / "theirs", spec["run_name"])
+    for f in RUN_FILES:
+        (mine / f).write_bytes((theirs / f).read_bytes())
+    assert ours["runs"][spec["run_name"]]["run_key"] == spec["run_key"]
+    with pytest.raises(DamagedRunFile, match="another run's .*another project"):
+        read_sweep(tmp_path / "ours", [tmp_path / "ours" / "shards" / "0.json"])

@@ -250,8 +250,10 @@ class Run:
         self.arrays  # noqa: B018
 
 
-def read_run(sweep_dir: str | os.PathLike, name: str, content_key: str | None = None) -> Run:
-    """The run ``name`` of ``sweep_dir``, its ``metrics.json`` read and checked to be its."""
+def read_run(sweep_dir: str | os.PathLike, name: str, content_key: str | None = None,
+             run_key: str | None = None) -> Run:
+    """The run ``name`` of ``sweep_dir``, its ``metrics.json`` read and checked to be its
+    (its name, and the run key its shard manifest recorded, when given)."""
     d = run_dir(sweep_dir, name)
     if not (d / "metrics.json").is_file():
         raise DamagedRunFile(d, "its files are gone (its shard's manifest lists it)")
@@ -259,13 +261,18 @@ def read_run(sweep_dir: str | os.PathLike, name: str, content_key: str | None = 
     if result.get("run_name") != name:
         raise DamagedRunFile(d / "metrics.json",
                              f"it describes run {result.get('run_name')!r}, not {name!r}")
+    if run_key is not None and result.get("run_key") != run_key:
+        raise DamagedRunFile(d / "metrics.json",
+                             f"it is another run's (run key {result.get('run_key')!r}, its "
+                             f"shard recorded {run_key!r}): a folder copied from another "
+                             "project or config?")
     return Run(name, d, result, content_key)
 
 
 def read_runs(sweep_dir: str | os.PathLike, entries: dict[str, dict]) -> list[Run]:
     """The runs ``entries`` (run name -> manifest entry) of ``sweep_dir``, sorted by name."""
-    return [read_run(sweep_dir, name, entries[name].get("content_key"))
-            for name in sorted(entries)]
+    return [read_run(sweep_dir, name, entries[name].get("content_key"),
+                     entries[name].get("run_key")) for name in sorted(entries)]
 
 
 @dataclass
