@@ -87,7 +87,8 @@ def test_success_says_where_the_tables_figures_report_and_runs_are(tmp_path):
 
 
 def test_the_lesson_is_told_in_numbers(tmp_path):
-    record = {"saturated_start": True, "shown": 0, "pairs": [{
+    record = {"saturated_start": True, "shown": 0, "near": 0.1,
+              "constant_val_log_loss": 0.6612, "pairs": [{
         "hyperparameters": {"lr": 0.1}, "runs": {
             "log_loss": {"plateau_epochs": 12, "n_epochs": 100, "final_val_log_loss": 0.3},
             "squared": {"plateau_epochs": None, "n_epochs": 100,
@@ -101,6 +102,10 @@ def test_the_lesson_is_told_in_numbers(tmp_path):
     assert "from one saturated start, lr 0.1" in line
     assert "log_loss off the plateau at epoch 12 (ends at 0.3)" in line
     assert "squared still on it after 100 epochs (ends at 0.69)" in line
+    # the claim comes with what it means, on the next line: measured against knowing nothing
+    definition = text.splitlines()[text.splitlines().index(line) + 1]
+    assert "off the plateau: validation log loss 90% of the way down" in definition
+    assert "below 0.6612, what always predicting the training class share scores" in definition
 
 
 def test_success_stays_short_however_many_sweeps(tmp_path):

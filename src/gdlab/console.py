@@ -143,7 +143,19 @@ def lesson_lines(records: Iterable[Path]) -> list[str]:
         lines.append(f"The lesson, {path.parent.parent.name}/{path.parent.name}: from {start}, "
                      f"lr {hp['lr']:g}, validation log loss: " + "; ".join(parts)
                      + f". Figure: {path.parent / 'plots' / 'loss_landscape.png'}")
+        lines.append("  " + plateau_definition(record.get("near", 0.1),
+                                               record.get("constant_val_log_loss")))
     return lines
+
+
+def plateau_definition(near: float, constant: float | None) -> str:
+    """What "off the plateau" means, said where the claim is made."""
+    text = (f"(off the plateau: validation log loss {1 - near:.0%} of the way down from the "
+            "start to the best any run reached")
+    if constant is not None:
+        text += (f", and below {_number(constant)}, what always predicting the training "
+                 "class share scores")
+    return text + ")"
 
 
 def ui_url(address: str, experiment_id: str, run_id: str | None = None) -> str:

@@ -40,6 +40,7 @@ from gdlab import grid as G
 from gdlab.metrics import HIGHER_IS_BETTER
 from gdlab.names import short_value
 from gdlab.runfiles import Run
+from gdlab.settling import TAIL, oscillating
 
 #: identity tags: which project, sweep and run a gdlab run is, and what it holds
 PROJECT_TAG = "gdlab.project"
@@ -173,6 +174,8 @@ def child_record(run: Run, name: str, parent_id: str, project: str, commit: str,
             RUN_TAG: run.name, NAME_TAG: name, PARENT_TAG: parent_id,
             CONTENT_TAG: child_key(run.content_key), TOP_TAG: "1" if top else "0",
             "task": run.task, "diverged": str(run.diverged).lower(),
+            # its validation loss still swings at the end: it ranks after settled runs
+            "oscillating": str(oscillating(res)).lower(),
             "n_epochs": str(run.n_epochs)}
     if run.diverged:
         tags["mlflow.runColor"] = DIVERGED_COLOR
@@ -221,7 +224,8 @@ def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None) -
     search's settings (``search.*``), counts, the selection metric, the best run's values."""
     tags = {"sweep.method": method, "n_runs": str(len(runs)),
             "n_configs": str(len({r.config for r in runs})),
-            "n_diverged": str(sum(r.diverged for r in runs)), TOP_TAG: "1",
+            "n_diverged": str(sum(r.diverged for r in runs)),
+            "n_oscillating": str(sum(oscillating(r.result) for r in runs)), TOP_TAG: "1",
             "selection_metric": str(best.get("selection_metric"))}
     if search is None:
         tags.update({f"grid.{k}": axis_tag(v) for k, v in grid_values(runs).items()})
@@ -267,6 +271,10 @@ def _better(name: str) -> str:
     return "higher is better" if HIGHER_IS_BETTER.get(name) else "lower is better"
 
 
+#: how the best run is chosen, in the words of a description
+CHOSEN = f"its validation {{name}} averaged over the last {TAIL:.0%} of its epochs"
+
+
 def _describe_axes(runs: list[Run], method: str, search: dict | None) -> str:
     if method != "grid":
         n = (search or {}).get("n_trials")
@@ -296,10 +304,13 @@ def parent_description(runs: list[Run], best: dict, method: str, search: dict | 
     val, test = best["metrics"]["val"][name], best["metrics"]["test"][name]
     default = best["sklearn_default"]
     theirs = default["metrics"]["test"][name]
+    held = (best.get("score") or {}).get("value", val)
     lines = [
-        f"**Best run**: {link}, chosen on validation {name} ({_better(name)}): validation "
-        f"{_fmt(val)}, test {_fmt(test)}; scikit-learn's `{default['estimator']}`: test "
-        f"{_fmt(theirs)}.", "", sweep, "",
+        f"**Best run**: {link}, chosen on {CHOSEN.format(name=name)} ({_better(name)}): "
+        f"{_fmt(held)} (last epoch {_fmt(val)}), test {_fmt(test)}; scikit-learn's "
+        f"`{default['estimator']}`: test {_fmt(theirs)}."
+        + (" Its validation loss still swings at the end: no settled run qualified."
+           if (best.get("score") or {}).get("oscillating") else ""), "", sweep, "",
         f"**What scikit-learn's two lines give**: `{default['estimator']}` fitted on the same "
         f"training split scores test {name} {_fmt(theirs)}"
         + ("" if default.get("converged", True) else " (its solver did not converge)") + ".",
@@ -373,8 +384,9 @@ def model_version_description(best: dict, dataset: str, model: str, best_name: s
     default = best["sklearn_default"]
     return fit_tag(
         f"Best run of the sweep {dataset} / {model}: {best_name} (gdlab run "
-        f"`{best['run_name']}`), chosen on validation {name} "
-        f"{_fmt(best['metrics']['val'][name])} ({_better(name)}). Test {name} "
+        f"`{best['run_name']}`), chosen on {CHOSEN.format(name=name)}: "
+        f"{_fmt((best.get('score') or {}).get('value', best['metrics']['val'][name]))} "
+        f"({_better(name)}). Test {name} "
         f"{_fmt(best['metrics']['test'][name])}; scikit-learn's `{default['estimator']}` on "
         f"the same split: {_fmt(default['metrics']['test'][name])}. Predicts on raw "
         "features: class probabilities (n, K) for classification, targets (n,) for "
