@@ -246,6 +246,14 @@ def test_the_overview_has_one_row_per_sweep(finished_project):
         assert int(r["runs"]) == 4
         metric = best["selection_metric"]
         assert float(r[metric]) == best["metrics"]["val"][metric.removeprefix("val_")]
+    # the short table people read: the same sweeps, the selection metric's test value
+    short = {r["sweep"]: r for r in read_csv(finished_project.root / "results" / "overview.csv")}
+    assert set(short) == {f"{d}/{m}" for d, m in TINY_SWEEPS}
+    for r in rows:
+        line = short[f"{r['dataset']}/{r['model']}"]
+        metric = r["selection"].removeprefix("val_")
+        assert (line["test_metric"], line["best_run"]) == (metric, r["best_run"])
+        assert float(line["gdlab_best"]) == float(f"{float(r[f'test_{metric}']):.4g}")
 
 
 def test_a_finished_run_ends_by_saying_what_it_made(finished_project):
@@ -253,7 +261,7 @@ def test_a_finished_run_ends_by_saying_what_it_made(finished_project):
     assert "gdlab: done." in out
     for dataset, model in TINY_SWEEPS:
         assert f"  {dataset}/{model}  " in out
-    assert "Tables: results/summary.csv (one row per sweep)" in out
+    assert "Tables: `gdlab overview` prints results/overview.csv (one row per sweep" in out
     assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in out
     assert "viewStateShareKey=gdlab-sweeps" in out
 

@@ -28,6 +28,7 @@ import math
 from gdlab.baseline import default_of, optimum_objective
 from gdlab.grid import config_of, reference_key, survivors
 from gdlab.metrics import HIGHER_IS_BETTER
+from gdlab.names import short_reason
 from gdlab.settling import TAIL, oscillating, score
 from gdlab.stats import mean_ci
 
@@ -253,13 +254,13 @@ def best_record(best: dict | None, baseline: dict, metric: str, dataset: str, mo
     return rec
 
 
-def overview_row(best: dict, n_runs: int, n_diverged: int) -> dict:
+def overview_row(best: dict, n_runs: int, n_diverged: int, n_oscillating: int = 0) -> dict:
     """One line of ``results/summary.csv``: a sweep's best run on the test set beside what
     scikit-learn's default estimator scores there, and its objective gap to the optimum of
     the same objective (empty, with the reason, when the problem has none)."""
     metric = best["selection_metric"].removeprefix("val_")
     row = {"dataset": best["dataset"], "model": best["model"], "runs": n_runs,
-           "diverged": n_diverged, "best_run": best["run_name"],
+           "diverged": n_diverged, "oscillating": n_oscillating, "best_run": best["run_name"],
            "selection": best["selection_metric"],
            "better": "higher" if best.get("higher_is_better") else "lower"}
     if best["run_name"] is None:
@@ -280,3 +281,30 @@ def overview_row(best: dict, n_runs: int, n_diverged: int) -> dict:
             for stat in ("mean", "ci_low", "ci_high"):
                 row[f"{part}_{name}_{stat}"] = agg[part][name][stat]
     return row
+
+
+def _rounded(v, digits: int = 4):
+    """``v`` to ``digits`` significant digits (None and non-numbers as they are)."""
+    if isinstance(v, float) and math.isfinite(v):
+        return float(f"{v:.{digits}g}")
+    return v
+
+
+def short_row(row: dict) -> dict:
+    """One line of ``results/overview.csv`` from one of :func:`overview_row`: the few
+    columns a person reads, named for what they are, numbers to 4 significant digits, and
+    no text with a comma (the full row stays in ``results/summary.csv`` for tools)."""
+    metric = row["selection"].removeprefix("val_")
+    ok = row["best_run"] is not None
+    return {
+        "sweep": f"{row['dataset']}/{row['model']}",
+        "test_metric": metric, "better": row["better"],
+        "gdlab_best": _rounded(row.get(f"test_{metric}")) if ok else None,
+        "sklearn_default": _rounded(row.get(f"sklearn_default_test_{metric}")) if ok else None,
+        "sklearn_converged": row.get("sklearn_default_converged") if ok else None,
+        "objective_gap": _rounded(row.get("objective_gap"), 2) if ok else None,
+        "no_optimum": short_reason(row.get("no_optimum")) if ok and row.get("no_optimum")
+        else None,
+        "runs": row["runs"], "diverged": row["diverged"],
+        "oscillating": row.get("oscillating", 0), "best_run": row["best_run"],
+    }
