@@ -541,3 +541,25 @@ def test_snakemake_rejects_an_invalid_config_before_any_job(project, args, mutat
     assert "Job stats" not in shown and "localrule" not in shown
     left = [name for name in GENERATED if (project.root / name).exists()]
     assert left == [], f"an invalid config left {left} behind"
+
+
+def test_the_default_configs_comment_on_lr_2_5_holds():
+    """config/config.yaml says lr 2.5 diverges with plain gd on the linear datasets and not
+    with momentum: trained here on those datasets and the default split."""
+    from gdlab.data import make_synthetic, split_dataset
+    from gdlab.grid import derive_seed
+    from gdlab.models.linear_regression import LinearRegression
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert 2.5 in config["models"]["linear_regression"]["grid"]["lr"]
+    for name in ("line_1d", "linear_8d"):
+        ds_cfg, split_cfg = config["datasets"][name], config["split"]
+        ds = make_synthetic(ds_cfg["generator"], ds_cfg["n_samples"], ds_cfg["n_features"],
+                            ds_cfg["noise"], derive_seed(config["seed"], "dataset", name))
+        split = split_dataset(ds, split_cfg["test_size"], split_cfg["val_size"],
+                              seed=config["seed"], stratify=False, standardize=True)
+        for optimizer, diverges in (("gd", True), ("momentum", False)):
+            for l2 in config["models"]["linear_regression"]["grid"]["l2"]:
+                model = LinearRegression(lr=2.5, optimizer=optimizer, l2=l2, epochs=100)
+                model.fit(split.X_train, split.y_train)
+                assert model.diverged_ is diverges, (name, optimizer, l2)

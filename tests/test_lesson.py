@@ -182,3 +182,33 @@ def test_off_the_plateau_means_better_than_knowing_nothing(lesson_sweep):
     assert real["constant_val_log_loss"] == pytest.approx(np.log(2), abs=0.01)
     assert [e["target_val_log_loss"] for e in real["pairs"]] == \
         [min(t, real["constant_val_log_loss"]) for t in targets]
+
+
+def test_the_figures_legend_covers_no_curve_and_its_panels_share_one_colour_scale(
+        lesson_sweep):
+    """Rendered: the curves' legend holds no point of any curve (the end of the squared
+    run's curve was under it), and both landscapes map values to colours alike."""
+    from matplotlib.contour import ContourSet
+
+    from gdlab.figures.lesson import lesson_figure
+
+    _, split, runs = lesson_sweep
+    record = lesson_record(runs, constant_log_loss(split.y_train, split.y_val))
+    fig = lesson_figure(split, lesson_pairs(runs), record)
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    curves = next(ax for ax in fig.axes if ax.get_xlabel() == "epoch")
+    box = curves.get_legend().get_window_extent(renderer)
+    for line in curves.get_lines():
+        xy = line.get_xydata()
+        xy = xy[np.all(np.isfinite(xy), axis=1)]
+        pts = line.get_transform().transform(xy)
+        inside = ((pts[:, 0] >= box.x0) & (pts[:, 0] <= box.x1)
+                  & (pts[:, 1] >= box.y0) & (pts[:, 1] <= box.y1))
+        assert not inside.any(), line
+    contours = [c for ax in fig.axes for c in ax.collections
+                if isinstance(c, ContourSet)]
+    assert len(contours) == 2
+    norms = {(c.norm.vmin, c.norm.vmax, type(c.norm).__name__) for c in contours}
+    assert len(norms) == 1  # one scale
+    assert all(list(c.levels) == list(contours[0].levels) for c in contours)

@@ -98,3 +98,44 @@ def test_a_missing_or_damaged_overview_is_named(tmp_path, capsys):
     (tmp_path / "overview.csv").write_text("sweep,runs\nmoons/mlp,2,extra\n")
     assert main(["overview", str(tmp_path)]) == 1
     assert "overview.csv, line 2: 3 cells under 2 columns" in capsys.readouterr().err
+
+
+def test_the_reports_overview_is_an_html_table_of_the_same_cells():
+    """The report shows results/overview.html in place (a CSV there is a data: link
+    Chromium does not follow); its cells are overview.csv's, escaped."""
+    from html.parser import HTMLParser
+
+    from gdlab.console import html_table
+
+    _, short = _short_rows()
+    short[0]["best_run"] = "<a & b>"
+    header = list(short[0])
+    rows = [[S.cell(r[k]) for k in header] for r in short]
+    page = html_table(header, rows, "Overview")
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            elif tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th"):
+                self.rows[-1].append(self.cell)
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    parser = Cells()
+    parser.feed(page)
+    assert parser.rows == [header, *rows]
+    assert "<a & b>" not in page  # escaped
+    expect = list(csv.reader(io.StringIO(S.to_csv(short))))
+    assert parser.rows == expect

@@ -96,6 +96,23 @@ def gap_cell(row: dict[str, str]) -> str:
     return "none: " + short_reason(row.get("no_optimum"))
 
 
+def html_table(header: list[str], rows: list[list[str]], title: str) -> str:
+    """A small self-contained HTML page holding one table (the report's overview: a CSV in
+    a Snakemake report is a ``data:`` download link, which Chromium does not follow; an
+    HTML page is shown in place)."""
+    from html import escape
+
+    def tr(cells: list[str], tag: str) -> str:
+        return "<tr>" + "".join(f"<{tag}>{escape(c)}</{tag}>" for c in cells) + "</tr>"
+
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+            f"{escape(title)}</title><style>body{{font-family:sans-serif}}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;"
+            "text-align:left}td{font-variant-numeric:tabular-nums}</style></head><body>\n"
+            f"<h3>{escape(title)}</h3>\n<table>\n{tr(header, 'th')}\n"
+            + "\n".join(tr(r, "td") for r in rows) + "\n</table>\n</body></html>\n")
+
+
 #: the terminal table's columns (the numbers' right-aligned)
 COLUMNS = ["sweep", "runs", "diverged", "test metric", "gdlab", "scikit-learn",
            "gap to the optimum"]

@@ -35,7 +35,8 @@ from gdlab.stats import mean_ci
 PARTS = ("train", "val", "test")
 
 
-def _cell(v) -> str:
+def cell(v) -> str:
+    """A value as a cell of gdlab's CSV tables."""
     if v is None:
         return ""
     if isinstance(v, bool):
@@ -50,7 +51,7 @@ def to_csv(rows: list[dict]) -> str:
     columns = list(dict.fromkeys(k for row in rows for k in row))  # union, in first-seen order
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", restval="")
     writer.writeheader()
-    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
+    writer.writerows({k: cell(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
 
 

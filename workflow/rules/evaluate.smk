@@ -51,9 +51,11 @@ rule overview:
     output:
         # every column, for tools
         full="results/summary.csv",
-        # a few rounded columns, for people (`python -m gdlab overview` prints it)
-        short=report(
-            "results/overview.csv",
+        # a few rounded columns, for people (`gdlab overview` prints it)
+        short="results/overview.csv",
+        # the same as a page the report shows (a CSV there is a link Chromium ignores)
+        html=report(
+            "results/overview.html",
             caption="../report/overview.rst",
             category="Overview",
         ),
@@ -62,6 +64,8 @@ rule overview:
     conda:
         ENV
     params:
-        spec=canonical_json({"code": code_version("gdlab.summary", "gdlab.runfiles")}),
+        spec=canonical_json(
+            {"code": code_version("gdlab.summary", "gdlab.runfiles", "gdlab.console")}
+        ),
     script:
         "../scripts/overview.py"

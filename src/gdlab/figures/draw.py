@@ -64,7 +64,8 @@ def model_reference(baseline: dict, run: Run) -> tuple[dict, str] | None:
     default = default_of(baseline, run.hyperparameters)
     if default is None:
         return None
-    return default["arrays"], f"scikit-learn's {default['estimator']}"
+    stopped = "" if default.get("converged", True) else ", stopped before converging"
+    return default["arrays"], f"scikit-learn's {default['estimator']}{stopped}"
 
 
 def plot_sweep(split: Split, sweep: Sweep, figures: dict[str, str | None], runs_dir,
