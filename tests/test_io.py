@@ -63,3 +63,26 @@ def test_damaged_records_names_cut_records_and_manifests_of_deleted_runs(tmp_pat
     reason, files = found[manifests["sweep"]]
     assert reason.startswith("lists 1 run(s) whose files are gone (lr~sweep)")
     assert files == [manifests["sweep"], sweep / "summary.csv"]
+
+
+@pytest.mark.parametrize("content", ["[]", "{}", '{"runs": []}', '{"runs": {"a": 1}}'])
+def test_a_shard_manifest_of_valid_json_but_the_wrong_shape_is_named_with_the_fix(
+        tmp_path, content):
+    """``[]`` or ``{}`` failed with "'list' object has no attribute 'get'" or
+    ``KeyError: 'runs'``: now the start of a run remakes it (damaged_records), and a job
+    that reads it names the file and the fix."""
+    from gdlab.io import DamagedFile
+    from gdlab.runfiles import damaged_records, read_manifest
+
+    path = tmp_path / "d" / "m" / "shards" / "0.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    (tmp_path / "d" / "m" / "summary.csv").write_text("run_name\n")
+    reason, files = damaged_records(tmp_path)[path]
+    assert reason.startswith(("is damaged (a shard manifest ", "is damaged (run 'a' is not"))
+    assert files == [path, tmp_path / "d" / "m" / "summary.csv"]
+    with pytest.raises(DamagedFile) as err:
+        read_manifest(path)
+    assert str(err.value).startswith((f"{path} is damaged: a shard manifest ",
+                                      f"{path} is damaged: run 'a' is not"))
+    assert "Delete it and run snakemake again" in str(err.value)
