@@ -36,6 +36,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from gdlab import grid as G
 from gdlab.metrics import HIGHER_IS_BETTER
 from gdlab.names import short_value
@@ -146,16 +148,56 @@ def _value(v) -> float:
     return float("nan") if v is None else float(v)
 
 
+#: at most this many points of a curve go to MLflow (a chart cannot show more, and a
+#: million-epoch run's curves made a 1.4 GB store); history.csv keeps every epoch
+MAX_CURVE_POINTS = 1000
+#: a child whose curves were thinned says so: "<points> of <epochs> epochs ..."
+CURVE_POINTS_TAG = "curve_points"
+
+
+def curve_indices(history: dict, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:
+    """The rows of ``history`` (a run's per-epoch columns) whose values go to MLflow:
+    every row when there are at most ``max_points``, else at most ``max_points`` rows:
+    the first, the last, each curve's best (lowest, or highest for a metric where higher
+    is better: :data:`gdlab.metrics.HIGHER_IS_BETTER`) and the rest evenly spaced. Pure:
+    the same rows for every store, and every curve of a run at the same epochs."""
+    n = len(history.get("epoch", ()))
+    if n <= max_points:
+        return np.arange(n)
+    keep = {0, n - 1}
+    for col, values in history.items():
+        v = np.asarray(values, dtype=np.float64)
+        if col == "epoch" or not np.isfinite(v).any():
+            continue
+        higher = HIGHER_IS_BETTER.get(col.removeprefix("val_"), False)
+        v = np.where(np.isfinite(v), v, -np.inf if higher else np.inf)
+        keep.add(int(np.argmax(v) if higher else np.argmin(v)))
+    spaced = np.linspace(0, n - 1, max(max_points - len(keep), 2)).round().astype(np.int64)
+    return np.union1d(np.fromiter(keep, dtype=np.int64), spaced)
+
+
+def curve_points_tag(history: dict, max_points: int = MAX_CURVE_POINTS) -> str | None:
+    """The child's :data:`CURVE_POINTS_TAG` when its curves were thinned, else None."""
+    n = len(history.get("epoch", ()))
+    if n <= max_points:
+        return None
+    return (f"{len(curve_indices(history, max_points))} of {n} epochs (the first, the last, "
+            "each curve's best, the rest evenly spaced); every epoch is in history.csv")
+
+
 def run_metrics(run: Run, optimum: float | None) -> list[tuple[str, float, int, int]]:
-    """A run's metrics (key, value, timestamp, step): its curves (step = epoch) and its
-    summary (step 0); ``optimum``: the objective's optimum of its problem, if any."""
+    """A run's metrics (key, value, timestamp, step): its curves (step = epoch; at most
+    :data:`MAX_CURVE_POINTS` points, :func:`curve_indices`) and its summary (step 0);
+    ``optimum``: the objective's optimum of its problem, if any."""
     end = int(run.timing["end_time_ms"])
     history = run.history
+    rows = curve_indices(history)
     metrics = []
     for col, values in history.items():
         if col != "epoch":
+            epochs, kept = np.asarray(history["epoch"])[rows], np.asarray(values)[rows]
             metrics += [(f"{CURVES}{col}", float(v), end, int(s))
-                        for s, v in zip(history["epoch"], values, strict=True)]
+                        for s, v in zip(epochs, kept, strict=True)]
             if col.startswith("val_") and len(values):
                 metrics.append((f"{SUMMARY}final_{col}", float(values[-1]), end, 0))
     metrics += [(f"{SUMMARY}test_{k}", _value(v), end, 0) for k, v in run.metrics["test"].items()]
@@ -179,6 +221,9 @@ def child_record(run: Run, name: str, parent_id: str, project: str, commit: str,
             "n_epochs": str(run.n_epochs)}
     if run.diverged:
         tags["mlflow.runColor"] = DIVERGED_COLOR
+    thinned = curve_points_tag(run.history)
+    if thinned:
+        tags[CURVE_POINTS_TAG] = thinned
     for key in ("config", "repeat", "rung", "round"):  # repeats, halving, TPE rounds
         if key in res:
             tags[key] = str(res[key])
