@@ -79,3 +79,82 @@ def test_non_finite_values_never_count_as_best():
     history["val_log_loss"][200] = np.nan
     rows = L.curve_indices(history)
     assert int(np.nanargmin(history["val_log_loss"])) in set(rows.tolist())
+
+
+def _colour_distance_from_red(hex_colour: str) -> float:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return float(np.hypot(np.hypot(r - 0xd6, g - 0x27), b - 0x28))
+
+
+def test_red_marks_diverged_runs_only_and_parents_get_distinct_colours():
+    history = _history(10)
+    healthy = [_run(history) for _ in range(1)]
+    names = [f"lr~{i}" for i in range(200)]
+    colours = set()
+    for name in names:
+        run = _run(history)
+        run.name = name
+        colour = L.run_color(run)
+        assert colour == L.run_color(run)  # stable
+        colours.add(colour)
+    assert L.DIVERGED_COLOR not in colours and len(colours) > 5
+    assert min(_colour_distance_from_red(c) for c in L.PALETTE) > 100  # nothing reddish
+    diverged = _run(history)
+    diverged.result["diverged"] = True
+    assert L.run_color(diverged) == L.DIVERGED_COLOR
+    rec = L.child_record(healthy[0], "lr=1", "p", "proj", "unknown", None, top=False)
+    assert rec.tags["mlflow.runColor"] in L.PALETTE  # explicit: MLflow's own has red
+    sweeps = ["moons/mlp_classifier", "iris/softmax_regression", "line_1d/linear_regression",
+              "linear_8d/linear_regression", "breast_cancer/logistic_regression",
+              "moons/logistic_regression"]
+    parents = L.parent_colors(sweeps)
+    assert set(parents) == set(sweeps) and len(set(parents.values())) == len(sweeps)
+    assert L.DIVERGED_COLOR not in parents.values()
+    assert L.parent_colors(sweeps[::-1]) == parents  # whatever the order
+
+
+def test_a_diverged_curves_blow_up_is_left_out_of_the_charts():
+    history = {"epoch": np.arange(1, 6), "train_objective": np.array([2.0, 5.0, 30.0, 1.5e7,
+                                                                       np.nan]),
+               "val_log_loss": np.array([0.7, 0.6, 9.9, 11.0, np.nan]),
+               "val_accuracy": np.array([0.5, 0.6, 0.5, 0.5, 0.5])}
+    run = _run(history)
+    run.result["diverged"] = True
+    rec = L.child_record(run, "lr=100", "p", "proj", "unknown", None, top=False)
+    curves = {}
+    for key, value, _, step in rec.metrics:
+        if key.startswith(L.CURVES):
+            curves.setdefault(key, []).append((step, value))
+    # 10 x the first value (at least 1): 20 for the objective, 10 for the log loss
+    assert [s for s, _ in curves["curves/train_objective"]] == [1, 2, 5]  # 30, 1.5e7 out
+    assert np.isnan(curves["curves/train_objective"][-1][1])  # a gap, not a value
+    assert [s for s, _ in curves["curves/val_log_loss"]] == [1, 2, 3, 5]
+    assert len(curves["curves/val_accuracy"]) == 5
+    healthy = _run(history)  # the same curve of a run that did not diverge goes whole
+    rec = L.child_record(healthy, "lr=1", "p", "proj", "unknown", None, top=False)
+    assert sum(k == "curves/train_objective" for k, *_ in rec.metrics) == 5
+
+
+def test_every_child_says_what_it_is_and_the_best_one_says_so():
+    from gdlab.settling import tail_record
+
+    history = _history(100)
+    tail = tail_record(history)
+    run = _run(history, tail)
+    run.result["metrics"]["val"] = {"log_loss": float(history["val_log_loss"][-1])}
+    text = L.child_record(run, "lr=1", "p", "proj", "unknown", None, top=False,
+                          best=True).tags[L.NOTE_TAG]
+    assert text.startswith("**The best run of moons / logistic_regression**, chosen on its "
+                           "validation metric averaged over the last 20% of its epochs")
+    assert "**lr=1** (gdlab run `lr~1`), 100 epochs." in text
+    assert f"Validation log_loss over its last 20 epochs: {tail['val']['log_loss']:.4g} on " \
+           "average" in text
+    assert "Test: log_loss 0.4, accuracy 0.8." in text
+    text = L.child_record(run, "lr=1", "p", "proj", "unknown", None, top=True).tags[L.NOTE_TAG]
+    assert text.startswith("One of the 3 best runs") and "The best run" not in text
+    swinging = _run(history, {**tail, "oscillating": True})
+    swinging.result["metrics"]["val"] = {"log_loss": 0.5}
+    assert "still swings there (oscillating)" in L.child_description(swinging, "lr=1")
+    diverged = _run(history, tail)
+    diverged.result["diverged"] = True
+    assert "**diverged** (status FAILED" in L.child_description(diverged, "lr=1")

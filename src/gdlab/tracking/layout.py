@@ -43,6 +43,17 @@ from gdlab.metrics import HIGHER_IS_BETTER
 from gdlab.names import short_value
 from gdlab.runfiles import Run
 from gdlab.settling import TAIL, oscillating
+from gdlab.tracking.charts import (  # noqa: F401 - DIVERGED_COLOR etc.: layout's names too
+    CURVE_POINTS_TAG,
+    DIVERGED_COLOR,
+    MAX_CURVE_POINTS,
+    PALETTE,
+    capped,
+    curve_indices,
+    curve_points_tag,
+    parent_colors,
+    run_color,
+)
 
 #: identity tags: which project, sweep and run a gdlab run is, and what it holds
 PROJECT_TAG = "gdlab.project"
@@ -86,8 +97,6 @@ CURVES, SUMMARY = "curves/", "summary/"
 TOP_TAG, TOP = "gdlab.top", 3
 #: the experiment's saved view of its sweeps (experiment tag mlflow.sharedViewState.<key>)
 VIEW_KEY = "gdlab-sweeps"
-#: a diverged run's colour in MLflow's tables and charts
-DIVERGED_COLOR = "#d62728"
 
 
 def fit_tag(value: str, limit: int = MAX_TAG_VALUE) -> str:
@@ -148,43 +157,6 @@ def _value(v) -> float:
     return float("nan") if v is None else float(v)
 
 
-#: at most this many points of a curve go to MLflow (a chart cannot show more, and a
-#: million-epoch run's curves made a 1.4 GB store); history.csv keeps every epoch
-MAX_CURVE_POINTS = 1000
-#: a child whose curves were thinned says so: "<points> of <epochs> epochs ..."
-CURVE_POINTS_TAG = "curve_points"
-
-
-def curve_indices(history: dict, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:
-    """The rows of ``history`` (a run's per-epoch columns) whose values go to MLflow:
-    every row when there are at most ``max_points``, else at most ``max_points`` rows:
-    the first, the last, each curve's best (lowest, or highest for a metric where higher
-    is better: :data:`gdlab.metrics.HIGHER_IS_BETTER`) and the rest evenly spaced. Pure:
-    the same rows for every store, and every curve of a run at the same epochs."""
-    n = len(history.get("epoch", ()))
-    if n <= max_points:
-        return np.arange(n)
-    keep = {0, n - 1}
-    for col, values in history.items():
-        v = np.asarray(values, dtype=np.float64)
-        if col == "epoch" or not np.isfinite(v).any():
-            continue
-        higher = HIGHER_IS_BETTER.get(col.removeprefix("val_"), False)
-        v = np.where(np.isfinite(v), v, -np.inf if higher else np.inf)
-        keep.add(int(np.argmax(v) if higher else np.argmin(v)))
-    spaced = np.linspace(0, n - 1, max(max_points - len(keep), 2)).round().astype(np.int64)
-    return np.union1d(np.fromiter(keep, dtype=np.int64), spaced)
-
-
-def curve_points_tag(history: dict, max_points: int = MAX_CURVE_POINTS) -> str | None:
-    """The child's :data:`CURVE_POINTS_TAG` when its curves were thinned, else None."""
-    n = len(history.get("epoch", ()))
-    if n <= max_points:
-        return None
-    return (f"{len(curve_indices(history, max_points))} of {n} epochs (the first, the last, "
-            "each curve's best, the rest evenly spaced); every epoch is in history.csv")
-
-
 def run_metrics(run: Run, optimum: float | None) -> list[tuple[str, float, int, int]]:
     """A run's metrics (key, value, timestamp, step): its curves (step = epoch; at most
     :data:`MAX_CURVE_POINTS` points, :func:`curve_indices`) and its summary (step 0);
@@ -195,7 +167,11 @@ def run_metrics(run: Run, optimum: float | None) -> list[tuple[str, float, int, 
     metrics = []
     for col, values in history.items():
         if col != "epoch":
-            epochs, kept = np.asarray(history["epoch"])[rows], np.asarray(values)[rows]
+            epochs = np.asarray(history["epoch"])[rows]
+            kept = np.asarray(values, dtype=np.float64)[rows]
+            if run.diverged:  # its blow-up would flatten every other curve
+                ok = capped(kept)
+                epochs, kept = epochs[ok], kept[ok]
             metrics += [(f"{CURVES}{col}", float(v), end, int(s))
                         for s, v in zip(epochs, kept, strict=True)]
             if col.startswith("val_") and len(values):
@@ -207,10 +183,40 @@ def run_metrics(run: Run, optimum: float | None) -> list[tuple[str, float, int, 
     return metrics
 
 
+def child_description(run: Run, name: str, top: bool = False, best: bool = False) -> str:
+    """A child's description (markdown, ``mlflow.note.content``): what run it is, its
+    validation loss where it ends (the tail's mean, how the best run is chosen) and last
+    epoch, whether it oscillates or diverged, its test value, and its rank."""
+    tail = run.result.get("tail") or {}
+    loss = next((m for m in ("log_loss", "mse") if m in (tail.get("val") or {})), None)
+    lines = []
+    if best:
+        lines.append(f"**The best run of {run.dataset} / {run.model}**, chosen on "
+                     f"{CHOSEN.format(name='metric')}; its model is the one registered.")
+    elif top:
+        lines.append(f"One of the {TOP} best runs of {run.dataset} / {run.model}.")
+    what = f"**{name}** (gdlab run `{run.name}`), {run.n_epochs} epochs"
+    if run.diverged:
+        what += ": **diverged** (status FAILED; its curves stop before the blow-up)"
+    lines.append(what + ".")
+    if loss is not None and not run.diverged:
+        last = (run.metrics.get("val") or {}).get(loss)
+        lines.append(f"Validation {loss} over its last {tail.get('epochs')} epochs: "
+                     f"{_fmt(tail['val'][loss])} on average (last epoch {_fmt(last)})"
+                     + ("; it still swings there (oscillating), so it ranks after the runs "
+                        "that settled." if tail.get("oscillating") else "; settled."))
+    test = {k: v for k, v in (run.metrics.get("test") or {}).items() if k in ("log_loss", "mse",
+                                                                        "accuracy", "r2")}
+    if test:
+        lines.append("Test: " + ", ".join(f"{k} {_fmt(v)}" for k, v in test.items()) + ".")
+    return fit_tag("\n\n".join(lines))
+
+
 def child_record(run: Run, name: str, parent_id: str, project: str, commit: str,
-                 optimum: float | None, top: bool) -> ChildRecord:
+                 optimum: float | None, top: bool, best: bool = False) -> ChildRecord:
     """The child of ``run`` named ``name`` under the parent ``parent_id``; ``optimum``: the
-    objective's optimum of its problem, if it has one; ``top``: one of its sweep's best."""
+    objective's optimum of its problem, if it has one; ``top``: one of its sweep's best;
+    ``best``: the sweep's best run (its description says so)."""
     res = run.result
     tags = {**identity_tags(project, run.dataset, run.model, ROLE_RUN), **code_tags(run, commit),
             RUN_TAG: run.name, NAME_TAG: name, PARENT_TAG: parent_id,
@@ -219,8 +225,8 @@ def child_record(run: Run, name: str, parent_id: str, project: str, commit: str,
             # its validation loss still swings at the end: it ranks after settled runs
             "oscillating": str(oscillating(res)).lower(),
             "n_epochs": str(run.n_epochs)}
-    if run.diverged:
-        tags["mlflow.runColor"] = DIVERGED_COLOR
+    tags["mlflow.runColor"] = run_color(run)
+    tags[NOTE_TAG] = child_description(run, name, top, best)
     thinned = curve_points_tag(run.history)
     if thinned:
         tags[CURVE_POINTS_TAG] = thinned
@@ -264,9 +270,12 @@ def axis_tag(values: list) -> str:
     return f"{len(values)} values{span} (all in grid.json)"
 
 
-def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None) -> dict:
+def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None,
+                color: str | None = None) -> dict:
     """The parent's description as tags: the grid's values (``grid.<axis>``) or the
-    search's settings (``search.*``), counts, the selection metric, the best run's values."""
+    search's settings (``search.*``), counts, the selection metric, the best run's values;
+    ``color``: its colour in the charts (:func:`gdlab.tracking.charts.parent_colors`, one
+    per sweep of the experiment)."""
     tags = {"sweep.method": method, "n_runs": str(len(runs)),
             "n_configs": str(len({r.config for r in runs})),
             "n_diverged": str(sum(r.diverged for r in runs)),
@@ -281,6 +290,8 @@ def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None) -
         tags.update({f"search.{part}.{axis}": fit_tag(json.dumps(dist, sort_keys=True))
                      for part in ("space", "grid")
                      for axis, dist in sorted(search.get(part, {}).items())})
+    if color is not None:
+        tags["mlflow.runColor"] = color
     if len({r.config for r in runs}) < len(runs):
         tags["repeats"] = str(max(r.repeat for r in runs) + 1)
     if best.get("run_name") is not None:
