@@ -164,8 +164,9 @@ def _sweep_rows(row: dict[str, str]) -> list[list[str] | str]:
                    f"[{fixed(row[f'test_{metric}_ci_low'])}, "
                    f"{fixed(row[f'test_{metric}_ci_high'])}]")
     if int(row.get("oscillating") or 0):
-        out.append(f"  {row['oscillating']} of its runs still swing at the end (validation "
-                   "loss), ranked after the settled ones")
+        n = int(row["oscillating"])
+        out.append(f"  {n} of its runs still swing{'s' if n == 1 else ''} at the end "
+                   "(validation loss), ranked after the settled ones")
     if row.get("sklearn_default_converged") == "false":
         out.append(f"  scikit-learn's {row['sklearn_default']} stopped before converging "
                    "(its solver's iteration limit)")
