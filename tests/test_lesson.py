@@ -199,6 +199,8 @@ def test_the_figures_legend_covers_no_curve_and_its_panels_share_one_colour_scal
     fig.draw(renderer)
     curves = next(ax for ax in fig.axes if ax.get_xlabel() == "epoch")
     box = curves.get_legend().get_window_extent(renderer)
+    # outside the axes (below them), so no curve of any sweep can run under it
+    assert box.y1 <= curves.get_window_extent(renderer).y0
     for line in curves.get_lines():
         xy = line.get_xydata()
         xy = xy[np.all(np.isfinite(xy), axis=1)]
