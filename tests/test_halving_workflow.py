@@ -140,7 +140,7 @@ def test_a_published_run_is_the_run_trained_straight_through(halved):
 FITTED = re.compile(r"^(?P<name>.+): (?P<epochs>\d+) epochs(?P<continued> \(continued\))?, "
                     r"diverged=(True|False)$")
 #: what train_run adds to a run's spec in its metrics.json
-RESULT_KEYS = ("n_epochs", "diverged", "converged", "final_objective", "metrics")
+RESULT_KEYS = ("n_epochs", "diverged", "converged", "final_objective", "metrics", "tail")
 
 
 def rung_records(base: Path, budgets: list[int]) -> list[dict]:
