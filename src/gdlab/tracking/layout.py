@@ -45,6 +45,7 @@ from gdlab.runfiles import Run
 from gdlab.settling import TAIL, oscillating
 from gdlab.tracking.charts import (  # noqa: F401 - DIVERGED_COLOR etc.: layout's names too
     CURVE_POINTS_TAG,
+    DIVERGED_CAP,
     DIVERGED_COLOR,
     MAX_CURVE_POINTS,
     PALETTE,
