@@ -5,7 +5,8 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 # Read by gdlab first: Snakemake's message for a config that is not YAML names neither the
-# file nor the line. (`--configfile` overlays are read by Snakemake before this file.)
+# file nor the line. (`--configfile` overlays are read by Snakemake before this file:
+# `gdlab check-config overlay.yaml` names theirs.)
 import sys
 from pathlib import Path
 

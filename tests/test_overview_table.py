@@ -139,3 +139,24 @@ def test_the_reports_overview_is_an_html_table_of_the_same_cells():
     assert "<a & b>" not in page  # escaped
     expect = list(csv.reader(io.StringIO(S.to_csv(short))))
     assert parser.rows == expect
+
+
+def test_check_config_names_an_overlays_bad_line_and_a_bad_value(tmp_path, capsys,
+                                                                 monkeypatch):
+    """Snakemake reads a --configfile overlay before gdlab runs and names neither file
+    nor line; `gdlab check-config` does, and runs the config check on the merge."""
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(repo)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models:\n  linear_regression:\n    grid:\n      lr: [0.1, 0.2\n"
+                   "      l2: [0.0]\n")
+    assert main(["check-config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}, line 5, column " in err and "not valid YAML" in err
+    nan = tmp_path / "nan.yaml"
+    nan.write_text("models:\n  linear_regression:\n    grid:\n      lr: [.nan, 0.1]\n")
+    assert main(["check-config", str(nan)]) == 1
+    assert "models.linear_regression.grid.lr[0]: must be a finite number" in \
+        capsys.readouterr().err
+    assert main(["check-config", "config/lesson.yaml"]) == 0
+    assert "the config is valid" in capsys.readouterr().out

@@ -4,7 +4,10 @@ terminal.
 ``gdlab overview [RESULTS]`` prints ``RESULTS/overview.csv`` (default ``results/``), each
 sweep's best run beside scikit-learn's, as an aligned table. The file is read with the
 csv module, so a cell holding a comma cannot move the columns (as ``column -s,`` does).
-Standard library only: it starts at once.
+
+``gdlab check-config [OVERLAY ...]`` checks ``config/config.yaml`` merged with the overlays
+as ``snakemake --configfile`` merges them, naming a file that is not YAML with its line
+(Snakemake reads an overlay before any gdlab code runs, and its message names neither).
 """
 
 from __future__ import annotations
@@ -37,6 +40,24 @@ def overview_table(path: Path) -> list[str]:
     return aligned(header, rows, right=right, indent="")
 
 
+def check_config(overlays: list[str], base: str = "config/config.yaml") -> int:
+    """Exit status of ``gdlab check-config``: 0 and "valid" or 1 and every problem."""
+    from snakemake.utils import update_config
+
+    from gdlab.config import ConfigError, load_schema, read_yaml_config, validate_config
+
+    try:
+        config = read_yaml_config(base)
+        for path in overlays:
+            update_config(config, read_yaml_config(path))  # as --configfile merges it
+        validate_config(config, load_schema(Path(base).parent / "schema.yaml"))
+    except ConfigError as err:
+        print(f"gdlab: {err}", file=sys.stderr)
+        return 1
+    print(f"gdlab: the config is valid ({', '.join([base, *overlays])})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gdlab", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,7 +65,12 @@ def main(argv: list[str] | None = None) -> int:
                         "as an aligned table (results/overview.csv)")
     ov.add_argument("results", nargs="?", default="results",
                     help="the results folder (default: results)")
+    check = sub.add_parser("check-config", help="check config/config.yaml merged with "
+                           "overlays (--configfile), naming the file and line of any error")
+    check.add_argument("overlays", nargs="*", help="overlay files, in --configfile order")
     args = parser.parse_args(argv)
+    if args.command == "check-config":
+        return check_config(args.overlays)
     path = Path(args.results) / "overview.csv"
     if not path.is_file():
         print(f"gdlab: no {path}: run `snakemake --cores 2` first", file=sys.stderr)
