@@ -4,6 +4,20 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+# Read by gdlab first: Snakemake's message for a config that is not YAML names neither the
+# file nor the line. (`--configfile` overlays are read by Snakemake before this file:
+# `gdlab check-config overlay.yaml` names theirs.)
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from gdlab.config import ConfigError, read_yaml_config
+
+try:
+    read_yaml_config("config/config.yaml")
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
 
 configfile: "config/config.yaml"
 

@@ -541,3 +541,53 @@ def test_snakemake_rejects_an_invalid_config_before_any_job(project, args, mutat
     assert "Job stats" not in shown and "localrule" not in shown
     left = [name for name in GENERATED if (project.root / name).exists()]
     assert left == [], f"an invalid config left {left} behind"
+
+
+def test_the_default_configs_comment_on_lr_2_5_holds():
+    """config/config.yaml says lr 2.5 diverges with plain gd on the linear datasets and not
+    with momentum: trained here on those datasets and the default split."""
+    from gdlab.data import make_synthetic, split_dataset
+    from gdlab.grid import derive_seed
+    from gdlab.models.linear_regression import LinearRegression
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert 2.5 in config["models"]["linear_regression"]["grid"]["lr"]
+    for name in ("line_1d", "linear_8d"):
+        ds_cfg, split_cfg = config["datasets"][name], config["split"]
+        ds = make_synthetic(ds_cfg["generator"], ds_cfg["n_samples"], ds_cfg["n_features"],
+                            ds_cfg["noise"], derive_seed(config["seed"], "dataset", name))
+        split = split_dataset(ds, split_cfg["test_size"], split_cfg["val_size"],
+                              seed=config["seed"], stratify=False, standardize=True)
+        for optimizer, diverges in (("gd", True), ("momentum", False)):
+            for l2 in config["models"]["linear_regression"]["grid"]["l2"]:
+                model = LinearRegression(lr=2.5, optimizer=optimizer, l2=l2, epochs=100)
+                model.fit(split.X_train, split.y_train)
+                assert model.diverged_ is diverges, (name, optimizer, l2)
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_a_non_finite_number_is_refused_naming_its_key(value):
+    """``lr: [.nan, 0.1]`` passed the schema (NaN compares false with every bound) and
+    failed later in a train job; now the config check names the key."""
+    config = tiny_config()
+    config["models"]["linear_regression"]["grid"]["lr"] = [yaml.safe_load(value), 0.1]
+    with pytest.raises(ConfigError, match=r"models\.linear_regression\.grid\.lr\[0\]: must "
+                                          r"be a finite number"):
+        validate_config(config, SCHEMA)
+
+
+def test_a_config_that_is_not_yaml_is_named_with_its_line(tmp_path):
+    from gdlab.config import read_yaml_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("experiment: e\nmodels:\n  m:\n    grid:\n      lr: [0.1, 0.2\n"
+                    "      l2: [0.0]\n")
+    with pytest.raises(ConfigError) as err:
+        read_yaml_config(path)
+    assert str(err.value).startswith(f"{path}, line 6, column ")
+    assert "not valid YAML" in str(err.value) and "starts at line 5" in str(err.value)
+    path.write_text("- a list\n- not a mapping\n")
+    with pytest.raises(ConfigError, match="a config is a mapping of keys"):
+        read_yaml_config(path)
+    path.write_text("experiment: e\n")
+    assert read_yaml_config(path) == {"experiment": "e"}

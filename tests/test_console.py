@@ -1,6 +1,7 @@
 """gdlab.console: the texts the Snakefile prints when a run ends."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,26 +43,78 @@ def _row(text: str, sweep: str) -> list[str]:
     return [lines[i], lines[i + 1]]
 
 
+def _table(text: str) -> tuple[str, list[str]]:
+    """The header line of the end-of-run table and the lines under it."""
+    lines = text.splitlines()
+    i = next(k for k, x in enumerate(lines) if x.strip().startswith("sweep "))
+    end = next(k for k in range(i + 1, len(lines)) if not lines[k].startswith("  "))
+    return lines[i], lines[i + 1:end]
+
+
 def test_each_sweeps_best_run_stands_beside_sklearns_default_estimator(tmp_path):
     text = console.success_message(_results(tmp_path, [REGRESSION, CLASSIFICATION]),
                                    "sqlite:///mlflow.db", "gdlab-default")
     first, second = _row(text, "line/linear_regression")
-    assert first.split()[1:] == ["mse", "↓", "0.1084", "0.1018", "2.5e-07"]
-    assert second.split()[:4] == ["r2", "↑", "-0.13", "-0.06"]
-    assert "(4 runs, 2 diverged)" in second
+    assert first.split()[1:] == ["4", "2", "mse", "↓", "0.1084", "0.1018", "2.5e-07"]
+    assert second.split() == ["r2", "↑", "-0.1300", "-0.0600"]  # no run counts under the gap
     first, second = _row(text, "moons/logistic_regression")
-    assert first.split()[1:6] == ["log_loss", "↓", "0.2676", "0.1751", "none:"]
+    assert first.split()[1:8] == ["4", "1", "log_loss", "↓", "0.2676", "0.1751", "none:"]
     assert first.endswith("none: non-convex")
-    assert second.split()[:4] == ["accuracy", "↑", "0.95", "1"]
-    assert "scikit-learn: LinearRegression(), LogisticRegression()" in text
+    assert second.split() == ["accuracy", "↑", "0.9500", "1.0000"]
     assert "↓ lower is better, ↑ higher" in text
 
 
-def test_an_estimator_that_did_not_converge_says_so(tmp_path):
+def test_the_table_is_aligned_with_the_same_decimals_per_column(tmp_path):
+    """Each number sits under its heading (right-aligned columns end where their header
+    ends), every metric cell has 4 decimals, and the gap 2 significant digits."""
+    rows = [REGRESSION, CLASSIFICATION,
+            dict(REGRESSION, dataset="a_much_longer_dataset_name", runs=1000, diverged=123,
+                 test_mse=12345.678, sklearn_default_test_mse=0.5, objective_gap=3.0)]
+    header, lines = _table(console.success_message(_results(tmp_path, rows), "sqlite:///m.db",
+                                                   "e"))
+    ends = {n: header.index(n) + len(n) for n in ("runs", "diverged", "gdlab", "scikit-learn")}
+    gap_at = header.index("gap to the optimum")
+    for line in lines:
+        tokens = [(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", line)]
+        arrow = next((k for k, t in enumerate(tokens) if t[0] in "↓↑"), None)
+        if arrow is None:
+            continue
+        ours, theirs = tokens[arrow + 1], tokens[arrow + 2]
+        assert (ours[2], theirs[2]) == (ends["gdlab"], ends["scikit-learn"]), line
+        assert all(len(t[0].split(".")[1]) == 4 for t in (ours, theirs)), line  # 4 decimals
+        if arrow > 2:  # a sweep's first row: its counts, and its gap under its heading
+            assert (tokens[1][2], tokens[2][2]) == (ends["runs"], ends["diverged"]), line
+            assert tokens[arrow + 3][1] == gap_at, line
+        else:  # the second metric's row: nothing under the counts or the gap
+            assert len(tokens) == arrow + 3, line
+    gaps = [line.split()[-1] for line in lines if "mse ↓" in line]
+    assert gaps == ["2.5e-07", "3.0e+00"]
+    big = next(line for line in lines if line.strip().startswith("a_much_longer"))
+    assert big[:ends["runs"]].endswith("1000") and big[:ends["diverged"]].endswith("123")
+    assert big[:ends["gdlab"]].endswith("12345.6780")
+    assert big[:ends["scikit-learn"]].endswith("0.5000")
+
+
+def test_an_estimator_that_did_not_converge_says_so_on_its_sweeps_rows(tmp_path):
     row = dict(CLASSIFICATION, sklearn_default="MLPClassifier(hidden_layer_sizes=(16,))",
-               sklearn_default_converged=False)
-    text = console.success_message(_results(tmp_path, [row]), "sqlite:///mlflow.db", "e")
-    assert "MLPClassifier(hidden_layer_sizes=(16,)) (did not converge)" in text
+               sklearn_default_converged=False, model="mlp_classifier")
+    text = console.success_message(_results(tmp_path, [row, REGRESSION]),
+                                   "sqlite:///mlflow.db", "e")
+    lines = text.splitlines()
+    i = next(k for k, x in enumerate(lines) if x.strip().startswith("moons/mlp_classifier"))
+    assert lines[i + 2].strip() == ("scikit-learn's MLPClassifier(hidden_layer_sizes=(16,)) "
+                                    "stopped before converging (its solver's iteration limit)")
+    assert lines[i + 3].strip().startswith("line/linear_regression")  # not in a footer
+    assert text.count("stopped before converging") == 1
+
+
+def test_oscillating_runs_are_counted_under_their_sweep(tmp_path):
+    text = console.success_message(_results(tmp_path, [dict(CLASSIFICATION, oscillating=6),
+                                                       REGRESSION]), "sqlite:///m.db", "e")
+    lines = text.splitlines()
+    i = next(k for k, x in enumerate(lines) if x.strip().startswith("moons/"))
+    assert lines[i + 2].strip().startswith("6 of its runs still swing at the end")
+    assert "still swing" not in text.split("line/linear_regression")[1]
 
 
 def test_with_repeats_the_best_configurations_mean_and_interval_are_shown(tmp_path):
@@ -70,7 +123,7 @@ def test_with_repeats_the_best_configurations_mean_and_interval_are_shown(tmp_pa
                     test_log_loss_ci_high=0.31)
     text = console.success_message(_results(tmp_path, [REGRESSION, repeated]),
                                    "sqlite:///mlflow.db", "e")
-    assert "mean of 3 repeats: 0.28 [0.25, 0.31]" in text
+    assert "mean of 3 repeats: 0.2800 [0.2500, 0.3100]" in text
     assert text.count("repeats:") == 1  # the regression row has none
 
 
@@ -87,7 +140,8 @@ def test_success_says_where_the_tables_figures_report_and_runs_are(tmp_path):
 
 
 def test_the_lesson_is_told_in_numbers(tmp_path):
-    record = {"saturated_start": True, "shown": 0, "pairs": [{
+    record = {"saturated_start": True, "shown": 0, "near": 0.1,
+              "constant_val_log_loss": 0.6612, "pairs": [{
         "hyperparameters": {"lr": 0.1}, "runs": {
             "log_loss": {"plateau_epochs": 12, "n_epochs": 100, "final_val_log_loss": 0.3},
             "squared": {"plateau_epochs": None, "n_epochs": 100,
@@ -101,6 +155,10 @@ def test_the_lesson_is_told_in_numbers(tmp_path):
     assert "from one saturated start, lr 0.1" in line
     assert "log_loss off the plateau at epoch 12 (ends at 0.3)" in line
     assert "squared still on it after 100 epochs (ends at 0.69)" in line
+    # the claim comes with what it means, on the next line: measured against knowing nothing
+    definition = text.splitlines()[text.splitlines().index(line) + 1]
+    assert "off the plateau: validation log loss 90% of the way down" in definition
+    assert "below 0.6612, what always predicting the training class share scores" in definition
 
 
 def test_success_stays_short_however_many_sweeps(tmp_path):
@@ -116,7 +174,8 @@ def test_a_sweep_without_a_healthy_run_says_so(tmp_path):
     row.update(diverged=4, best_run=None)
     text = console.success_message(_results(tmp_path, [row, CLASSIFICATION]),
                                    "sqlite:///m.db", "e")
-    assert "line/linear_regression" in text and "no healthy run (4 runs, 4 diverged)" in text
+    line = next(x for x in text.splitlines() if x.strip().startswith("line/linear_regression"))
+    assert line.split() == ["line/linear_regression", "4", "4", "no", "healthy", "run"]
 
 
 def test_success_without_an_overview_table_still_says_where_to_look(tmp_path):

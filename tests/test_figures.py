@@ -357,10 +357,26 @@ def test_the_convergence_figure_leaves_out_what_has_no_optimum_and_says_why(plot
     for v in drawn:
         y = v[:, 1][np.isfinite(v[:, 1])]
         assert np.all(y >= sweep_figs.GAP_FLOOR)
-    notes = " ".join(t.get_text() for t in ax.texts)
+    notes = " ".join(t.get_text() for t in ax.texts) + ax.get_title()
     missing = len(lines) - len(with_optimum)
     if missing:
         assert f"{missing} configuration" in notes and "left out" in notes
+    if missing and with_optimum:  # the count stands above the axes, off every curve
+        renderer = fig.canvas.get_renderer()
+        fig.draw(renderer)
+        assert ax.title.get_window_extent(renderer).y0 >= \
+            ax.get_window_extent(renderer).y1 - 1
+        assert not any("left out" in t.get_text() for t in ax.texts)
+
+
+def test_the_model_figure_says_when_scikit_learns_estimator_did_not_converge():
+    baseline = {"references": {}, "default": {"": {
+        "estimator": "MLPClassifier()", "converged": False, "arrays": {"w": [0.0]}}}}
+    run = Run("r", Path("."), {"hyperparameters": {"l2": 0.0}, "model": "mlp_classifier"})
+    assert draw.model_reference(baseline, run)[1] == \
+        "scikit-learn's MLPClassifier(), stopped before converging"
+    baseline["default"][""]["converged"] = True
+    assert draw.model_reference(baseline, run)[1] == "scikit-learn's MLPClassifier()"
 
 
 # --------------------------------------------------------------------------------------

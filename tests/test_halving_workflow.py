@@ -83,11 +83,12 @@ def test_rungs_train_the_best_third_of_each_rung_and_the_best_is_from_the_top(ha
     assert [len(rec["ranking"]) for rec in records] == [9, 3, 1]
     assert [len(rec["promoted"]) for rec in records] == [3, 1, 0]
     for before, after in zip(records, records[1:], strict=False):
-        # promoted: the best finite validation log loss, never a diverged run
+        # promoted: the best finite validation log loss (its score), never a diverged run
         finite = [e for e in before["ranking"] if not e["diverged"]]
         assert before["promoted"] == [e["run_name"] for e in finite[:len(before["promoted"])]]
-        losses = [e["val_log_loss"] for e in finite]
-        assert losses == sorted(losses)
+        # settled runs first, each part by the mean over its last epochs
+        scores = [(e["oscillating"], e["score_val_log_loss"]) for e in finite]
+        assert scores == sorted(scores)
         assert sorted(e["run_name"] for e in after["ranking"]) == sorted(before["promoted"])
     assert any(e["diverged"] for e in records[0]["ranking"])  # the test covers divergence
     best = read_json(base / "best.json")
@@ -139,7 +140,7 @@ def test_a_published_run_is_the_run_trained_straight_through(halved):
 FITTED = re.compile(r"^(?P<name>.+): (?P<epochs>\d+) epochs(?P<continued> \(continued\))?, "
                     r"diverged=(True|False)$")
 #: what train_run adds to a run's spec in its metrics.json
-RESULT_KEYS = ("n_epochs", "diverged", "converged", "final_objective", "metrics")
+RESULT_KEYS = ("n_epochs", "diverged", "converged", "final_objective", "metrics", "tail")
 
 
 def rung_records(base: Path, budgets: list[int]) -> list[dict]:

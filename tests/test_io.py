@@ -27,3 +27,26 @@ def test_write_json_reads_back_with_non_finite_values_as_null(tmp_path):
     write_json(path, {"a": np.float64("nan"), "b": [1, np.int64(2)]})
     assert read_json(path) == {"a": None, "b": [1, 2]}
     assert list(tmp_path.iterdir()) == [path]  # written in place, no temporary left
+
+
+@pytest.mark.parametrize("content", ["[]", "{}", '{"runs": []}', '{"runs": {"a": 1}}'])
+def test_a_shard_manifest_of_valid_json_but_the_wrong_shape_is_named_with_the_fix(
+        tmp_path, content):
+    """``[]`` or ``{}`` failed with "'list' object has no attribute 'get'" or
+    ``KeyError: 'runs'``: now the start of a run gives its train job a new repair token
+    (gdlab.repairs), and a job that reads it names the file and the fix."""
+    from gdlab.io import DamagedFile
+    from gdlab.repairs import stale_runs, token
+    from gdlab.runfiles import read_manifest
+
+    path = tmp_path / "d" / "m" / "shards" / "0.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    new, why = token(path, stale_runs(path))
+    assert new and why.startswith(("is damaged (a JSON list", "is damaged (a shard manifest ",
+                                   "is damaged (run 'a' is not"))
+    with pytest.raises(DamagedFile) as err:
+        read_manifest(path)
+    assert str(err.value).startswith((f"{path} is damaged: a shard manifest ",
+                                      f"{path} is damaged: run 'a' is not"))
+    assert "Delete it and run snakemake again" in str(err.value)

@@ -16,7 +16,7 @@ from gdlab import grid as G
 from gdlab.data import load_sklearn, make_synthetic, split_dataset
 from gdlab.figures.draw import plot_lesson_files
 from gdlab.figures.lesson import replay_paths
-from gdlab.lesson import NEAR, lesson_pairs, lesson_record, plateau_epochs
+from gdlab.lesson import NEAR, constant_log_loss, lesson_pairs, lesson_record, plateau_epochs
 from gdlab.runfiles import read_sweep
 from gdlab.train import train_run
 
@@ -130,7 +130,7 @@ def test_the_lesson_is_about_the_saturated_start_and_counts_plateau_epochs(lesso
 def test_the_figure_replays_the_pair_exactly_and_draws_every_learning_rate(lesson_sweep,
                                                                           tmp_path):
     root, split, runs = lesson_sweep
-    record = lesson_record(runs)
+    record = lesson_record(runs, constant_log_loss(split.y_train, split.y_val))
     pair = lesson_pairs(runs)[record["shown"]]
     paths = replay_paths(split, pair)
     for loss, run in pair.items():
@@ -143,3 +143,74 @@ def test_the_figure_replays_the_pair_exactly_and_draws_every_learning_rate(lesso
                                 tmp_path / "lesson.json")
     assert written == record
     assert_png_file(out)
+
+
+def test_the_constant_baseline_is_the_log_loss_of_always_predicting_the_class_share():
+    """Closed form against scikit-learn's DummyClassifier(strategy="prior") scored by
+    sklearn.metrics.log_loss: the model that knows nothing."""
+    from sklearn.dummy import DummyClassifier
+    from sklearn.metrics import log_loss
+
+    for name in ("moons", "breast_cancer"):
+        _, split = _default_split(name)
+        dummy = DummyClassifier(strategy="prior").fit(split.X_train, split.y_train)
+        expect = log_loss(split.y_val, dummy.predict_proba(split.X_val), labels=[0, 1])
+        assert constant_log_loss(split.y_train, split.y_val) == pytest.approx(expect, 1e-12)
+    # breast_cancer's classes are 37 % / 63 %: knowing nothing scores about 0.66, not ln 2
+    assert constant_log_loss(split.y_train, split.y_val) == pytest.approx(0.66, abs=0.01)
+
+
+def test_off_the_plateau_means_better_than_knowing_nothing(lesson_sweep):
+    """A run 90 % of the way down to the best reached but still above the constant
+    baseline has not left the plateau: with a baseline below every target, no run counts
+    as off it until it is below that baseline."""
+    _, split, runs = lesson_sweep
+    loose = lesson_record(runs)
+    targets = [e["target_val_log_loss"] for e in loose["pairs"]]
+    constant = min(targets) * 0.5  # a baseline lower than every target
+    strict = lesson_record(runs, constant)
+    assert strict["constant_val_log_loss"] == constant
+    for entry, pair in zip(strict["pairs"], lesson_pairs(runs), strict=True):
+        assert entry["target_val_log_loss"] == constant
+        for loss, run in pair.items():
+            curve = run.history["val_log_loss"]
+            hits = np.flatnonzero(curve <= constant)
+            assert entry["runs"][loss]["plateau_epochs"] == (int(hits[0]) + 1 if hits.size
+                                                            else None)
+    # the real baseline on moons (balanced classes: about ln 2) is above these targets
+    real = lesson_record(runs, constant_log_loss(split.y_train, split.y_val))
+    assert real["constant_val_log_loss"] == pytest.approx(np.log(2), abs=0.01)
+    assert [e["target_val_log_loss"] for e in real["pairs"]] == \
+        [min(t, real["constant_val_log_loss"]) for t in targets]
+
+
+def test_the_figures_legend_covers_no_curve_and_its_panels_share_one_colour_scale(
+        lesson_sweep):
+    """Rendered: the curves' legend holds no point of any curve (the end of the squared
+    run's curve was under it), and both landscapes map values to colours alike."""
+    from matplotlib.contour import ContourSet
+
+    from gdlab.figures.lesson import lesson_figure
+
+    _, split, runs = lesson_sweep
+    record = lesson_record(runs, constant_log_loss(split.y_train, split.y_val))
+    fig = lesson_figure(split, lesson_pairs(runs), record)
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    curves = next(ax for ax in fig.axes if ax.get_xlabel() == "epoch")
+    box = curves.get_legend().get_window_extent(renderer)
+    # outside the axes (below them), so no curve of any sweep can run under it
+    assert box.y1 <= curves.get_window_extent(renderer).y0
+    for line in curves.get_lines():
+        xy = line.get_xydata()
+        xy = xy[np.all(np.isfinite(xy), axis=1)]
+        pts = line.get_transform().transform(xy)
+        inside = ((pts[:, 0] >= box.x0) & (pts[:, 0] <= box.x1)
+                  & (pts[:, 1] >= box.y0) & (pts[:, 1] <= box.y1))
+        assert not inside.any(), line
+    contours = [c for ax in fig.axes for c in ax.collections
+                if isinstance(c, ContourSet)]
+    assert len(contours) == 2
+    norms = {(c.norm.vmin, c.norm.vmax, type(c.norm).__name__) for c in contours}
+    assert len(norms) == 1  # one scale
+    assert all(list(c.levels) == list(contours[0].levels) for c in contours)

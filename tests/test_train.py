@@ -131,3 +131,23 @@ def test_a_run_folder_of_another_project_is_not_adopted(shard, tmp_path):
     assert ours["runs"][spec["run_name"]]["run_key"] == spec["run_key"]
     with pytest.raises(DamagedRunFile, match="another run's .*another project"):
         read_sweep(tmp_path / "ours", [tmp_path / "ours" / "shards" / "0.json"])
+
+
+def test_metrics_json_scores_each_run_by_the_tail_of_its_history_csv(shard, tmp_path):
+    """The tail record is the mean of history.csv's last fifth of rows (read back with
+    the csv module: an independent reading of the file the run wrote)."""
+    import csv
+    import math
+
+    root, specs = shard
+    train_shard({"dataset": "moons", "model": "logistic_regression", "shard": "0",
+                 "runs": specs[:2]}, root / "split.npz", tmp_path, tmp_path / "m.json")
+    for spec in specs[:2]:
+        d = run_dir(tmp_path, spec["run_name"])
+        rows = list(csv.DictReader((d / "history.csv").read_text().splitlines()))
+        tail = json.loads((d / "metrics.json").read_text())["tail"]
+        k = math.ceil(len(rows) / 5)
+        assert tail["epochs"] == k
+        for name in ("log_loss", "accuracy"):
+            expect = math.fsum(float(r[f"val_{name}"]) for r in rows[-k:]) / k
+            assert tail["val"][name] == pytest.approx(expect, rel=1e-12)

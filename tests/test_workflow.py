@@ -194,7 +194,9 @@ def test_the_best_run_has_the_best_validation_metric_among_healthy_runs(
     best = read_json(sweep / "best.json")
     assert len(rows) == len(run_dirs(finished_project, dataset, model))
     healthy = [r for r in rows if r["diverged"] == "false"]
-    expected = min(healthy, key=lambda r: float(r[f"val_{metric}"]))  # lower is better
+    # the mean over the last epochs (lower is better), settled runs before oscillating ones
+    expected = min(healthy, key=lambda r: (r["oscillating"] == "true",
+                                           float(r[f"tail_val_{metric}"])))
     assert best["run_name"] == expected["run_name"]
     assert best["selection_metric"] == f"val_{metric}"
     assert [r["run_name"] for r in rows if r["best"] == "true"] == [best["run_name"]]
@@ -221,6 +223,7 @@ def test_the_best_run_is_chosen_on_validation_not_test_and_never_a_diverged_one(
         m = read_json(path)
         for part, value in (("train", train), ("val", val), ("test", test)):
             m["metrics"][part]["log_loss"] = value
+        m["tail"]["val"]["log_loss"], m["tail"]["oscillating"] = val, False  # what ranks
         m["diverged"] = diverged
         path.write_text(json.dumps(m, indent=2))
     # hand-edited run files are not the train job's outputs: ask summarize to run again
@@ -246,6 +249,14 @@ def test_the_overview_has_one_row_per_sweep(finished_project):
         assert int(r["runs"]) == 4
         metric = best["selection_metric"]
         assert float(r[metric]) == best["metrics"]["val"][metric.removeprefix("val_")]
+    # the short table people read: the same sweeps, the selection metric's test value
+    short = {r["sweep"]: r for r in read_csv(finished_project.root / "results" / "overview.csv")}
+    assert set(short) == {f"{d}/{m}" for d, m in TINY_SWEEPS}
+    for r in rows:
+        line = short[f"{r['dataset']}/{r['model']}"]
+        metric = r["selection"].removeprefix("val_")
+        assert (line["test_metric"], line["best_run"]) == (metric, r["best_run"])
+        assert float(line["gdlab_best"]) == float(f"{float(r[f'test_{metric}']):.4g}")
 
 
 def test_a_finished_run_ends_by_saying_what_it_made(finished_project):
@@ -253,7 +264,7 @@ def test_a_finished_run_ends_by_saying_what_it_made(finished_project):
     assert "gdlab: done." in out
     for dataset, model in TINY_SWEEPS:
         assert f"  {dataset}/{model}  " in out
-    assert "Tables: results/summary.csv (one row per sweep)" in out
+    assert "Tables: `gdlab overview` prints results/overview.csv (one row per sweep" in out
     assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in out
     assert "viewStateShareKey=gdlab-sweeps" in out
 

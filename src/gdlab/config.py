@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 from pathlib import Path
@@ -17,6 +18,42 @@ _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 class ConfigError(ValueError):
     """The config is invalid; the message lists every problem with its key."""
+
+
+def read_yaml_config(path: str | os.PathLike) -> dict:
+    """The mapping a YAML config file holds; :class:`ConfigError` naming the file, and
+    for a YAML error its line and column (Snakemake's own message names neither)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(err, "problem", None) or str(err).splitlines()[0]
+        context, start = getattr(err, "context", None), getattr(err, "context_mark", None)
+        if context and start is not None and start is not mark:  # e.g. an unclosed [
+            what += f" ({context} that starts at line {start.line + 1})"
+        raise ConfigError(f"{path}{where}: not valid YAML: {what}") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read it: {err.strerror}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config is a mapping of keys (experiment:, datasets:, "
+                          f"models:, ...), got {type(data).__name__}")
+    return data
+
+
+def _non_finite(value: Any, path: tuple = ()) -> list[str]:
+    """Every NaN or infinity in the config, by key: JSON Schema takes them as numbers (NaN
+    compares false with every bound), and a job would fail on them much later."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{_key(path)}: must be a finite number, got {value}"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _non_finite(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _non_finite(v, (*path, i))]
+    return []
 
 
 def _key(path) -> str:
@@ -305,7 +342,7 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
     problems = sorted({  # a vague complaint only where no precise one covers its key
         f"{_key(path)}: {msg}" for path, msg, precise in found
         if precise or not any(p[:len(path)] == path for p in explained)
-    })
+    } | set(_non_finite(config)))
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 

@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from gdlab.names import short_reason
 from gdlab.tracking.layout import overview_url, run_url
 from gdlab.tracking.uri import is_server, redact_uri
 
@@ -30,8 +31,7 @@ UI_ADDRESS = "http://127.0.0.1:5000"
 SECOND_METRIC = {"mse": "r2", "rmse": "r2", "mae": "r2", "r2": "mse"}
 #: metrics where higher is better (the rest: lower)
 HIGHER = ("accuracy", "f1", "f1_macro", "roc_auc", "precision", "recall", "r2")
-#: what a row's ``no_optimum`` reason is called in a few words
-_NO_OPTIMUM = (("not convex", "non-convex"), ("separable", "no minimum (l2 = 0, separable)"))
+
 
 
 def success_message(results_dir: str | os.PathLike, tracking_uri: str,
@@ -42,7 +42,8 @@ def success_message(results_dir: str | os.PathLike, tracking_uri: str,
     lines = ["", "gdlab: done."]
     lines += overview_lines(results / "summary.csv")
     lines += lesson_lines(sorted(results.glob("*/*/lesson.json")))
-    lines.append(f"Tables: {results / 'summary.csv'} (one row per sweep), "
+    lines.append(f"Tables: `gdlab overview` prints {results / 'overview.csv'} (one row per "
+                 f"sweep; every column: {results / 'summary.csv'}), "
                  f"{results}/<dataset>/<model>/summary.csv (every run)")
     lines.append(f"Figures: {results}/<dataset>/<model>/plots/"
                  " (all in one HTML page: snakemake --report report.html)")
@@ -61,62 +62,114 @@ def _arrow(metric: str) -> str:
     return "↑" if metric in HIGHER else "↓"
 
 
+def aligned(header: list[str], rows: list[list[str] | str], right: Iterable[int] = (),
+            indent: str = "  ") -> list[str]:
+    """A text table that cannot misalign: every column as wide as its widest cell
+    (header included), the columns ``right`` right-aligned (numbers), cells separated by
+    two spaces. A row that is a string is a note, printed as it is under the row above."""
+    right = set(right)
+    cells = [header, *(r for r in rows if not isinstance(r, str))]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        return indent + "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                                  for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                                  ).rstrip()
+
+    return [line(header)] + [indent + r if isinstance(r, str) else line(r) for r in rows]
+
+
+def fixed(cell: str | None, decimals: int = 4) -> str:
+    """A number with ``decimals`` decimals (a column's numbers line up on the point); an
+    empty or non-numeric cell as it is."""
+    try:
+        return f"{float(cell):.{decimals}f}"
+    except (TypeError, ValueError):
+        return cell or ""
+
+
+def gap_cell(row: dict[str, str]) -> str:
+    """The objective gap to the optimum (2 significant digits, the same for every row), or
+    in a few words why the problem has none."""
+    if row.get("objective_gap"):
+        return f"{float(row['objective_gap']):.1e}"
+    return "none: " + short_reason(row.get("no_optimum"))
+
+
+def html_table(header: list[str], rows: list[list[str]], title: str) -> str:
+    """A small self-contained HTML page holding one table (the report's overview: a CSV in
+    a Snakemake report is a ``data:`` download link, which Chromium does not follow; an
+    HTML page is shown in place)."""
+    from html import escape
+
+    def tr(cells: list[str], tag: str) -> str:
+        return "<tr>" + "".join(f"<{tag}>{escape(c)}</{tag}>" for c in cells) + "</tr>"
+
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+            f"{escape(title)}</title><style>body{{font-family:sans-serif}}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;"
+            "text-align:left}td{font-variant-numeric:tabular-nums}</style></head><body>\n"
+            f"<h3>{escape(title)}</h3>\n<table>\n{tr(header, 'th')}\n"
+            + "\n".join(tr(r, "td") for r in rows) + "\n</table>\n</body></html>\n")
+
+
+#: the terminal table's columns (the numbers' right-aligned)
+COLUMNS = ["sweep", "runs", "diverged", "test metric", "gdlab", "scikit-learn",
+           "gap to the optimum"]
+
+
 def overview_lines(overview_csv: Path) -> list[str]:
-    """A table: per sweep, its best run's test metrics beside scikit-learn's default
-    estimator on the same split, and its objective gap to the optimum of the same
-    objective (or why there is none); then the estimators."""
+    """A table: per sweep, its run counts, its best run's test metrics beside
+    scikit-learn's default estimator on the same split, and its objective gap to the
+    optimum of the same objective (or why there is none); notes under a sweep's rows
+    (repeats' mean, an estimator that did not converge)."""
     if not overview_csv.is_file():
         return [f"No overview table: this run did not make {overview_csv}."]
     with open(overview_csv, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    sweeps = [f"{row['dataset']}/{row['model']}" for row in rows]
-    width = max(map(len, ["sweep", *sweeps]))
-    lines = ["Each sweep's best run, chosen on validation, scored on the test set beside "
-             "scikit-learn's default",
-             "estimator fitted on the same split (↓ lower is better, ↑ higher); the gap is "
-             "the best run's",
-             "training objective above the optimum of the same objective: the proof that "
-             "gradient descent got there.",
-             f"  {'sweep':<{width}}  {'test metric':<13} {'gdlab':>9} {'scikit-learn':>13}"
-             "  gap to the optimum"]
-    estimators: dict[str, bool] = {}
-    for sweep, row in zip(sweeps[:MAX_SWEEPS], rows, strict=False):
-        lines += [f"  {s}" for s in _sweep_rows(sweep, row, width)]
-        if row.get("sklearn_default"):
-            estimators[row["sklearn_default"]] = row.get("sklearn_default_converged") != "false"
+    lines = ["Each sweep's best run, chosen on validation (the mean over its last epochs), "
+             "scored on the test set",
+             "beside scikit-learn's default estimator fitted on the same split (↓ lower is "
+             "better, ↑ higher); the gap",
+             "is the best run's training objective above the optimum of the same objective: "
+             "the proof that",
+             "gradient descent got there."]
+    table: list[list[str] | str] = []
+    for row in rows[:MAX_SWEEPS]:
+        table += _sweep_rows(row)
+    lines += aligned(COLUMNS, table, right=(1, 2, 4, 5))
     if len(rows) > MAX_SWEEPS:
         lines.append(f"  ... and {len(rows) - MAX_SWEEPS} more sweeps")
-    if estimators:
-        lines.append("  scikit-learn: " + ", ".join(
-            e + ("" if ok else " (did not converge)") for e, ok in estimators.items()))
     return lines
 
 
-def _sweep_rows(sweep: str, row: dict[str, str], width: int) -> list[str]:
-    """The table's lines of one sweep: its selection metric, then a second one."""
-    runs = f"{row['runs']} runs, {row['diverged']} diverged"
+def _sweep_rows(row: dict[str, str]) -> list[list[str] | str]:
+    """The table's rows of one sweep: its selection metric, then a second one, then its
+    notes."""
+    sweep = f"{row['dataset']}/{row['model']}"
+    counts = [row["runs"], row["diverged"]]
     if not row["best_run"]:
-        return [f"{sweep:<{width}}  no healthy run ({runs})"]
+        return [[sweep, *counts, "no healthy run", "", "", ""]]
     metric = row["selection"].removeprefix("val_")
     second = SECOND_METRIC.get(metric, "accuracy")
-    if row.get("objective_gap"):
-        gap = _number(row["objective_gap"])
-    else:
-        reason = row.get("no_optimum") or ""
-        gap = "none: " + next((short for key, short in _NO_OPTIMUM if key in reason),
-                              "no optimum")
-    out = []
+    out: list[list[str] | str] = []
     for i, m in enumerate(m for m in (metric, second) if row.get(f"test_{m}")):
-        label = f"{m} {_arrow(m)}"
-        ours, theirs = _number(row[f"test_{m}"]), _number(row[f"sklearn_default_test_{m}"])
         first = i == 0
-        out.append(f"{sweep if first else '':<{width}}  {label:<13} {ours:>9} {theirs:>13}"
-                   + (f"  {gap}" if first else f"  ({runs})"))
+        out.append([sweep if first else "", *(counts if first else ["", ""]),
+                    f"{m} {_arrow(m)}", fixed(row[f"test_{m}"]),
+                    fixed(row[f"sklearn_default_test_{m}"]),
+                    gap_cell(row) if first else ""])
     if row.get("repeats"):  # the best configuration's mean over its repeats
-        out.append(f"{'':<{width}}  mean of {row['repeats']} repeats: "
-                   f"{_number(row[f'test_{metric}_mean'])} "
-                   f"[{_number(row[f'test_{metric}_ci_low'])}, "
-                   f"{_number(row[f'test_{metric}_ci_high'])}]")
+        out.append(f"  mean of {row['repeats']} repeats: {fixed(row[f'test_{metric}_mean'])} "
+                   f"[{fixed(row[f'test_{metric}_ci_low'])}, "
+                   f"{fixed(row[f'test_{metric}_ci_high'])}]")
+    if int(row.get("oscillating") or 0):
+        n = int(row["oscillating"])
+        out.append(f"  {n} of its runs still swing{'s' if n == 1 else ''} at the end "
+                   "(validation loss), ranked after the settled ones")
+    if row.get("sklearn_default_converged") == "false":
+        out.append(f"  scikit-learn's {row['sklearn_default']} stopped before converging "
+                   "(its solver's iteration limit)")
     return out
 
 
@@ -143,7 +196,19 @@ def lesson_lines(records: Iterable[Path]) -> list[str]:
         lines.append(f"The lesson, {path.parent.parent.name}/{path.parent.name}: from {start}, "
                      f"lr {hp['lr']:g}, validation log loss: " + "; ".join(parts)
                      + f". Figure: {path.parent / 'plots' / 'loss_landscape.png'}")
+        lines.append("  " + plateau_definition(record.get("near", 0.1),
+                                               record.get("constant_val_log_loss")))
     return lines
+
+
+def plateau_definition(near: float, constant: float | None) -> str:
+    """What "off the plateau" means, said where the claim is made."""
+    text = (f"(off the plateau: validation log loss {1 - near:.0%} of the way down from the "
+            "start to the best any run reached")
+    if constant is not None:
+        text += (f", and below {_number(constant)}, what always predicting the training "
+                 "class share scores")
+    return text + ")"
 
 
 def ui_url(address: str, experiment_id: str, run_id: str | None = None) -> str:

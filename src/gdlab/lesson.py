@@ -9,9 +9,11 @@ sigmoid is flat, so is the squared loss, and gradient descent on it barely moves
 loss keeps a gradient of ``p - y`` and gets away. How long each loss stays on that
 plateau is what the lesson shows:
 
-* :func:`plateau_epochs`: the first epoch a run's validation log loss has come down
-  ``1 - NEAR`` of the way from the plateau (the pair's first epoch) to the best any run
-  of the sweep with the same ``l2`` ended at (what is reachable there); None if never;
+* :func:`plateau_epochs`: the first epoch a run is **off the plateau**: its validation
+  log loss has come down ``1 - NEAR`` of the way from the plateau (the pair's first
+  epoch) to the best any run of the sweep with the same ``l2`` ended at (what is
+  reachable there), *and* is below the log loss of a model that knows nothing, which
+  always predicts the training class share (:func:`constant_log_loss`); None if never;
 * :func:`lesson_record`: every pair from the saturated start, with each loss's epochs on
   the plateau and final validation log loss, and the pair the figure draws.
 
@@ -29,8 +31,20 @@ from gdlab.names import LESSON_LOSSES
 from gdlab.runfiles import Run
 
 #: "off the plateau": the validation log loss within this fraction of the way from the
-#: best reached back up to the plateau
+#: best reached back up to the plateau (and below :func:`constant_log_loss`)
 NEAR = 0.10
+
+
+def constant_log_loss(y_train, y_val) -> float:
+    """The validation log loss of the model that knows nothing: it predicts the training
+    share ``p`` of class 1 for every point, so its log loss on validation labels with
+    share ``q`` is ``-(q log p + (1 - q) log(1 - p))``. Below it, a run has learned
+    something; above it, it is worse than a guess."""
+    p = float(np.mean(np.asarray(y_train) == 1))
+    q = float(np.mean(np.asarray(y_val) == 1))
+    eps = np.finfo(np.float64).eps  # the metric's clip (a one-class training split)
+    p = min(max(p, eps), 1 - eps)
+    return -(q * math.log(p) + (1 - q) * math.log(1 - p))
 
 
 def pairs(runs: list[Run]) -> list[dict[str, Run]]:
@@ -85,12 +99,14 @@ def best_reached(runs: list[Run]) -> dict[float, float]:
     return out
 
 
-def lesson_record(runs: list[Run]) -> dict:
+def lesson_record(runs: list[Run], constant: float | None = None) -> dict:
     """What the lesson shows, as numbers (``lesson.json``).
 
     For every pair from the saturated start (every pair, if the grid has no such start):
     its hyperparameters but the loss, the target (:data:`NEAR` of the way from the log-loss
-    run's first epoch to the best reached with its ``l2``, :func:`best_reached`), and per
+    run's first epoch to the best reached with its ``l2``, :func:`best_reached`, and never
+    above ``constant``: the validation log loss of always predicting the class share,
+    :func:`constant_log_loss`), and per
     loss the epochs until the validation log loss is at most the target (None: it never
     got there) and its final value. ``shown`` is the pair the figure draws (:func:`_shown`).
     """
@@ -103,6 +119,8 @@ def lesson_record(runs: list[Run]) -> dict:
         plateau = np.asarray(first.history.get("val_log_loss", [np.nan]))[0]
         target = (best + NEAR * (plateau - best)
                   if best is not None and math.isfinite(plateau) else None)
+        if target is not None and constant is not None:
+            target = min(target, constant)  # off the plateau: better than knowing nothing
         entries.append({
             "hyperparameters": {k: v for k, v in first.hyperparameters.items() if k != "loss"},
             "repeat": first.repeat,
@@ -114,7 +132,7 @@ def lesson_record(runs: list[Run]) -> dict:
                      for loss, run in p.items()},
         })
     return {"saturated_start": any(saturated(p) for p in chosen), "near": NEAR,
-            "pairs": entries, "shown": _shown(entries)}
+            "constant_val_log_loss": constant, "pairs": entries, "shown": _shown(entries)}
 
 
 def _shown(entries: list[dict]) -> int | None:

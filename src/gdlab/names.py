@@ -32,6 +32,15 @@ ALL_SWEEP_FIGURES = (*SWEEP_FIGURES, LESSON_FIGURE, HISTORY_FIGURE)
 #: the two losses of logistic regression the lesson compares, convex first
 LESSON_LOSSES = ("log_loss", "squared")
 
+#: why a problem has no optimum (``baseline.json``'s ``no_optimum``), in a few words and
+#: no commas (a cell of ``results/overview.csv`` and of the end-of-run table)
+_NO_OPTIMUM = (("not convex", "non-convex"), ("separable", "no minimum (l2 = 0; separable)"))
+
+
+def short_reason(reason: str | None) -> str:
+    """Why a problem has no optimum, in a few words."""
+    return next((short for key, short in _NO_OPTIMUM if key in (reason or "")), "no optimum")
+
 
 def sweep_figures(method: str) -> tuple[str, ...]:
     """The sweep figures of a sweep made by ``method`` (``grid``, ``random``, ``halving``,

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from gdlab.io import TOKEN_KEY
+from gdlab.runfiles import manifest_problem
 
 
 def _digest(*parts: Any) -> str:
@@ -157,9 +158,10 @@ def stale_runs(manifest: str | os.PathLike) -> str | None:
     record, _ = read_record(manifest)
     if record is None:
         return None  # missing or damaged: said by token()
-    runs = record.get("runs")
-    if not isinstance(runs, dict):
-        return "is damaged (it has no table of runs)"
+    problem = manifest_problem(record)
+    if problem is not None:  # valid JSON of another shape ([] or {})
+        return f"is damaged ({problem})"
+    runs = record["runs"]
     folder = runs_folder(manifest)
     stale = [name for name, entry in runs.items()
              if _changed(folder.joinpath(*name.split("/")), entry)]

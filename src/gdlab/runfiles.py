@@ -132,8 +132,26 @@ def run_content_key(directory: str | os.PathLike) -> str:
                        read_json(d / "metrics.json"))
 
 
+def manifest_problem(record) -> str | None:
+    """What is wrong with a shard manifest's JSON (``[]``, ``{}``), or None: it maps
+    ``runs`` to ``{run name: {run_key, content_key}}``."""
+    if not isinstance(record, dict):
+        return f"a shard manifest is a JSON object, got {type(record).__name__}"
+    runs = record.get("runs")
+    if not isinstance(runs, dict):
+        return "a shard manifest maps \"runs\" to its runs, and this one has no such mapping"
+    bad = [n for n, e in runs.items() if not isinstance(e, dict)]
+    return f"run {bad[0]!r} is not a mapping of its keys" if bad else None
+
+
 def read_manifest(path: str | os.PathLike) -> dict:
-    return read_json(path)
+    """A shard manifest; :class:`gdlab.io.DamagedFile` naming it and the fix when it is
+    not one (cut short, or valid JSON of another shape)."""
+    record = read_json(path)
+    problem = manifest_problem(record)
+    if problem is not None:
+        raise DamagedFile(path, problem)
+    return record
 
 
 def manifest_runs(paths) -> dict[str, dict]:

@@ -2,7 +2,11 @@
 across sweeps.
 
 The best run is chosen on the **validation** metric named in the config's ``selection``;
-its test metrics are what gets reported. Test data never take part in the choice.
+its test metrics are what gets reported. Test data never take part in the choice. A run's
+score is what its validation curve holds at the end, not its last epoch: the mean over
+the last fifth of its epochs (:func:`gdlab.settling.score`), and a run whose validation
+loss still swings there (``oscillating``) ranks after every run that does not. The same
+score ranks configurations, halving promotions and TPE's told values.
 
 With repeats (each configuration trained several times, with different seeds), a
 configuration's score is the **mean** of its repeats' validation metric, given with a 95 %
@@ -24,12 +28,15 @@ import math
 from gdlab.baseline import default_of, optimum_objective
 from gdlab.grid import config_of, reference_key, survivors
 from gdlab.metrics import HIGHER_IS_BETTER
+from gdlab.names import short_reason
+from gdlab.settling import TAIL, oscillating, score
 from gdlab.stats import mean_ci
 
 PARTS = ("train", "val", "test")
 
 
-def _cell(v) -> str:
+def cell(v) -> str:
+    """A value as a cell of gdlab's CSV tables."""
     if v is None:
         return ""
     if isinstance(v, bool):
@@ -44,7 +51,7 @@ def to_csv(rows: list[dict]) -> str:
     columns = list(dict.fromkeys(k for row in rows for k in row))  # union, in first-seen order
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", restval="")
     writer.writeheader()
-    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
+    writer.writerows({k: cell(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
 
 
@@ -54,14 +61,17 @@ def _metric(run: dict, part: str, name: str) -> float:
 
 
 def rank_runs(runs: list[dict], metric: str) -> list[dict]:
-    """Runs that did not diverge and have a finite validation ``metric``, best first.
+    """Runs that did not diverge and have a finite validation ``metric``, best first:
+    those that do not oscillate first, each part by :func:`gdlab.settling.score` (the
+    tail mean of the validation ``metric``).
 
     Ties go to the first run name, so the order depends on results only.
     """
     candidates = [r for r in runs
-                  if not r["diverged"] and math.isfinite(_metric(r, "val", metric))]
+                  if not r["diverged"] and math.isfinite(score(r, metric))]
     sign = -1.0 if HIGHER_IS_BETTER[metric] else 1.0
-    return sorted(candidates, key=lambda r: (sign * _metric(r, "val", metric), r["run_name"]))
+    return sorted(candidates, key=lambda r: (oscillating(r), sign * score(r, metric),
+                                             r["run_name"]))
 
 
 def configurations(runs: list[dict]) -> dict[str, list[dict]]:
@@ -74,23 +84,26 @@ def configurations(runs: list[dict]) -> dict[str, list[dict]]:
 
 def rank_configs(runs: list[dict], metric: str) -> list[tuple[str, list[dict]]]:
     """(name, runs) of the configurations whose every repeat qualifies for
-    :func:`rank_runs`, best mean validation ``metric`` first; ties go to the first name.
-    In a halving sweep, configurations that reached a higher rung come first (the best
-    is from the top rung: a lower rung's metric is at a smaller budget)."""
+    :func:`rank_runs`, best mean score (:func:`gdlab.settling.score`) first, those with
+    an oscillating repeat after the others; ties go to the first name. In a halving
+    sweep, configurations that reached a higher rung come first (the best is from the
+    top rung: a lower rung's metric is at a smaller budget)."""
     sign = -1.0 if HIGHER_IS_BETTER[metric] else 1.0
     ok = [(name, group) for name, group in configurations(runs).items()
           if len(rank_runs(group, metric)) == len(group)]
     return sorted(ok, key=lambda g: (-g[1][0].get("rung", 0),
-                                     sign * mean_ci(_metric(r, "val", metric)
-                                                    for r in g[1])[0], g[0]))
+                                     any(oscillating(r) for r in g[1]),
+                                     sign * mean_ci(score(r, metric) for r in g[1])[0],
+                                     g[0]))
 
 
 def promote(runs: list[dict], metric: str, eta: int, last: bool = False) -> dict:
     """A rung's record (``rungs/<r>/promoted.json``): every run it trained, ranked, and
     the names the next rung trains.
 
-    The ranking is :func:`rank_runs` (validation ``metric`` at the rung's budget, ties by
-    run name), then the runs that diverged or have no finite metric, by name; the first
+    The ranking is :func:`rank_runs` (the score of the validation ``metric`` at the
+    rung's budget, ties by run name), then the runs that diverged or have no finite
+    metric, by name; the first
     :func:`gdlab.grid.survivors` of the ranked runs are promoted, never a diverged one
     (none from the ``last`` rung). It depends on results only, so it is the same whatever
     the scheduling.
@@ -100,7 +113,9 @@ def promote(runs: list[dict], metric: str, eta: int, last: bool = False) -> dict
     rest = sorted((r for r in runs if r["run_name"] not in names), key=lambda r: r["run_name"])
     return {"metric": f"val_{metric}",
             "ranking": [{"run_name": r["run_name"], "n_epochs": r["n_epochs"],
-                         "diverged": r["diverged"], f"val_{metric}": r["metrics"]["val"][metric]}
+                         "diverged": r["diverged"], "oscillating": oscillating(r),
+                         f"val_{metric}": r["metrics"]["val"][metric],
+                         f"score_val_{metric}": _none_if_nan(score(r, metric))}
                         for r in [*ranked, *rest]],
             "promoted": [] if last else [r["run_name"]
                                          for r in ranked[:survivors(len(runs), eta)]]}
@@ -159,6 +174,7 @@ def config_table(runs: list[dict], baseline: dict, best: dict | None) -> list[di
                **first["hyperparameters"], "repeats": len(group),
                "n_diverged": sum(bool(r["diverged"]) for r in group),
                "diverged": any(r["diverged"] for r in group),
+               "n_oscillating": sum(oscillating(r) for r in group),
                "final_objective": final, "optimum_objective": optimum,
                "objective_gap": _gap(final, optimum), "best": name == best_config}
         for part, values in aggregate(group).items():
@@ -191,13 +207,16 @@ def sweep_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dic
         row.update(r["hyperparameters"])
         row.update({
             "seed": r["seed"], "n_epochs": r["n_epochs"], "diverged": r["diverged"],
-            "converged": r["converged"], "final_objective": r["final_objective"],
+            "converged": r["converged"], "oscillating": oscillating(r),
+            "final_objective": r["final_objective"],
             "optimum_objective": optimum, "objective_gap": _gap(r["final_objective"], optimum),
             "best": best is not None and r["run_key"] == best["run_key"],
         })
         for part in PARTS:
             for name, v in r["metrics"][part].items():
                 row[f"{part}_{name}"] = v
+        for name, v in ((r.get("tail") or {}).get("val") or {}).items():
+            row[f"tail_val_{name}"] = v  # the mean over the last epochs: what ranks runs
         rows.append(row)
     return rows
 
@@ -219,6 +238,9 @@ def best_record(best: dict | None, baseline: dict, metric: str, dataset: str, mo
     default = default_of(baseline, hp)
     rec = {**rec, "run_name": best["run_name"], "run_key": best["run_key"],
            "hyperparameters": hp, "n_epochs": best["n_epochs"], "metrics": best["metrics"],
+           "score": {"value": _none_if_nan(score(best, metric)),
+                     "rule": f"mean validation value over the last {TAIL:.0%} of epochs",
+                     "oscillating": oscillating(best)},
            "final_objective": best["final_objective"],
            "optimum": {"objective": optimum, "objective_gap": _gap(best["final_objective"],
                                                                   optimum),
@@ -233,13 +255,13 @@ def best_record(best: dict | None, baseline: dict, metric: str, dataset: str, mo
     return rec
 
 
-def overview_row(best: dict, n_runs: int, n_diverged: int) -> dict:
+def overview_row(best: dict, n_runs: int, n_diverged: int, n_oscillating: int = 0) -> dict:
     """One line of ``results/summary.csv``: a sweep's best run on the test set beside what
     scikit-learn's default estimator scores there, and its objective gap to the optimum of
     the same objective (empty, with the reason, when the problem has none)."""
     metric = best["selection_metric"].removeprefix("val_")
     row = {"dataset": best["dataset"], "model": best["model"], "runs": n_runs,
-           "diverged": n_diverged, "best_run": best["run_name"],
+           "diverged": n_diverged, "oscillating": n_oscillating, "best_run": best["run_name"],
            "selection": best["selection_metric"],
            "better": "higher" if best.get("higher_is_better") else "lower"}
     if best["run_name"] is None:
@@ -260,3 +282,30 @@ def overview_row(best: dict, n_runs: int, n_diverged: int) -> dict:
             for stat in ("mean", "ci_low", "ci_high"):
                 row[f"{part}_{name}_{stat}"] = agg[part][name][stat]
     return row
+
+
+def _rounded(v, digits: int = 4):
+    """``v`` to ``digits`` significant digits (None and non-numbers as they are)."""
+    if isinstance(v, float) and math.isfinite(v):
+        return float(f"{v:.{digits}g}")
+    return v
+
+
+def short_row(row: dict) -> dict:
+    """One line of ``results/overview.csv`` from one of :func:`overview_row`: the few
+    columns a person reads, named for what they are, numbers to 4 significant digits, and
+    no text with a comma (the full row stays in ``results/summary.csv`` for tools)."""
+    metric = row["selection"].removeprefix("val_")
+    ok = row["best_run"] is not None
+    return {
+        "sweep": f"{row['dataset']}/{row['model']}",
+        "test_metric": metric, "better": row["better"],
+        "gdlab_best": _rounded(row.get(f"test_{metric}")) if ok else None,
+        "sklearn_default": _rounded(row.get(f"sklearn_default_test_{metric}")) if ok else None,
+        "sklearn_converged": row.get("sklearn_default_converged") if ok else None,
+        "objective_gap": _rounded(row.get("objective_gap"), 2) if ok else None,
+        "no_optimum": short_reason(row.get("no_optimum")) if ok and row.get("no_optimum")
+        else None,
+        "runs": row["runs"], "diverged": row["diverged"],
+        "oscillating": row.get("oscillating", 0), "best_run": row["best_run"],
+    }

@@ -33,6 +33,7 @@ from importlib.metadata import version
 
 from gdlab.grid import derive_seed, normalize_hyperparameters, trial_name
 from gdlab.metrics import HIGHER_IS_BETTER
+from gdlab.settling import score
 
 #: Optuna's default: trials told COMPLETE before TPE models the space (random before)
 DEFAULT_STARTUP_TRIALS = 10
@@ -152,14 +153,16 @@ def ask(space: dict, told: list[tuple[dict, float | None]], n: int, seed: int,
 
 
 def objective(results: list[dict], metric: str) -> float | None:
-    """A trial's objective from its repeats' ``metrics.json``: the mean validation
-    ``metric``; None (told as failed) if a repeat diverged or has no finite value."""
+    """A trial's objective from its repeats' ``metrics.json``: the mean of their scores
+    (:func:`gdlab.settling.score`, the validation ``metric`` over the last epochs, as the
+    best run is chosen); None (told as failed) if a repeat diverged or has no finite
+    value."""
     values = []
     for result in results:
-        value = result["metrics"]["val"].get(metric)
-        if result["diverged"] or value is None or not math.isfinite(float(value)):
+        value = score(result, metric)
+        if result["diverged"] or not math.isfinite(value):
             return None
-        values.append(float(value))
+        values.append(value)
     return math.fsum(values) / len(values) if values else None
 
 

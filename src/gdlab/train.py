@@ -45,6 +45,7 @@ from gdlab.runfiles import (
     run_content_key,
     run_dir,
 )
+from gdlab.settling import tail_record
 
 
 def evaluate(task: str, model, X, y, n_classes: int = 2) -> dict[str, float]:
@@ -101,6 +102,8 @@ def train_run(spec: dict, split: Split, out_dir,
             ("train", split.X_train, split.y_train),
             ("val", split.X_val, split.y_val),
             ("test", split.X_test, split.y_test))},
+        # the validation curves over the last epochs: what the best run is chosen by
+        "tail": tail_record(model.history_),
     }
     write_bytes(out / "model.npz", weights)
     write_bytes(out / "history.csv", history)

@@ -55,8 +55,13 @@ rule overview:
         best=every_sweep("results/{dataset}/{model}/best.json"),
         summaries=every_sweep("results/{dataset}/{model}/summary.csv"),
     output:
-        report(
-            "results/summary.csv",
+        # every column, for tools
+        full="results/summary.csv",
+        # a few rounded columns, for people (`gdlab overview` prints it)
+        short="results/overview.csv",
+        # the same as a page the report shows (a CSV there is a link Chromium ignores)
+        html=report(
+            "results/overview.html",
             caption="../report/overview.rst",
             category="Overview",
         ),
@@ -67,6 +72,8 @@ rule overview:
     conda:
         ENV
     params:
-        spec=canonical_json({"code": code_version("gdlab.summary", "gdlab.runfiles")}),
+        spec=canonical_json(
+            {"code": code_version("gdlab.summary", "gdlab.runfiles", "gdlab.console")}
+        ),
     script:
         "../scripts/overview.py"

@@ -32,7 +32,7 @@ from gdlab.figures.sweep import (
 from gdlab.figures.views import importance_figure, parallel_coordinates_figure
 from gdlab.grid import reference_key
 from gdlab.io import write_bytes, write_json
-from gdlab.lesson import lesson_pairs, lesson_record
+from gdlab.lesson import constant_log_loss, lesson_pairs, lesson_record
 from gdlab.names import RUN_FIGURES, short_names
 from gdlab.runfiles import Run, Sweep, read_sweep
 from gdlab.summary import ranked_runs
@@ -64,7 +64,8 @@ def model_reference(baseline: dict, run: Run) -> tuple[dict, str] | None:
     default = default_of(baseline, run.hyperparameters)
     if default is None:
         return None
-    return default["arrays"], f"scikit-learn's {default['estimator']}"
+    stopped = "" if default.get("converged", True) else ", stopped before converging"
+    return default["arrays"], f"scikit-learn's {default['estimator']}{stopped}"
 
 
 def plot_sweep(split: Split, sweep: Sweep, figures: dict[str, str | None], runs_dir,
@@ -137,8 +138,9 @@ def plot_lesson_files(split_path, sweep_dir, manifests: Iterable, figure_path,
     """The lesson's figure and its numbers (``lesson.json``, :func:`gdlab.lesson.
     lesson_record`) for a logistic-regression sweep over both losses."""
     sweep = read_sweep(sweep_dir, manifests)
-    record = lesson_record(sweep.runs)
-    save(lesson_figure(load_split(split_path), lesson_pairs(sweep.runs), record,
+    split = load_split(split_path)
+    record = lesson_record(sweep.runs, constant_log_loss(split.y_train, split.y_val))
+    save(lesson_figure(split, lesson_pairs(sweep.runs), record,
                        title_of(sweep.dataset, sweep.model)), figure_path)
     write_json(record_path, record)
     return record

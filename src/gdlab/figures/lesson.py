@@ -4,9 +4,10 @@ saturated start with one learning rate (:mod:`gdlab.lesson` picks the pair).
 Top: each loss's objective on one plane through weight space — through the pair's common
 start, spanned by both runs' displacements — with both gradient-descent paths, replayed
 (a run's files keep its end point, not its path; the replay is the run's own fit, so it
-ends exactly at its saved parameters). Log loss is a bowl there; the squared loss has a
-plateau, where the path crawls. Bottom: the validation log loss per epoch of every pair
-from that start, one colour per learning rate: how long each loss stays on the plateau.
+ends exactly at its saved parameters), on one colour scale. Log loss is a bowl there; the
+squared loss has a plateau, where the path crawls. Bottom: the validation log loss per
+epoch of every pair from that start, one colour per learning rate: how long each loss stays
+on the plateau, against a model that knows nothing (always the class share).
 """
 
 from __future__ import annotations
@@ -68,10 +69,12 @@ def _landscapes(fig: Figure, axes, split: Split, pair: dict[str, Run]) -> None:
     betas = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 121)
     thetas = plane_grid(c, u, v, alphas, betas)
     l2 = float(pair[LESSON_LOSSES[0]].hyperparameters.get("l2") or 0.0)
+    surfaces = {loss: objective_surface(split.X_train, split.y_train, thetas, loss=loss, l2=l2)
+                for loss in LESSON_LOSSES}
+    norm, levels = shared_scale(list(surfaces.values()))
     for ax, loss in zip(axes, LESSON_LOSSES, strict=True):
-        surface = objective_surface(split.X_train, split.y_train, thetas, loss=loss, l2=l2)
-        cs = ax.contourf(alphas, betas, surface, levels=20, cmap="viridis")
-        fig.colorbar(cs, ax=ax, label=f"training objective ({loss})", fraction=0.05)
+        cs = ax.contourf(alphas, betas, surfaces[loss], levels=levels, norm=norm,
+                         cmap="viridis", extend="both")
         for path_loss, xy in coords.items():
             mine = path_loss == loss
             ax.plot(xy[:, 0], xy[:, 1], color="white" if mine else "0.75",
@@ -84,10 +87,29 @@ def _landscapes(fig: Figure, axes, split: Split, pair: dict[str, Run]) -> None:
         ax.set_title(f"{loss}: " + ("convex, a bowl" if loss == "log_loss"
                                     else "flat where the sigmoid saturates"), fontsize=9.5)
         ax.legend(loc="lower right", fontsize=7.5)
+    # one colour scale for both panels: the squared loss's plateau looks as flat as it is
+    cb = fig.colorbar(cs, ax=list(axes), label="training objective (both panels, one log "
+                      "scale)", fraction=0.04)
+    lo, hi = norm.vmin, norm.vmax
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    ticks = [m * 10.0 ** e for e in decades for m in (1, 2, 5) if lo <= m * 10.0 ** e <= hi]
+    cb.set_ticks(ticks, labels=[f"{t:g}" for t in ticks])
+    cb.minorticks_off()
+
+
+def shared_scale(surfaces: list[np.ndarray], n: int = 24):
+    """One logarithmic colour scale (norm, contour levels) over every finite positive
+    value of ``surfaces``: both objectives are positive, and a log scale keeps the
+    structure of each visible while showing how much flatter one is."""
+    values = np.concatenate([np.ravel(s) for s in surfaces])
+    values = values[np.isfinite(values) & (values > 0)]
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (1e-3, 1.0)
+    hi = max(hi, lo * 1.001)
+    return mcolors.LogNorm(lo, hi), np.geomspace(lo, hi, n)
 
 
 def _curves(fig: Figure, ax, pairs: list[dict[str, Run]], shown: dict[str, Run],
-            target: float | None) -> None:
+            target: float | None, constant: float | None = None) -> None:
     """Every pair's validation log loss per epoch, one colour per learning rate, the
     landscape's pair drawn thick with its plateau's end marked."""
     lrs = sorted({float(p[LESSON_LOSSES[0]].hyperparameters["lr"]) for p in pairs})
@@ -105,11 +127,19 @@ def _curves(fig: Figure, ax, pairs: list[dict[str, Run]], shown: dict[str, Run],
                     color=sm.to_rgba(float(run.hyperparameters["lr"])))
     if target is not None:
         lr = float(shown[LESSON_LOSSES[0]].hyperparameters["lr"])
-        ax.axhline(target, color="0.3", ls=":", lw=1.0)
-        ax.annotate(f"off the plateau (lr {lr:g}): 90 % of the way down to the best "
-                    "validation log loss reached", (0.01, target),
-                    xycoords=("axes fraction", "data"), xytext=(0, 3),
+        knowing_nothing = constant is not None and target >= constant
+        ax.axhline(target, color="0.3", ls="-." if knowing_nothing else ":", lw=1.0)
+        ax.annotate(f"off the plateau (lr {lr:g}) below this line: "
+                    + (f"better than always predicting the class share ({constant:.3g})"
+                       if knowing_nothing else
+                       "90 % of the way down to the best validation log loss reached"),
+                    (0.01, target), xycoords=("axes fraction", "data"), xytext=(0, 3),
                     textcoords="offset points", fontsize=7.5, color="0.3")
+    if constant is not None and (target is None or target < constant):
+        ax.axhline(constant, color="0.45", ls="-.", lw=1.0)
+        ax.annotate(f"knowing nothing: always predicting the class share ({constant:.3g})",
+                    (0.01, constant), xycoords=("axes fraction", "data"), xytext=(0, 3),
+                    textcoords="offset points", fontsize=7.5, color="0.45")
     if values and wants_log(np.concatenate(values)):
         ax.set_yscale("log")
     cb = fig.colorbar(sm, ax=ax, pad=0.02, label="learning rate (lr)")
@@ -119,7 +149,8 @@ def _curves(fig: Figure, ax, pairs: list[dict[str, Run]], shown: dict[str, Run],
     ax.legend(handles=[Line2D([], [], color="0.2", ls=_LOSS_STYLE[loss], lw=1.6,
                               label=f"trained on {loss}") for loss in LESSON_LOSSES]
               + [Line2D([], [], color="0.2", lw=2.8, label="the pair drawn above")],
-              loc="upper right")
+              # below the axes: inside, it covered the end of a curve
+              loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation log loss")
     ax.set_title("Validation log loss per epoch, both losses from one start (each learning "
@@ -145,7 +176,8 @@ def lesson_figure(split: Split, pairs: list[dict[str, Run]], record: dict,
                                  if k not in ("lr", "loss")}
             == {k: v for k, v in hp.items() if k != "lr"}]
     _curves(top[1], top[1].subplots(), same, shown,
-            record["pairs"][record["shown"]]["target_val_log_loss"])
+            record["pairs"][record["shown"]]["target_val_log_loss"],
+            record.get("constant_val_log_loss"))
     start = (f"init {hp.get('init')}, init_scale {short_value(hp.get('init_scale'))}"
              if record["saturated_start"] else "a zero start (the grid has no saturated one)")
     runs = record["pairs"][record["shown"]]["runs"]

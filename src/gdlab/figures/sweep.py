@@ -411,8 +411,6 @@ def convergence_figure(lines: list[Line], optimum: Callable[[dict], float | None
             ax.annotate(f"reached: gap ≤ {GAP_FLOOR:g} (the optimum's own precision)",
                         (0.01, GAP_FLOOR), xycoords=("axes fraction", "data"), xytext=(0, 3),
                         textcoords="offset points", fontsize=7.5, color="0.3")
-        if left_out:
-            note(ax, left_out, y=0.93)
     else:
         note(ax, "no configuration of this sweep has an optimum to measure a gap to:\n"
                  + left_out + "\n(see learning_curves.png, and the comparison with "
@@ -420,6 +418,8 @@ def convergence_figure(lines: list[Line], optimum: Callable[[dict], float | None
         ax.set_xticks([])
         ax.set_yticks([])
     ax.set_ylabel("objective − optimum of the same objective (log scale)")
-    ax.set_title("Does gradient descent reach the optimum that fit() finds?"
+    fig.suptitle("Does gradient descent reach the optimum that fit() finds?"
                  + (f"\n{title}" if title else ""))
+    if convex and left_out:  # above the axes, where no curve runs
+        ax.set_title(left_out, fontsize=8, color="0.3")
     return fig

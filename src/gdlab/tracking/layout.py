@@ -36,10 +36,25 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from gdlab import grid as G
 from gdlab.metrics import HIGHER_IS_BETTER
 from gdlab.names import short_value
 from gdlab.runfiles import Run
+from gdlab.settling import TAIL, oscillating
+from gdlab.tracking.charts import (  # noqa: F401 - DIVERGED_COLOR etc.: layout's names too
+    CURVE_POINTS_TAG,
+    DIVERGED_CAP,
+    DIVERGED_COLOR,
+    MAX_CURVE_POINTS,
+    PALETTE,
+    capped,
+    curve_indices,
+    curve_points_tag,
+    parent_colors,
+    run_color,
+)
 
 #: identity tags: which project, sweep and run a gdlab run is, and what it holds
 PROJECT_TAG = "gdlab.project"
@@ -83,8 +98,6 @@ CURVES, SUMMARY = "curves/", "summary/"
 TOP_TAG, TOP = "gdlab.top", 3
 #: the experiment's saved view of its sweeps (experiment tag mlflow.sharedViewState.<key>)
 VIEW_KEY = "gdlab-sweeps"
-#: a diverged run's colour in MLflow's tables and charts
-DIVERGED_COLOR = "#d62728"
 
 
 def fit_tag(value: str, limit: int = MAX_TAG_VALUE) -> str:
@@ -146,15 +159,22 @@ def _value(v) -> float:
 
 
 def run_metrics(run: Run, optimum: float | None) -> list[tuple[str, float, int, int]]:
-    """A run's metrics (key, value, timestamp, step): its curves (step = epoch) and its
-    summary (step 0); ``optimum``: the objective's optimum of its problem, if any."""
+    """A run's metrics (key, value, timestamp, step): its curves (step = epoch; at most
+    :data:`MAX_CURVE_POINTS` points, :func:`curve_indices`) and its summary (step 0);
+    ``optimum``: the objective's optimum of its problem, if any."""
     end = int(run.timing["end_time_ms"])
     history = run.history
+    rows = curve_indices(history)
     metrics = []
     for col, values in history.items():
         if col != "epoch":
+            epochs = np.asarray(history["epoch"])[rows]
+            kept = np.asarray(values, dtype=np.float64)[rows]
+            if run.diverged:  # its blow-up would flatten every other curve
+                ok = capped(kept)
+                epochs, kept = epochs[ok], kept[ok]
             metrics += [(f"{CURVES}{col}", float(v), end, int(s))
-                        for s, v in zip(history["epoch"], values, strict=True)]
+                        for s, v in zip(epochs, kept, strict=True)]
             if col.startswith("val_") and len(values):
                 metrics.append((f"{SUMMARY}final_{col}", float(values[-1]), end, 0))
     metrics += [(f"{SUMMARY}test_{k}", _value(v), end, 0) for k, v in run.metrics["test"].items()]
@@ -164,18 +184,53 @@ def run_metrics(run: Run, optimum: float | None) -> list[tuple[str, float, int, 
     return metrics
 
 
+def child_description(run: Run, name: str, top: bool = False, best: bool = False) -> str:
+    """A child's description (markdown, ``mlflow.note.content``): what run it is, its
+    validation loss where it ends (the tail's mean, how the best run is chosen) and last
+    epoch, whether it oscillates or diverged, its test value, and its rank."""
+    tail = run.result.get("tail") or {}
+    loss = next((m for m in ("log_loss", "mse") if m in (tail.get("val") or {})), None)
+    lines = []
+    if best:
+        lines.append(f"**The best run of {run.dataset} / {run.model}**, chosen on "
+                     f"{CHOSEN.format(name='metric')}; its model is the one registered.")
+    elif top:
+        lines.append(f"One of the {TOP} best runs of {run.dataset} / {run.model}.")
+    what = f"**{name}** (gdlab run `{run.name}`), {run.n_epochs} epochs"
+    if run.diverged:
+        what += ": **diverged** (status FAILED; its curves stop before the blow-up)"
+    lines.append(what + ".")
+    if loss is not None and not run.diverged:
+        last = (run.metrics.get("val") or {}).get(loss)
+        lines.append(f"Validation {loss} over its last {tail.get('epochs')} epochs: "
+                     f"{_fmt(tail['val'][loss])} on average (last epoch {_fmt(last)})"
+                     + ("; it still swings there (oscillating), so it ranks after the runs "
+                        "that settled." if tail.get("oscillating") else "; settled."))
+    test = {k: v for k, v in (run.metrics.get("test") or {}).items() if k in ("log_loss", "mse",
+                                                                        "accuracy", "r2")}
+    if test:
+        lines.append("Test: " + ", ".join(f"{k} {_fmt(v)}" for k, v in test.items()) + ".")
+    return fit_tag("\n\n".join(lines))
+
+
 def child_record(run: Run, name: str, parent_id: str, project: str, commit: str,
-                 optimum: float | None, top: bool) -> ChildRecord:
+                 optimum: float | None, top: bool, best: bool = False) -> ChildRecord:
     """The child of ``run`` named ``name`` under the parent ``parent_id``; ``optimum``: the
-    objective's optimum of its problem, if it has one; ``top``: one of its sweep's best."""
+    objective's optimum of its problem, if it has one; ``top``: one of its sweep's best;
+    ``best``: the sweep's best run (its description says so)."""
     res = run.result
     tags = {**identity_tags(project, run.dataset, run.model, ROLE_RUN), **code_tags(run, commit),
             RUN_TAG: run.name, NAME_TAG: name, PARENT_TAG: parent_id,
             CONTENT_TAG: child_key(run.content_key), TOP_TAG: "1" if top else "0",
             "task": run.task, "diverged": str(run.diverged).lower(),
+            # its validation loss still swings at the end: it ranks after settled runs
+            "oscillating": str(oscillating(res)).lower(),
             "n_epochs": str(run.n_epochs)}
-    if run.diverged:
-        tags["mlflow.runColor"] = DIVERGED_COLOR
+    tags["mlflow.runColor"] = run_color(run)
+    tags[NOTE_TAG] = child_description(run, name, top, best)
+    thinned = curve_points_tag(run.history)
+    if thinned:
+        tags[CURVE_POINTS_TAG] = thinned
     for key in ("config", "repeat", "rung", "round"):  # repeats, halving, TPE rounds
         if key in res:
             tags[key] = str(res[key])
@@ -216,12 +271,16 @@ def axis_tag(values: list) -> str:
     return f"{len(values)} values{span} (all in grid.json)"
 
 
-def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None) -> dict:
+def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None,
+                color: str | None = None) -> dict:
     """The parent's description as tags: the grid's values (``grid.<axis>``) or the
-    search's settings (``search.*``), counts, the selection metric, the best run's values."""
+    search's settings (``search.*``), counts, the selection metric, the best run's values;
+    ``color``: its colour in the charts (:func:`gdlab.tracking.charts.parent_colors`, one
+    per sweep of the experiment)."""
     tags = {"sweep.method": method, "n_runs": str(len(runs)),
             "n_configs": str(len({r.config for r in runs})),
-            "n_diverged": str(sum(r.diverged for r in runs)), TOP_TAG: "1",
+            "n_diverged": str(sum(r.diverged for r in runs)),
+            "n_oscillating": str(sum(oscillating(r.result) for r in runs)), TOP_TAG: "1",
             "selection_metric": str(best.get("selection_metric"))}
     if search is None:
         tags.update({f"grid.{k}": axis_tag(v) for k, v in grid_values(runs).items()})
@@ -232,6 +291,8 @@ def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None) -
         tags.update({f"search.{part}.{axis}": fit_tag(json.dumps(dist, sort_keys=True))
                      for part in ("space", "grid")
                      for axis, dist in sorted(search.get(part, {}).items())})
+    if color is not None:
+        tags["mlflow.runColor"] = color
     if len({r.config for r in runs}) < len(runs):
         tags["repeats"] = str(max(r.repeat for r in runs) + 1)
     if best.get("run_name") is not None:
@@ -267,6 +328,10 @@ def _better(name: str) -> str:
     return "higher is better" if HIGHER_IS_BETTER.get(name) else "lower is better"
 
 
+#: how the best run is chosen, in the words of a description
+CHOSEN = f"its validation {{name}} averaged over the last {TAIL:.0%} of its epochs"
+
+
 def _describe_axes(runs: list[Run], method: str, search: dict | None) -> str:
     if method != "grid":
         n = (search or {}).get("n_trials")
@@ -296,10 +361,13 @@ def parent_description(runs: list[Run], best: dict, method: str, search: dict | 
     val, test = best["metrics"]["val"][name], best["metrics"]["test"][name]
     default = best["sklearn_default"]
     theirs = default["metrics"]["test"][name]
+    held = (best.get("score") or {}).get("value", val)
     lines = [
-        f"**Best run**: {link}, chosen on validation {name} ({_better(name)}): validation "
-        f"{_fmt(val)}, test {_fmt(test)}; scikit-learn's `{default['estimator']}`: test "
-        f"{_fmt(theirs)}.", "", sweep, "",
+        f"**Best run**: {link}, chosen on {CHOSEN.format(name=name)} ({_better(name)}): "
+        f"{_fmt(held)} (last epoch {_fmt(val)}), test {_fmt(test)}; scikit-learn's "
+        f"`{default['estimator']}`: test {_fmt(theirs)}."
+        + (" Its validation loss still swings at the end: no settled run qualified."
+           if (best.get("score") or {}).get("oscillating") else ""), "", sweep, "",
         f"**What scikit-learn's two lines give**: `{default['estimator']}` fitted on the same "
         f"training split scores test {name} {_fmt(theirs)}"
         + ("" if default.get("converged", True) else " (its solver did not converge)") + ".",
@@ -373,8 +441,9 @@ def model_version_description(best: dict, dataset: str, model: str, best_name: s
     default = best["sklearn_default"]
     return fit_tag(
         f"Best run of the sweep {dataset} / {model}: {best_name} (gdlab run "
-        f"`{best['run_name']}`), chosen on validation {name} "
-        f"{_fmt(best['metrics']['val'][name])} ({_better(name)}). Test {name} "
+        f"`{best['run_name']}`), chosen on {CHOSEN.format(name=name)}: "
+        f"{_fmt((best.get('score') or {}).get('value', best['metrics']['val'][name]))} "
+        f"({_better(name)}). Test {name} "
         f"{_fmt(best['metrics']['test'][name])}; scikit-learn's `{default['estimator']}` on "
         f"the same split: {_fmt(default['metrics']['test'][name])}. Predicts on raw "
         "features: class probabilities (n, K) for classification, targets (n,) for "

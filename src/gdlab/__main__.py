@@ -1,0 +1,7 @@
+"""``python -m gdlab``: the ``gdlab`` command (:mod:`gdlab.cli`)."""
+
+import sys
+
+from gdlab.cli import main
+
+sys.exit(main())
