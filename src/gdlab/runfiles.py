@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from gdlab.io import DamagedFile, load_npz, read_json
+from gdlab.methods import METHODS, record_patterns
 
 RUN_FILES = ("model.npz", "history.csv", "metrics.json", "timing.json")
 #: metrics.json fields that name the code, not the result (left out of the content key)
@@ -138,18 +139,22 @@ def manifest_runs(paths) -> dict[str, dict]:
     return runs
 
 
-#: the JSON records jobs write under results/ (a job's declared output, or its companion)
-RECORDS = ("*/*/shards/*.json", "*/*/*.json", "*/*/rungs/*/shards/*.json",
-           "*/*/rounds/*/shards/*.json", "*/*/rungs/*/promoted.json", "mlflow/*.json")
+#: the JSON records jobs write under results/ (a job's declared output, or its companion;
+#: a search method's own, such as a stage's shards: :attr:`gdlab.methods.base.Method.records`)
+RECORDS = ("*/*/shards/*.json", "*/*/*.json", *record_patterns(), "mlflow/*.json")
+#: the stage folders whose shards train into the sweep's runs/, not the stage's own
+_SHARED_RUNS = {m.stage_folder for m in METHODS.values()
+                if m.stage_folder and not m.stage_owns_runs}
 
 
 def _runs_folder(manifest: Path) -> Path:
-    """Where the runs a shard manifest lists live: a rung's in ``rungs/<r>/runs/``, every
-    other (a sweep's shard, a TPE round's train shard) in the sweep's ``runs/``."""
-    owner = manifest.parent.parent  # the sweep, or a rung's or a round's folder
-    if owner.parent.name == "rounds":  # <sweep>/rounds/<r>/shards/: the sweep's runs
+    """Where the runs a shard manifest lists live: a sweep's shard's in the sweep's
+    ``runs/``; a stage's (``<sweep>/<stages>/<s>/shards/``) in the stage's own ``runs/``,
+    or the sweep's when its method says its stages share them."""
+    owner = manifest.parent.parent  # the sweep, or a stage's folder
+    if owner.parent.name in _SHARED_RUNS:
         return owner.parent.parent / "runs"
-    return owner / "runs"  # <sweep>/shards/ or <sweep>/rungs/<r>/shards/
+    return owner / "runs"
 
 
 def damaged_records(results_dir: str | os.PathLike = "results") -> dict[Path, tuple]:
@@ -178,7 +183,9 @@ def damaged_records(results_dir: str | os.PathLike = "results") -> dict[Path, tu
                               f"{', ...' if len(gone) > 1 else ''}): its shard trains them")
             if reason is not None:
                 sweep = Path(results_dir, *path.relative_to(results_dir).parts[:2])
-                needs = [sweep / "summary.csv"] if {"shards", "rungs"} & set(path.parts) else []
+                # a shard's or a stage's record (deeper than the sweep's own)
+                deep = len(path.relative_to(results_dir).parts) > 3
+                needs = [sweep / "summary.csv"] if deep else []
                 if path.parent.name == "mlflow":  # the setup's records: only a track job
                     # asks for them, so every sweep's track record goes (all sync again)
                     needs = [path.with_name("experiment.json"),

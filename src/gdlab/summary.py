@@ -22,7 +22,8 @@ import io
 import math
 
 from gdlab.baseline import default_of, optimum_objective
-from gdlab.grid import config_of, reference_key, survivors
+from gdlab.grid import config_of, reference_key
+from gdlab.methods.halving import survivors
 from gdlab.metrics import HIGHER_IS_BETTER
 from gdlab.stats import mean_ci
 
@@ -91,7 +92,7 @@ def promote(runs: list[dict], metric: str, eta: int, last: bool = False) -> dict
 
     The ranking is :func:`rank_runs` (validation ``metric`` at the rung's budget, ties by
     run name), then the runs that diverged or have no finite metric, by name; the first
-    :func:`gdlab.grid.survivors` of the ranked runs are promoted, never a diverged one
+    :func:`gdlab.methods.halving.survivors` of the ranked runs are promoted, never a diverged one
     (none from the ``last`` rung). It depends on results only, so it is the same whatever
     the scheduling.
     """

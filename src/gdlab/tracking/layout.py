@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gdlab import grid as G
+from gdlab.methods import METHODS
 from gdlab.metrics import HIGHER_IS_BETTER
 from gdlab.names import short_value
 from gdlab.runfiles import Run
@@ -227,8 +228,7 @@ def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None) -
         tags.update({f"grid.{k}": axis_tag(v) for k, v in grid_values(runs).items()})
     else:
         tags.update({f"search.{k}": fit_tag(str(search[k]))
-                     for k in ("method", "n_trials", "seed", "eta", "budgets", "batch",
-                               "n_startup_trials") if k in search})
+                     for k in METHODS[method].tag_keys if k in search})
         tags.update({f"search.{part}.{axis}": fit_tag(json.dumps(dist, sort_keys=True))
                      for part in ("space", "grid")
                      for axis, dist in sorted(search.get(part, {}).items())})
@@ -268,9 +268,11 @@ def _better(name: str) -> str:
 
 
 def _describe_axes(runs: list[Run], method: str, search: dict | None) -> str:
-    if method != "grid":
-        n = (search or {}).get("n_trials")
-        return f"a {method} search" + (f" of {n} trials" if n else "")
+    """What the sweep is: its method's words (:meth:`gdlab.methods.base.Method.describe`),
+    else the values its runs vary (a grid)."""
+    said = METHODS[method].describe(search)
+    if said is not None:
+        return said
     varying = [(k, v) for k, v in grid_values(runs).items() if len(v) > 1]
     if not varying:
         return "one configuration"
