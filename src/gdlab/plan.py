@@ -12,7 +12,7 @@ from gdlab import grid as G
 from gdlab import names
 from gdlab.codeversion import code_version
 from gdlab.io import canonical_json
-from gdlab.methods import method_of
+from gdlab.methods import METHODS, method_of
 from gdlab.models.registry import REGISTRY
 
 #: the module that reads each kind of dataset: a make_dataset job's code is its source's
@@ -49,6 +49,11 @@ def data_key(config: dict, dataset: str) -> str:
 def train_code(model: str) -> str:
     """The training code and the model's own module (models are imported lazily)."""
     return code_version("gdlab.train", REGISTRY[model].module)
+
+
+def method_rules() -> list[str]:
+    """The rules files (under ``workflow/rules/``) of the methods that train in stages."""
+    return [m.rules for m in METHODS.values() if m.rules]
 
 
 class Plan:

@@ -167,3 +167,8 @@ if workflow.is_main_process:
 
 def track_spec(w):
     return PLAN.track_spec(w.dataset, w.model, MLFLOW_URI_HASH)
+
+
+def method_rules():
+    """The rules files of the search methods that bring their own (gdlab.methods)."""
+    return [f"workflow/rules/{name}" for name in P.method_rules()]

@@ -9,6 +9,12 @@
 from gdlab.methods import halving as M_HALVING
 
 
+# light jobs, run where Snakemake runs (train_rung is the cluster's: Method.cluster_rules)
+localrules:
+    promote,
+    publish,
+
+
 def _halving(w):
     return config["models"][w.model]["search"]
 

@@ -8,6 +8,13 @@
 from gdlab.methods import tpe as M_TPE
 
 
+# light jobs, run where Snakemake runs (train_round is the cluster's: Method.cluster_rules)
+localrules:
+    ask,
+    collect_round,
+    search_history,
+
+
 def _tpe_round_specs(dataset, model, r):
     """Run name -> spec of every run of round ``r`` of a TPE sweep (each trial repeated),
     from the round's record, read once its checkpoint ``ask`` is done."""

@@ -26,6 +26,8 @@ class Method:
     figures: tuple[str, ...] = SWEEP_FIGURES[1:]
     #: the rule that writes the sweep's shard manifests ``shards/<k>.json``
     shards_by: str = "train"
+    #: its own rules file under ``workflow/rules/`` (its stages), if any
+    rules: str | None = None
     #: the rules whose jobs a cluster runs (every other rule runs where Snakemake runs)
     cluster_rules: tuple[str, ...] = ("train",)
     #: whether the points are known when the Snakefile is parsed (False: asked by jobs)

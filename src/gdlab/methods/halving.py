@@ -59,6 +59,7 @@ def rung_shard_spec(dataset: str, model: str, rung: int, shard: str, names: list
 class Halving(Method):
     name = "halving"
     module = __name__
+    rules = "halving.smk"
     shards_by = "publish"
     cluster_rules = ("train_rung",)
     stage_folder = "rungs"

@@ -52,6 +52,7 @@ def history_spec(config: dict, model: str) -> str:
 class Tpe(Method):
     name = "tpe"
     module = __name__
+    rules = "tpe.smk"
     figures = (*SWEEP_FIGURES[1:], HISTORY_FIGURE)
     shards_by = "collect_round"
     cluster_rules = ("train_round",)
