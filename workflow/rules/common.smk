@@ -59,8 +59,6 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_-]+",
     model=r"[A-Za-z0-9_-]+",
     shard=r"\d+",
-    rung=r"\d+",
-    round=r"\d+",
 
 
 #: every sweep's method, runs and shards (gdlab.plan.Plan)

@@ -9,6 +9,10 @@
 from gdlab.methods import halving as M_HALVING
 
 
+wildcard_constraints:
+    rung=r"\d+",
+
+
 # light jobs, run where Snakemake runs (train_rung is the cluster's: Method.cluster_rules)
 localrules:
     promote,

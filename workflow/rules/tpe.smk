@@ -8,6 +8,10 @@
 from gdlab.methods import tpe as M_TPE
 
 
+wildcard_constraints:
+    round=r"\d+",
+
+
 # light jobs, run where Snakemake runs (train_round is the cluster's: Method.cluster_rules)
 localrules:
     ask,

@@ -60,6 +60,11 @@ def record_patterns() -> tuple[str, ...]:
     return tuple(p for m in METHODS.values() for p in m.records)
 
 
+def stage_fields() -> tuple[str, ...]:
+    """The fields of a run's spec that name its stage, one per staged method."""
+    return tuple(m.stage_field for m in METHODS.values() if m.stage_field)
+
+
 def cluster_rules() -> set[str]:
     """The rules whose jobs a cluster runs: every method's training rules."""
     return {r for m in METHODS.values() for r in m.cluster_rules}

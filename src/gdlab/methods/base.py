@@ -35,6 +35,8 @@ class Method:
     #: the folder under a sweep that holds its stages (``rungs``, ``rounds``), if any, and
     #: whether a stage's shards train into the stage's own ``runs/`` (else the sweep's)
     stage_folder: str | None = None
+    #: the field of a run's spec (and MLflow tag) that names its stage (``rung``, ``round``)
+    stage_field: str | None = None
     stage_owns_runs: bool = False
     #: the method's own JSON records under ``results/`` (besides every sweep's)
     records: tuple[str, ...] = ()

@@ -63,6 +63,7 @@ class Halving(Method):
     shards_by = "publish"
     cluster_rules = ("train_rung",)
     stage_folder = "rungs"
+    stage_field = "rung"
     stage_owns_runs = True  # a rung's runs go on from the rung before's, in rungs/<r>/runs/
     records = ("*/*/rungs/*/shards/*.json", "*/*/rungs/*/promoted.json")
     tag_keys = ("method", "n_trials", "seed", "eta", "budgets")

@@ -58,6 +58,7 @@ class Tpe(Method):
     cluster_rules = ("train_round",)
     planned = False
     stage_folder = "rounds"
+    stage_field = "round"
     stage_owns_runs = False  # a round's shards train straight into the sweep's runs/
     records = ("*/*/rounds/*/shards/*.json",)
     tag_keys = ("method", "n_trials", "seed", "batch", "n_startup_trials")

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gdlab import grid as G
-from gdlab.methods import METHODS
+from gdlab.methods import METHODS, stage_fields
 from gdlab.metrics import HIGHER_IS_BETTER
 from gdlab.names import short_value
 from gdlab.runfiles import Run
@@ -177,7 +177,7 @@ def child_record(run: Run, name: str, parent_id: str, project: str, commit: str,
             "n_epochs": str(run.n_epochs)}
     if run.diverged:
         tags["mlflow.runColor"] = DIVERGED_COLOR
-    for key in ("config", "repeat", "rung", "round"):  # repeats, halving, TPE rounds
+    for key in ("config", "repeat", *stage_fields()):  # repeats, a stage (rung, round)
         if key in res:
             tags[key] = str(res[key])
     params = {k: fit_tag(G.format_value(v), MAX_PARAM_VALUE)
