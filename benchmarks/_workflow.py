@@ -98,7 +98,7 @@ def finished_sweep(root: Path, dataset: str = "moons", model: str = "logistic_re
                    method: str = "grid") -> dict:
     """What a sweep's track job reads in a project run up to its plots (``snakemake
     --omit-from mlflow_setup``): the sweep directory, its shard manifests, the split and
-    the sweep's figures (as gdlab.plan.Plan.sweep_plots names them)."""
+    the sweep's figures (as gdlab.jobs.Plan.sweep_plots names them)."""
     sys.path.insert(0, str(REPO / "src"))
     from gdlab import names
     from gdlab.methods import METHODS

@@ -64,7 +64,7 @@ def test_no_rule_runfiles_or_tracking_dispatches_on_a_method_name():
     file (Method.rules) name it. (``grid`` is also a config key, so only searches.)"""
     own = {m.rules for m in METHODS.values() if m.rules}
     files = [p for p in (REPO / "workflow/rules").glob("*.smk") if p.name not in own]
-    files += [REPO / "Snakefile", REPO / "src/gdlab/runfiles.py", REPO / "src/gdlab/plan.py",
+    files += [REPO / "Snakefile", REPO / "src/gdlab/runfiles.py", REPO / "src/gdlab/jobs.py",
               *(REPO / "src/gdlab/tracking").glob("*.py")]
     for path in files:
         code = "\n".join(line.split("#")[0] for line in path.read_text().splitlines())

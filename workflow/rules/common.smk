@@ -1,5 +1,5 @@
 # Helpers shared by the rules: config validation and input functions. What each job
-# receives is planned in gdlab.plan, from each sweep's search method (gdlab.methods).
+# receives is planned in gdlab.jobs, from each sweep's search method (gdlab.methods).
 import json
 import os
 import sys
@@ -16,7 +16,7 @@ os.environ.update(
 )
 
 from gdlab import grid as G
-from gdlab import plan as P
+from gdlab import jobs as J
 from gdlab.codeversion import code_version
 from gdlab.config import ConfigError, load_schema, validate_config
 from gdlab.models.registry import REGISTRY
@@ -61,17 +61,17 @@ wildcard_constraints:
     shard=r"\d+",
 
 
-#: every sweep's method, runs and shards (gdlab.plan.Plan)
-PLAN = P.Plan(config)
+#: every sweep's method, runs and shards (gdlab.jobs.Plan)
+PLAN = J.Plan(config)
 SWEEPS = PLAN.sweeps
 
 
 def dataset_spec(dataset):
-    return P.dataset_spec(config, dataset)
+    return J.dataset_spec(config, dataset)
 
 
 def split_spec(dataset):
-    return P.split_spec(config, dataset)
+    return J.split_spec(config, dataset)
 
 
 def _shard_runs(w):
@@ -88,7 +88,7 @@ def shard_spec(w):
 
 
 def sweep_runs(w):
-    """The run names of a sweep, or None when its jobs ask its points (gdlab.plan)."""
+    """The run names of a sweep, or None when its jobs ask its points (gdlab.jobs)."""
     return PLAN.sweep_runs(w.dataset, w.model)
 
 
@@ -169,4 +169,4 @@ def track_spec(w):
 
 def method_rules():
     """The rules files of the search methods that bring their own (gdlab.methods)."""
-    return [f"workflow/rules/{name}" for name in P.method_rules()]
+    return [f"workflow/rules/{name}" for name in J.method_rules()]

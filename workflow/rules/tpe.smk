@@ -26,7 +26,7 @@ def _tpe_round_specs(dataset, model, r):
     with open(done.output[0], encoding="utf-8") as f:
         record = json.load(f)
     return M_TPE.round_specs(
-        config, dataset, model, r, record, P.data_key(config, dataset), P.train_code(model)
+        config, dataset, model, r, record, J.data_key(config, dataset), J.train_code(model)
     )
 
 
