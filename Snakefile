@@ -25,12 +25,16 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/halving.smk"
-include: "workflow/rules/tpe.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plot.smk"
 include: "workflow/rules/track.smk"
 include: "workflow/rules/costs.smk"
+
+
+# the rules of the search methods that train in stages (gdlab.methods: Method.rules)
+for _rules in method_rules():
+
+    include: _rules
 
 
 rule all:
@@ -42,8 +46,8 @@ rule all:
 
 # On a cluster (profiles/slurm) only train jobs are submitted; every other rule is light
 # (a few seconds, or MLflow traffic from the submitting node) and runs where Snakemake
-# runs. Every rule but train, train_rung and train_round, here and only here
-# (tests/test_slurm.py checks the list).
+# runs. Every rule but train here; a search method's rules file lists its own
+# (tests/test_slurm.py checks that only the methods' cluster_rules are jobs).
 localrules:
     all,
     make_dataset,
@@ -56,11 +60,6 @@ localrules:
     lesson,
     mlflow_setup,
     track,
-    promote,
-    publish,
-    ask,
-    collect_round,
-    search_history,
     costs,
 
 

@@ -98,12 +98,13 @@ def finished_sweep(root: Path, dataset: str = "moons", model: str = "logistic_re
                    method: str = "grid") -> dict:
     """What a sweep's track job reads in a project run up to its plots (``snakemake
     --omit-from mlflow_setup``): the sweep directory, its shard manifests, the split and
-    the sweep's figures (as ``sweep_plots`` in common.smk names them)."""
+    the sweep's figures (as gdlab.jobs.Plan.sweep_plots names them)."""
     sys.path.insert(0, str(REPO / "src"))
     from gdlab import names
+    from gdlab.methods import METHODS
 
     sweep = Path(root) / "results" / dataset / model
-    figures = [sweep / "plots" / f for f in names.sweep_figures(method)]
+    figures = [sweep / "plots" / f for f in METHODS[method].figures]
     if (sweep / "plots" / names.LESSON_FIGURE).is_file():
         figures.append(sweep / "plots" / names.LESSON_FIGURE)
     return {"dir": sweep, "manifests": sorted(sweep.glob("shards/*.json")),

@@ -201,14 +201,14 @@ def test_an_overlay_replaces_a_grid_by_a_search_with_grid_null(tmp_path):
 
 
 def test_the_search_space_of_every_axis_is_the_registrys():
+    from gdlab.methods import SEARCHES
     from gdlab.models.registry import REGISTRY
 
     models = SCHEMA["properties"]["models"]
     for name, info in REGISTRY.items():
-        # one space per method (random search, successive halving, TPE): each axis, same
-        # forms
+        # one space per search method (gdlab.methods): each axis, same forms
         forms_of = models["properties"][name]["properties"]["search"]["oneOf"]
-        assert len(forms_of) == 3
+        assert len(forms_of) == len(SEARCHES)
         for space in (form["properties"]["space"] for form in forms_of):
             assert set(space["properties"]) == set(info.axes)
         for axis, schema in info.axes.items():

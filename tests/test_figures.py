@@ -20,8 +20,9 @@ from gdlab.figures import draw, views
 from gdlab.figures import run as run_figs
 from gdlab.figures import sweep as sweep_figs
 from gdlab.figures.style import render_png
-from gdlab.grid import expand_grid, run_name, run_specs, stable_hash
+from gdlab.grid import expand_grid, run_name, stable_hash
 from gdlab.io import read_json, write_json, write_text
+from gdlab.methods import run_specs
 from gdlab.names import RUN_FIGURES, SWEEP_FIGURES, short_names
 from gdlab.runfiles import Run, read_sweep
 from gdlab.train import train_shard

@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 from conftest import tiny_config
 
-from gdlab import grid as G
 from gdlab.config import ConfigError, load_schema, validate_config
 from gdlab.io import npz_bytes
+from gdlab.methods import halving as H
+from gdlab.methods import method_of, run_specs
+from gdlab.methods import random as R
 from gdlab.models.registry import model_info
 from gdlab.summary import promote, select_best
 from gdlab.train import evaluate
@@ -154,8 +156,9 @@ def test_candidates_are_drawn_exactly_as_a_random_search_with_epochs_the_last_bu
     config = _validated(HALVING)
     random = {**HALVING, "method": "random", "space": {**SPACE, "epochs": {"choice": [15]}}}
     del random["eta"], random["budgets"]
-    drawn = G.search_trials(random, "logistic_regression", 7)
-    halving = G.sweep_points(config["models"]["logistic_regression"], "logistic_regression", 7)
+    drawn = R.search_trials(random, "logistic_regression", 7)
+    spec = config["models"]["logistic_regression"]
+    halving = method_of(spec).points(spec, "logistic_regression", 7)
     # same values; names without epochs (not an axis of the space here)
     assert [hp for _, hp in halving] == [hp for _, hp in drawn]
     assert [n for n, _ in halving] == [n.replace("/epochs~15", "") for n, _ in drawn]
@@ -164,12 +167,12 @@ def test_candidates_are_drawn_exactly_as_a_random_search_with_epochs_the_last_bu
 def test_rung_specs_keep_the_seed_and_the_top_rung_is_the_full_sweeps_run():
     config = _validated({"method": "halving", "eta": 2, "budgets": [2, 6],
                          "grid": {"lr": [0.1, 1.0], "optimizer": ["gd", "adam"]}})
-    specs = G.run_specs(config, "moons", "logistic_regression", "data", "code")
+    specs = run_specs(config, "moons", "logistic_regression", "data", "code")
     assert sorted(specs) == sorted(f"lr~{lr}/optimizer~{o}" for lr in (0.1, 1.0)
                                    for o in ("adam", "gd"))
     for spec in specs.values():
         assert spec["rung"] == 1 and spec["hyperparameters"]["epochs"] == 6
-        low = G.at_rung(spec, 0, [2, 6])
+        low = H.at_rung(spec, 0, [2, 6])
         assert low["seed"] == spec["seed"] and low["rung"] == 0
         assert low["hyperparameters"] == {**spec["hyperparameters"], "epochs": 2}
         assert low["run_key"] != spec["run_key"]
@@ -177,7 +180,7 @@ def test_rung_specs_keep_the_seed_and_the_top_rung_is_the_full_sweeps_run():
     # seed and run key (so the same bytes), only its name lacks epochs (the budgets' axis)
     config["models"]["logistic_regression"] = {
         "grid": {"lr": [0.1, 1.0], "optimizer": ["gd", "adam"], "epochs": [6]}}
-    full = G.run_specs(config, "moons", "logistic_regression", "data", "code")
+    full = run_specs(config, "moons", "logistic_regression", "data", "code")
     for name, spec in specs.items():
         same = full[f"epochs~6/{name}"]
         assert (spec["seed"], spec["run_key"], spec["hyperparameters"]) == \

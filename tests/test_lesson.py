@@ -17,6 +17,7 @@ from gdlab.data import load_sklearn, make_synthetic, split_dataset
 from gdlab.figures.draw import plot_lesson_files
 from gdlab.figures.lesson import replay_paths
 from gdlab.lesson import NEAR, constant_log_loss, lesson_pairs, lesson_record, plateau_epochs
+from gdlab.methods import run_specs
 from gdlab.runfiles import read_sweep
 from gdlab.train import train_run
 
@@ -47,7 +48,7 @@ def test_two_losses_of_one_configuration_share_their_seed_and_start():
     config, split = _default_split("moons")
     grid = {"lr": [0.1, 1.0], "loss": ["log_loss", "squared"], "init": ["normal"],
             "init_scale": [8.0], "epochs": [5]}
-    specs = G.run_specs(_user_config(config, "moons", grid), "moons", "logistic_regression",
+    specs = run_specs(_user_config(config, "moons", grid), "moons", "logistic_regression",
                         "k", "c")
     by_loss = {}
     for spec in specs.values():
@@ -75,7 +76,7 @@ def test_from_a_saturated_start_the_squared_loss_ends_worse_than_log_loss(datase
     config, split = _default_split(dataset)
     grid = {"lr": [0.1], "loss": ["log_loss", "squared"], "init": ["normal"],
             "init_scale": [8.0], "epochs": [100]}
-    specs = G.run_specs(_user_config(config, dataset, grid), dataset, "logistic_regression",
+    specs = run_specs(_user_config(config, dataset, grid), dataset, "logistic_regression",
                         "k", "c")
     val = {}
     for spec in specs.values():
@@ -98,7 +99,7 @@ def lesson_sweep(tmp_path_factory):
     config, split = _default_split("moons")
     grid = {"lr": [0.1, 1.0, 10.0], "loss": ["log_loss", "squared"],
             "init": ["zeros", "normal"], "init_scale": [4.0], "epochs": [60]}
-    specs = G.run_specs(_user_config(config, "moons", grid), "moons", "logistic_regression",
+    specs = run_specs(_user_config(config, "moons", grid), "moons", "logistic_regression",
                         "k", "c")
     write_sweep(root, split, list(specs.values()), "log_loss")
     return root, split, read_sweep(root, [root / "shards/0.json"]).runs

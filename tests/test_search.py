@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from gdlab import grid as G
+from gdlab.methods import method_of, run_specs
+from gdlab.methods import random as R
 
 SPACE = {"lr": {"loguniform": [1.0e-4, 10.0]}, "l2": {"uniform": [0.0, 0.1]},
          "batch_size": {"choice": [None, 32]}, "epochs": {"int": [20, 200]},
@@ -18,30 +20,30 @@ def search(n_trials: int, space=SPACE, seed=7) -> dict:
 
 
 def test_raising_n_trials_only_adds_trials():
-    few = G.search_trials(search(10), "logistic_regression", 42)
-    many = G.search_trials(search(25), "logistic_regression", 42)
+    few = R.search_trials(search(10), "logistic_regression", 42)
+    many = R.search_trials(search(25), "logistic_regression", 42)
     assert many[:10] == few  # same names, same values
     assert len({name for name, _ in many}) == 25
 
 
 def test_a_trial_depends_on_seed_model_and_number_only():
-    a = G.search_trials(search(5), "logistic_regression", 42)
-    assert a == G.search_trials(search(5), "logistic_regression", 0)  # the search's seed
-    assert a != G.search_trials(search(5, seed=8), "logistic_regression", 42)
-    other = G.search_trials(search(5), "linear_regression", 42)
+    a = R.search_trials(search(5), "logistic_regression", 42)
+    assert a == R.search_trials(search(5), "logistic_regression", 0)  # the search's seed
+    assert a != R.search_trials(search(5, seed=8), "logistic_regression", 42)
+    other = R.search_trials(search(5), "linear_regression", 42)
     assert [hp["lr"] for _, hp in a] != [hp["lr"] for _, hp in other]
     # without a seed of its own the search uses the global one
     unseeded = {k: v for k, v in search(5).items() if k != "seed"}
-    assert G.search_trials(unseeded, "logistic_regression", 7) == a
+    assert R.search_trials(unseeded, "logistic_regression", 7) == a
     # each axis is drawn on its own: adding one to the space leaves the others' values
-    wider = G.search_trials(search(5, {**SPACE, "tol": {"uniform": [0.0, 1e-3]}}),
+    wider = R.search_trials(search(5, {**SPACE, "tol": {"uniform": [0.0, 1e-3]}}),
                             "logistic_regression", 42)
     for (_, hp), (_, hp2) in zip(a, wider, strict=True):
         assert {k: hp2[k] for k in SPACE} == {k: hp[k] for k in SPACE}
 
 
 def test_draws_follow_their_distributions():
-    trials = [hp for _, hp in G.search_trials(search(2000), "logistic_regression", 1)]
+    trials = [hp for _, hp in R.search_trials(search(2000), "logistic_regression", 1)]
     lr = np.array([hp["lr"] for hp in trials])
     l2 = np.array([hp["l2"] for hp in trials])
     epochs = np.array([hp["epochs"] for hp in trials])
@@ -62,18 +64,18 @@ def test_draw_at_the_ends_of_the_unit_interval_stays_in_bounds():
     top = math.nextafter(1.0, 0.0)
     for dist in SPACE.values():
         for u in (0.0, top):
-            value = G.draw(dist, u)
+            value = R.draw(dist, u)
             (kind, arg), = dist.items()
             if kind == "choice":
                 assert value in arg
             else:
                 assert arg[0] <= value <= arg[1]
-    assert G.draw({"int": [3, 5]}, 0.0) == 3 and G.draw({"int": [3, 5]}, top) == 5
-    assert G.draw({"loguniform": [1e-4, 10.0]}, 0.0) == 1e-4
+    assert R.draw({"int": [3, 5]}, 0.0) == 3 and R.draw({"int": [3, 5]}, top) == 5
+    assert R.draw({"loguniform": [1e-4, 10.0]}, 0.0) == 1e-4
 
 
 def test_trial_names_are_readable_unique_and_path_safe():
-    trials = G.search_trials(search(300), "logistic_regression", 42)
+    trials = R.search_trials(search(300), "logistic_regression", 42)
     names = [name for name, _ in trials]
     assert len(set(names)) == 300
     assert all(re.fullmatch(r"trial~\d{4}(/[a-z_0-9]+~[A-Za-z0-9_.+-]+)+", n) for n in names)
@@ -88,7 +90,7 @@ def test_trial_names_are_readable_unique_and_path_safe():
 
 def test_sweep_points_of_a_grid_are_its_combinations():
     grid = {"lr": [0.1, 1.0], "epochs": [5]}
-    points = G.sweep_points({"grid": grid}, "linear_regression", 42)
+    points = method_of({"grid": grid}).points({"grid": grid}, "linear_regression", 42)
     assert points == [(G.run_name(hp, grid), hp) for hp in G.expand_grid(grid, "linear_regression")]
     assert G.drawn_axes({"grid": grid}) == {}
     assert G.drawn_axes({"search": search(3)}) == {"epochs": "int", "l2": "uniform",
@@ -120,19 +122,19 @@ def old_run_specs(config, dataset, model, data_key, code):
 
 def test_one_repeat_is_exactly_the_run_of_old():
     want = old_run_specs(CONFIG, "moons", "logistic_regression", "d", "c")
-    assert G.run_specs(CONFIG, "moons", "logistic_regression", "d", "c") == want
+    assert run_specs(CONFIG, "moons", "logistic_regression", "d", "c") == want
     for where in ({"repeats": 1}, {"models": {"logistic_regression": {
             **CONFIG["models"]["logistic_regression"], "repeats": 1}}}):
         config = {**CONFIG, **where}
-        assert G.run_specs(config, "moons", "logistic_regression", "d", "c") == want
+        assert run_specs(config, "moons", "logistic_regression", "d", "c") == want
 
 
 def test_repeats_train_each_point_with_its_own_seed():
-    one = G.run_specs(CONFIG, "moons", "logistic_regression", "d", "c")
+    one = run_specs(CONFIG, "moons", "logistic_regression", "d", "c")
     config = {**CONFIG, "repeats": 2, "models": {"logistic_regression": {
         **CONFIG["models"]["logistic_regression"], "repeats": 3}}}  # the model's wins
     assert G.sweep_repeats(config, "logistic_regression") == 3
-    specs = G.run_specs(config, "moons", "logistic_regression", "d", "c")
+    specs = run_specs(config, "moons", "logistic_regression", "d", "c")
     assert len(specs) == 3 * len(one)
     for point, base in one.items():
         runs = [specs[f"{point}/repeat~{r}"] for r in range(3)]
@@ -149,6 +151,6 @@ def test_repeats_train_each_point_with_its_own_seed():
 
 
 def test_more_repeats_only_add_runs():
-    two = G.run_specs({**CONFIG, "repeats": 2}, "moons", "logistic_regression", "d", "c")
-    four = G.run_specs({**CONFIG, "repeats": 4}, "moons", "logistic_regression", "d", "c")
+    two = run_specs({**CONFIG, "repeats": 2}, "moons", "logistic_regression", "d", "c")
+    four = run_specs({**CONFIG, "repeats": 4}, "moons", "logistic_regression", "d", "c")
     assert {name: four[name] for name in two} == two

@@ -17,6 +17,7 @@ from scipy import stats as sps
 
 from gdlab import grid as G
 from gdlab.io import read_json
+from gdlab.methods import random as R
 
 pytestmark = [pytest.mark.workflow, pytest.mark.mlflow]
 
@@ -85,7 +86,7 @@ def searched(tmp_path_factory) -> Project:
 
 def test_a_random_search_runs_end_to_end(searched):
     sweep = searched.root / "results" / "moons" / "logistic_regression"
-    trials = G.search_trials(SEARCH, "logistic_regression", 7)
+    trials = R.search_trials(SEARCH, "logistic_regression", 7)
     names = sorted(p.parent.relative_to(sweep / "runs").as_posix()
                    for p in (sweep / "runs").rglob("metrics.json"))
     assert names == [name for name, _ in trials]
@@ -223,8 +224,8 @@ def test_raising_n_trials_only_adds_runs(searched, tmp_path):
     before = children_of(proj.root, "moons", "logistic_regression")
     first = {name: {f: (sweep / "runs" / name / f).read_bytes()
                     for f in ("metrics.json", "model.npz", "timing.json")} for name in before}
-    old = [name for name, _ in G.search_trials(SEARCH, "logistic_regression", 7)]
-    new = [name for name, _ in G.search_trials({**SEARCH, "n_trials": 5},
+    old = [name for name, _ in R.search_trials(SEARCH, "logistic_regression", 7)]
+    new = [name for name, _ in R.search_trials({**SEARCH, "n_trials": 5},
                                                "logistic_regression", 7)]
     assert new[:4] == old and sorted(before) == sorted(old)
     assert G.shard_count(5, 3) == G.shard_count(4, 3) == 2  # the sharding stays

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import re
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gdlab.grid import DEFAULT_SHARD_SIZE, dataset_classes, fits, normalize_value
+from gdlab.methods import METHODS, SEARCHES, method_of
 from gdlab.models.registry import REGISTRY
 
 DEFAULT_SELECTION = {"classification": "log_loss", "regression": "mse"}
@@ -141,7 +141,7 @@ def load_schema(path: str | os.PathLike) -> dict:
 
 def models_schema() -> dict:
     """``models.<name>``: its ``grid`` (lists of values per axis) or its ``search`` (a
-    random search over a space of the same axes), ``datasets`` and ``repeats``.
+    search method over a space of the same axes), ``datasets`` and ``repeats``.
 
     Generated from :data:`gdlab.models.registry.REGISTRY` (names and ``ModelInfo.axes``),
     so a new model or axis needs no edit of ``config/schema.yaml``.
@@ -152,44 +152,17 @@ def models_schema() -> dict:
                                for key, axis in axes.items()}}
 
     def search(axes: dict) -> dict:
-        """A random search (``method: random``), successive halving (``method: halving``:
-        ``eta``, ``budgets`` of epochs, and candidates drawn as a random search's or a
-        ``grid``; epochs are the budgets') or TPE in rounds (``method: tpe``: ``batch``
-        trials asked per round, :mod:`gdlab.tpe`)."""
+        """A search: one of the methods of :data:`gdlab.methods.METHODS` (each gives its
+        own schema from the common parts)."""
         space = {"type": "object", "additionalProperties": False,
                  "properties": {key: space_axis(axis) for key, axis in axes.items()}}
-        n_trials = {"type": "integer", "minimum": 1}
-        seed = {"type": "integer", "minimum": 0}
-        random = {"properties": {"method": {"const": "random"}, "n_trials": n_trials,
-                                 "seed": seed, "space": {**space, "required": ["lr", "epochs"]}},
-                  "required": ["n_trials", "space"], "additionalProperties": False}
-        halving = {"properties": {
-            "method": {"const": "halving"},
-            "eta": {"type": "integer", "minimum": 2,
-                    "description": "keep the best 1/eta of a rung's runs for the next"},
-            "budgets": {"type": "array", "minItems": 2,
-                        "items": {"type": "integer", "minimum": 1},
-                        "description": "epochs of each rung, increasing"},
-            "n_trials": n_trials, "seed": seed, "space": {**space, "required": ["lr"]},
-            "grid": {**grid(axes), "required": ["lr"]}},
-            "required": ["eta", "budgets"], "additionalProperties": False}
-        # grid, eta and budgets are successive halving's: allowed here only so that
-        # _tpe_problems can say why they do not belong to a TPE search
-        tpe = {"properties": {
-            "method": {"const": "tpe"}, "n_trials": n_trials,
-            "batch": {"type": "integer", "minimum": 1,
-                      "description": "trials asked per round (a round's trials train in "
-                                     "parallel)"},
-            "seed": seed,
-            "n_startup_trials": {"type": "integer", "minimum": 0,
-                                 "description": "trials told before TPE models the space "
-                                                "(random until then; default 10)"},
-            "space": {**space, "required": ["lr", "epochs"]},
-            "grid": True, "eta": True, "budgets": True},
-            "required": ["n_trials", "batch", "space"], "additionalProperties": False}
+        parts = {"space": space, "grid": grid(axes),
+                 "n_trials": {"type": "integer", "minimum": 1},
+                 "seed": {"type": "integer", "minimum": 0}}
+        forms = {name: METHODS[name].search_schema(parts) for name in SEARCHES}
         return {"type": "object", "required": ["method"],
-                "properties": {"method": {"enum": ["random", "halving", "tpe"]}},
-                "oneOf": [random, halving, tpe]}
+                "properties": {"method": {"enum": list(forms)}},
+                "oneOf": list(forms.values())}
 
     # which datasets a model sweeps (default: every one it fits)
     datasets = {"type": "array", "minItems": 1, "uniqueItems": True,
@@ -207,7 +180,7 @@ def models_schema() -> dict:
 
 def space_axis(axis: dict) -> dict:
     """The JSON Schema of one axis of a search space: exactly one distribution of
-    :data:`gdlab.grid.DISTRIBUTIONS` that suits the axis, its bounds valid values of it.
+    :data:`gdlab.methods.random.DISTRIBUTIONS` that suits the axis, its bounds valid values of it.
 
     ``choice`` suits every axis (its values checked as a grid's); ``uniform`` and
     ``loguniform`` (bounds > 0) a number axis; ``int`` an integer axis.
@@ -245,7 +218,7 @@ def _repeated(model: str, axis: str, values: list) -> bool:
     return len(set(seen)) != len(seen)
 
 
-def _sweep_problems(model: str, spec: dict) -> list[str]:
+def _sweep_problems(model: str, spec: dict, config: dict) -> list[str]:
     """A model's points come from its grid or its search (one of them); what the schema
     cannot say about either."""
     key = f"models.{model}"
@@ -253,14 +226,13 @@ def _sweep_problems(model: str, spec: dict) -> list[str]:
         return [f"{key}: has both 'grid' and 'search'; a model's runs come from one of them "
                 f"(remove {key}.grid or {key}.search)"]
     if "grid" not in spec and "search" not in spec:
-        return [f"{key}: needs 'grid' (lists of values) or 'search' (a random search, "
-                f"successive halving or TPE)"]
+        return [f"{key}: needs 'grid' (lists of values) or 'search' (one of the methods "
+                f"{', '.join(SEARCHES)})"]
     if "grid" in spec:
         return [f"{key}.grid.{axis}: repeated value in {values}"
                 for axis, values in spec["grid"].items() if _repeated(model, axis, values)]
     search, where = spec["search"], f"{key}.search"
-    problems = _halving_problems(where, search) if search["method"] == "halving" else \
-        _tpe_problems(where, search) if search["method"] == "tpe" else []
+    problems = method_of(spec).problems(model, spec, config)
     for axis, dist in search.get("space", {}).items():
         (kind, arg), = dist.items()
         at = f"{where}.space.{axis}.{kind}"
@@ -273,45 +245,6 @@ def _sweep_problems(model: str, spec: dict) -> list[str]:
     problems += [f"{where}.grid.{axis}: repeated value in {values}"
                  for axis, values in search.get("grid", {}).items()
                  if _repeated(model, axis, values)]
-    return problems
-
-
-def _halving_problems(where: str, search: dict) -> list[str]:
-    """What the schema cannot say about a halving search: its candidates come from a space
-    (with ``n_trials``) or a grid, its budgets increase and set the epochs."""
-    problems = []
-    if ("space" in search) == ("grid" in search):
-        problems.append(f"{where}: give the candidates as 'space' (with n_trials) or as "
-                        f"'grid', one of them")
-    elif "space" in search and "n_trials" not in search:
-        problems.append(f"{where}.n_trials: required with {where}.space (how many "
-                        f"candidates to draw)")
-    elif "grid" in search and ("n_trials" in search or "seed" in search):
-        problems.append(f"{where}: n_trials and seed draw from a space; a grid's "
-                        f"candidates are all its combinations")
-    for part in ("space", "grid"):
-        if "epochs" in search.get(part, {}):
-            problems.append(f"{where}.{part}.epochs: the rungs' budgets are the epochs "
-                            f"({where}.budgets); remove it")
-    budgets = search["budgets"]
-    if any(a >= b for a, b in itertools.pairwise(budgets)):
-        problems.append(f"{where}.budgets: must increase from rung to rung, got {budgets}")
-    return problems
-
-
-def _tpe_problems(where: str, search: dict) -> list[str]:
-    """What the schema cannot say about a TPE search: rounds no larger than the search,
-    and none of successive halving's keys."""
-    problems = []
-    if "grid" in search:
-        problems.append(f"{where}.grid: a TPE search asks its trials from {where}.space; "
-                        f"candidates from a grid are successive halving's (method: halving)")
-    problems += [f"{where}.{key}: successive halving's; a TPE search trains each trial to "
-                 f"its own epochs (an axis of {where}.space); remove it"
-                 for key in ("eta", "budgets") if key in search]
-    if search["batch"] > search["n_trials"]:
-        problems.append(f"{where}.batch: {search['batch']} trials per round is more than "
-                        f"n_trials ({search['n_trials']}); give batch <= n_trials")
     return problems
 
 
@@ -409,12 +342,7 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
         if ds["task"] == "regression" and "n_classes" in ds:
             problems.append(f"datasets.{name}.n_classes: a regression dataset has no classes")
     for model, spec in config["models"].items():
-        problems += _sweep_problems(model, spec)
-        if spec.get("search", {}).get("method") == "halving" and \
-                spec.get("repeats", config.get("repeats", 1)) > 1:
-            where = f"models.{model}.repeats" if "repeats" in spec else "repeats"
-            problems.append(f"{where}: successive halving (models.{model}.search) trains "
-                            f"each candidate once; set models.{model}.repeats: 1")
+        problems += _sweep_problems(model, spec, config)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return config

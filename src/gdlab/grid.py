@@ -1,12 +1,12 @@
-"""From a config to jobs: grid expansion, random search, repeats, run names, run keys,
-derived seeds, shards (a job's code version: :mod:`gdlab.codeversion`).
+"""From a config to jobs, whatever the search method: grid expansion, run names, run keys,
+derived seeds, repeats, shards (each method's points: :mod:`gdlab.methods`; a job's code
+version: :mod:`gdlab.codeversion`).
 
 Everything here is deterministic and depends only on values, never on dict order or
 scheduling, so the same config always yields the same jobs, names, keys and seeds.
 
-A model's *points* (configurations of hyperparameters) come from its ``grid`` (every
-combination of the listed values) or its ``search`` (``n_trials`` random draws from a
-space, or successive halving over such draws or a grid); each point is trained
+A model's *points* (configurations of hyperparameters) come from its method
+(:data:`gdlab.methods.METHODS`: its ``grid``, or its ``search``); each point is trained
 ``repeats`` times with different seeds, each time a *run*.
 """
 
@@ -111,83 +111,6 @@ def run_name(hp: dict, grid_keys) -> str:
     return "/".join(f"{k}~{format_value(hp[k])}" for k in sorted(grid_keys))
 
 
-# --------------------------------------------------------------------------------------
-# Random search
-# --------------------------------------------------------------------------------------
-
-#: how a search space may draw one axis: ``{loguniform: [lo, hi]}``, ``{uniform: [lo, hi]}``
-#: (numbers), ``{int: [lo, hi]}`` (integers, both ends included), ``{choice: [values]}``
-DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
-#: significant digits of a drawn continuous value in a run name (never in the value itself)
-NAME_DIGITS = 3
-#: digits of the trial number in a run name (fixed: raising n_trials renames nothing)
-TRIAL_DIGITS = 4
-
-
-def unit_draw(*parts) -> float:
-    """A number in [0, 1) drawn from a hash of ``parts`` (52 bits of SHA-256).
-
-    A counter-based generator: the draw depends on its key only, not on how many draws
-    came before, so trial ``i``'s values are the same whatever ``n_trials`` and whichever
-    other axes the space has. Standard library only, the same on every platform.
-    """
-    return int(stable_hash(list(parts), 13), 16) / 16**13
-
-
-def draw(distribution: dict, u: float):
-    """The value of ``distribution`` (one of :data:`DISTRIBUTIONS`) at ``u`` in [0, 1)."""
-    (kind, arg), = distribution.items()
-    if kind == "choice":
-        return arg[min(int(u * len(arg)), len(arg) - 1)]
-    lo, hi = arg
-    if kind == "int":
-        return int(lo) + min(int(u * (int(hi) - int(lo) + 1)), int(hi) - int(lo))
-    if kind == "uniform":
-        value = lo + u * (hi - lo)
-    elif kind == "loguniform":
-        value = lo * (hi / lo) ** u  # lo at u = 0; log(value) uniform between the logs
-    else:
-        raise ValueError(f"unknown distribution {kind!r}; choose one of {DISTRIBUTIONS}")
-    return min(max(float(value), float(lo)), float(hi))  # rounding may miss a bound by an ulp
-
-
-def trial_seed(search_seed: int, model: str, trial: int) -> int:
-    """The seed trial ``trial`` of ``model``'s search draws its values from."""
-    return derive_seed(search_seed, "trial", model, trial)
-
-
-def search_trials(search: dict, model: str, global_seed: int) -> list[tuple[str, dict]]:
-    """(run name, hyperparameters) of every trial of a random search, trial 0 first.
-
-    Trial ``i`` draws each axis of the space from :func:`unit_draw` of
-    ``(trial_seed(seed, model, i), axis)``, ``seed`` being the search's (default: the
-    global seed). So raising ``n_trials`` only adds trials: the first ones keep their
-    values, names, seeds and run keys.
-    """
-    seed = search.get("seed", global_seed)
-    space = search["space"]
-    trials = []
-    for i in range(search["n_trials"]):
-        key = trial_seed(seed, model, i)
-        hp = normalize_hyperparameters(
-            {axis: draw(space[axis], unit_draw(key, axis)) for axis in sorted(space)}, model)
-        trials.append((trial_name(i, hp, space), hp))
-    return trials
-
-
-def trial_name(trial: int, hp: dict, space: dict) -> str:
-    """``trial~0007/epochs~123/lr~0.00123/optimizer~adam``: the trial number (which makes
-    the name unique), then each axis of the space; a value drawn from a continuous
-    distribution is shown to :data:`NAME_DIGITS` significant digits (path-safe: digits,
-    ``.``, ``e``, ``+``, ``-``), the others exactly as a grid's."""
-    def shown(axis):
-        continuous = next(iter(space[axis])) in ("loguniform", "uniform")
-        return f"{hp[axis]:.{NAME_DIGITS}g}" if continuous else format_value(hp[axis])
-
-    return "/".join([f"trial~{trial:0{TRIAL_DIGITS}d}",
-                     *(f"{axis}~{shown(axis)}" for axis in sorted(space))])
-
-
 def axis_values(model_spec: dict, axis: str) -> list | None:
     """The values a model's grid (or its halving search's grid) lists for ``axis``, or its
     search's ``choice`` values; None when the axis is drawn from a continuous or integer
@@ -207,58 +130,6 @@ def drawn_axes(model_spec: dict) -> dict[str, str]:
     space = model_spec.get("search", {}).get("space", {})
     return {axis: kind for axis, dist in sorted(space.items())
             for kind in dist if kind != "choice"}
-
-
-def sweep_points(model_spec: dict, model: str, global_seed: int) -> list[tuple[str, dict]]:
-    """(name, hyperparameters) of every point of a model's sweep: the combinations of its
-    ``grid``, the trials of its random ``search``, or the candidates of its halving search."""
-    if sweep_method(model_spec) == "halving":
-        return halving_candidates(model_spec["search"], model, global_seed)
-    if sweep_method(model_spec) == "tpe":
-        raise ValueError(f"{model}: a TPE search's trials are asked round by round, from the "
-                         f"results of the rounds before (gdlab.tpe), not made at planning time")
-    if "search" in model_spec:
-        return search_trials(model_spec["search"], model, global_seed)
-    grid = model_spec["grid"]
-    return [(run_name(hp, grid), hp) for hp in expand_grid(grid, model)]
-
-
-def sweep_method(model_spec: dict) -> str:
-    """How a model's points are made and trained: ``grid``, ``random``, ``halving`` or
-    ``tpe``."""
-    return model_spec["search"]["method"] if "search" in model_spec else "grid"
-
-
-# --------------------------------------------------------------------------------------
-# Successive halving
-# --------------------------------------------------------------------------------------
-
-
-def halving_candidates(search: dict, model: str, global_seed: int) -> list[tuple[str, dict]]:
-    """(name, hyperparameters) of a halving search's candidates: its ``grid``'s
-    combinations, or ``n_trials`` drawn from its ``space`` exactly as a random search draws
-    them (same values and names). ``epochs`` is the last budget: a candidate's run spec is
-    the one of the top rung; :func:`at_rung` gives the others."""
-    if "grid" in search:
-        points = [(run_name(hp, search["grid"]), hp) for hp in expand_grid(search["grid"], model)]
-    else:
-        points = search_trials(search, model, global_seed)
-    return [(name, {**hp, "epochs": int(search["budgets"][-1])}) for name, hp in points]
-
-
-def at_rung(spec: dict, rung: int, budgets: list[int]) -> dict:
-    """A halving run's spec at ``rung``: trained to ``budgets[rung]`` epochs (its seed is
-    the same at every rung, so a rung goes on from the previous one's state)."""
-    hp = {**spec["hyperparameters"], "epochs": int(budgets[rung])}
-    return {**spec, "hyperparameters": hp, "rung": rung,
-            "run_key": stable_hash([spec["data_key"], spec["model"], hp, spec["seed"],
-                                    spec["code_version"]])}
-
-
-def survivors(n_trained: int, eta: int) -> int:
-    """How many of a rung's ``n_trained`` runs the next rung trains: ``n // eta``, at
-    least one (fewer if fewer trained without diverging)."""
-    return max(1, n_trained // eta)
 
 
 # --------------------------------------------------------------------------------------
@@ -306,21 +177,6 @@ def run_seed(global_seed: int, dataset: str, model: str, hp: dict) -> int:
 def config_of(result: dict) -> tuple[str, int]:
     """(configuration name, repeat) of a run's spec or ``metrics.json``."""
     return result.get("config", result["run_name"]), int(result.get("repeat", 0))
-
-
-def run_specs(config: dict, dataset: str, model: str, data_key: str,
-              code: str) -> dict[str, dict]:
-    """Run name -> the whole spec of every run of a sweep (what its train job receives; for
-    successive halving, the spec at the top rung)."""
-    halving = config["models"][model].get("search", {}).get("budgets")
-    # a halving candidate's hp has epochs = the last budget: its seed and top-rung run key
-    # are those of the same point in a full sweep at that budget (same bytes)
-    specs = point_specs(config, dataset, model,
-                        sweep_points(config["models"][model], model, config["seed"]),
-                        data_key, code)
-    if halving:
-        return {name: at_rung(spec, len(halving) - 1, halving) for name, spec in specs.items()}
-    return specs
 
 
 def point_specs(config: dict, dataset: str, model: str, points: list[tuple[str, dict]],
@@ -414,3 +270,14 @@ def shard_of(run_name: str, n_shards: int) -> int:
     as the shard count stays the same.
     """
     return int(stable_hash(["shard", run_name]), 16) % n_shards
+
+
+def split_shards(names, shard_size: int) -> dict[str, list[str]]:
+    """Shard id -> run names of each shard that has runs (ids in increasing order, names
+    in the order given): every sweep's, rung's or round's shards, by :func:`shard_of`."""
+    names = list(names)
+    n = shard_count(len(names), shard_size)
+    shards: dict[str, list[str]] = {}
+    for name in names:
+        shards.setdefault(str(shard_of(name, n)), []).append(name)
+    return dict(sorted(shards.items(), key=lambda kv: int(kv[0])))

@@ -20,7 +20,8 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
 #: the figures of the runs that get their own (``plots/runs/<run name>/``)
 RUN_FIGURES = ("learning_curve.png", "model.png")
-#: the figures of every sweep, in the order a reader meets them (a grid's heatmap first)
+#: the figures of every sweep, in the order a reader meets them (a grid's heatmap first;
+#: which a sweep has: its method's, :attr:`gdlab.methods.base.Method.figures`)
 SWEEP_FIGURES = ("heatmap.png", "learning_curves.png", "convergence.png",
                  "parallel_coordinates.png", "importance.png")
 #: the lesson's figure (a logistic-regression sweep over both losses)
@@ -40,15 +41,6 @@ _NO_OPTIMUM = (("not convex", "non-convex"), ("separable", "no minimum (l2 = 0; 
 def short_reason(reason: str | None) -> str:
     """Why a problem has no optimum, in a few words."""
     return next((short for key, short in _NO_OPTIMUM if key in (reason or "")), "no optimum")
-
-
-def sweep_figures(method: str) -> tuple[str, ...]:
-    """The sweep figures of a sweep made by ``method`` (``grid``, ``random``, ``halving``,
-    ``tpe``): a search's values form no grid, so it has no heatmap; a TPE search has its
-    optimisation history."""
-    if method == "grid":
-        return SWEEP_FIGURES
-    return (*SWEEP_FIGURES[1:], HISTORY_FIGURE) if method == "tpe" else SWEEP_FIGURES[1:]
 
 
 def is_lesson(model: str, losses) -> bool:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from gdlab.io import TOKEN_KEY
-from gdlab.runfiles import manifest_problem
+from gdlab.runfiles import manifest_problem, runs_folder
 
 
 def _digest(*parts: Any) -> str:
@@ -138,15 +138,6 @@ class Repairs:
         """A shard manifest's token: also new when it lists runs whose files are gone or
         changed (:func:`stale_runs`): its shard trains them anew."""
         return self.token(manifest, job, lambda: stale_runs(manifest))
-
-
-def runs_folder(manifest: Path) -> Path:
-    """Where the runs a shard manifest lists live: a rung's in ``rungs/<r>/runs/``, every
-    other (a sweep's shard, a TPE round's train shard) in the sweep's ``runs/``."""
-    owner = manifest.parent.parent  # the sweep, or a rung's or a round's folder
-    if owner.parent.name == "rounds":  # <sweep>/rounds/<r>/shards/: the sweep's runs
-        return owner.parent.parent / "runs"
-    return owner / "runs"  # <sweep>/shards/ or <sweep>/rungs/<r>/shards/
 
 
 def stale_runs(manifest: str | os.PathLike) -> str | None:

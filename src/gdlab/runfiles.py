@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from gdlab.io import DamagedFile, load_npz, read_json
+from gdlab.methods import METHODS
 
 RUN_FILES = ("model.npz", "history.csv", "metrics.json", "timing.json")
 #: the files a run's content key covers; a shard manifest records their sizes, so that a
@@ -163,6 +164,21 @@ def manifest_runs(paths) -> dict[str, dict]:
                 raise ValueError(f"run {name!r} is in two shard manifests (one is {path})")
             runs[name] = entry
     return runs
+
+
+#: the stage folders whose shards train into the sweep's runs/, not the stage's own
+_SHARED_RUNS = {m.stage_folder for m in METHODS.values()
+                if m.stage_folder and not m.stage_owns_runs}
+
+
+def runs_folder(manifest: Path) -> Path:
+    """Where the runs a shard manifest lists live: a sweep's shard's in the sweep's
+    ``runs/``; a stage's (``<sweep>/<stages>/<s>/shards/``) in the stage's own ``runs/``,
+    or the sweep's when its method says its stages share them."""
+    owner = manifest.parent.parent  # the sweep, or a stage's folder
+    if owner.parent.name in _SHARED_RUNS:
+        return owner.parent.parent / "runs"
+    return owner / "runs"
 
 
 def read_table(path) -> list[dict[str, str]]:

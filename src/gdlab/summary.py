@@ -26,7 +26,9 @@ import io
 import math
 
 from gdlab.baseline import default_of, optimum_objective
-from gdlab.grid import config_of, reference_key, survivors
+from gdlab.grid import config_of, reference_key
+from gdlab.methods import stage_fields
+from gdlab.methods.halving import survivors
 from gdlab.metrics import HIGHER_IS_BETTER
 from gdlab.names import short_reason
 from gdlab.settling import TAIL, oscillating, score
@@ -104,7 +106,7 @@ def promote(runs: list[dict], metric: str, eta: int, last: bool = False) -> dict
     The ranking is :func:`rank_runs` (the score of the validation ``metric`` at the
     rung's budget, ties by run name), then the runs that diverged or have no finite
     metric, by name; the first
-    :func:`gdlab.grid.survivors` of the ranked runs are promoted, never a diverged one
+    :func:`gdlab.methods.halving.survivors` of the ranked runs are promoted, never a diverged one
     (none from the ``last`` rung). It depends on results only, so it is the same whatever
     the scheduling.
     """
@@ -199,10 +201,9 @@ def sweep_table(runs: list[dict], baseline: dict, best: dict | None) -> list[dic
         row = {"dataset": r["dataset"], "model": r["model"], "run_name": r["run_name"]}
         if "config" in r:  # a sweep with repeats
             row.update(config=r["config"], repeat=r["repeat"])
-        if "rung" in r:  # successive halving: the last rung the run reached
-            row["rung"] = r["rung"]
-        if "round" in r:  # TPE: the round that asked the run's trial
-            row["round"] = r["round"]
+        # a staged method's stage (halving: the last rung the run reached; TPE: the round
+        # that asked its trial)
+        row.update({key: r[key] for key in stage_fields() if key in r})
         row["run_key"] = r["run_key"]
         row.update(r["hyperparameters"])
         row.update({

@@ -1,9 +1,9 @@
 rule baseline:
     input:
         "data/{dataset}/split.npz",
-        # a TPE sweep's problems (l2, architecture) are in its rounds' trials (read by the
-        # job: params must not read a checkpoint's output, see sweep_runs)
-        rounds=round_records,
+        # the problems (l2, architecture) of a sweep whose points jobs ask are in their
+        # records (read by the job: params must not read a checkpoint's output, see sweep_runs)
+        trials=trial_records,
     output:
         "results/{dataset}/{model}/baseline.json",
     log:

@@ -61,8 +61,10 @@ rule plot:
         ),
     log:
         "logs/plot/{dataset}/{model}.log",
+    benchmark:
+        benchmark_path("plot", "{dataset}", "{model}")
     wildcard_constraints:
-        model=models_regex("grid"),
+        model=models_regex(lambda method: "heatmap.png" in method.figures),
     conda:
         ENV
     params:
@@ -119,8 +121,10 @@ use rule plot as plot_search with:
         ),
     log:
         "logs/plot/{dataset}/{model}.log",
+    benchmark:
+        benchmark_path("plot", "{dataset}", "{model}")
     wildcard_constraints:
-        model=models_regex("random", "halving", "tpe"),
+        model=models_regex(lambda method: "heatmap.png" not in method.figures),
 
 
 # The lesson (a logistic-regression sweep over both losses): both losses from one saturated
@@ -143,6 +147,8 @@ rule lesson:
         record="results/{dataset}/{model}/lesson.json",
     log:
         "logs/lesson/{dataset}/{model}.log",
+    benchmark:
+        benchmark_path("lesson", "{dataset}", "{model}")
     conda:
         ENV
     params:
@@ -154,40 +160,3 @@ rule lesson:
         ),
     script:
         "../scripts/lesson.py"
-
-
-# A TPE search's optimisation history (gdlab.figures.history): every trial's validation
-# metric against its number, the best so far as a step line, the rounds marked. Its own
-# rule and module, beside the sweep's other figures (its MLflow parent gets it too:
-# sweep_plots in common.smk).
-rule search_history:
-    input:
-        configs="results/{dataset}/{model}/configs.csv",
-        best="results/{dataset}/{model}/best.json",
-    output:
-        report(
-            "results/{dataset}/{model}/plots/optimisation_history.png",
-            caption="../report/optimisation_history.rst",
-            category="{dataset}",
-            subcategory="{model}",
-            labels={"figure": "0. optimisation history of the TPE search"},
-        ),
-    log:
-        "logs/search_history/{dataset}/{model}.log",
-    wildcard_constraints:
-        model=models_regex("tpe"),
-    conda:
-        ENV
-    params:
-        spec=lambda w: canonical_json(
-            {
-                "code": code_version("gdlab.figures.draw"),
-                "batch": config["models"][w.model]["search"]["batch"],
-                "n_trials": config["models"][w.model]["search"]["n_trials"],
-                "n_startup_trials": config["models"][w.model]["search"].get(
-                    "n_startup_trials", TPE_ROUNDS.DEFAULT_STARTUP_TRIALS
-                ),
-            }
-        ),
-    script:
-        "../scripts/search_history.py"

@@ -4,7 +4,80 @@
 # sweep's runs/<run>/; collect_round makes the round the sweep's shard r (its manifest
 # shards/<r>.json), which the next round's ask reads, and from which summarize, plot and
 # track see a sweep like any other (one MLflow child per run, tag round).
-# Helpers: common.smk (tpe_*).
+# The method: gdlab.methods.tpe (its helpers below ask it).
+from gdlab.methods import tpe as M_TPE
+
+
+wildcard_constraints:
+    round=r"\d+",
+
+
+# light jobs, run where Snakemake runs (train_round is the cluster's: Method.cluster_rules)
+localrules:
+    ask,
+    collect_round,
+    search_history,
+
+
+def _tpe_round_specs(dataset, model, r):
+    """Run name -> spec of every run of round ``r`` of a TPE sweep (each trial repeated),
+    from the round's record, read once its checkpoint ``ask`` is done."""
+    done = checkpoints.ask.get(dataset=dataset, model=model, round=str(r))
+    with open(done.output[0], encoding="utf-8") as f:
+        record = json.load(f)
+    return M_TPE.round_specs(
+        config, dataset, model, r, record, J.data_key(config, dataset), J.train_code(model)
+    )
+
+
+def _tpe_round_shards(dataset, model, r):
+    """Shard id -> run names of round ``r`` (as any sweep's shards)."""
+    names = sorted(_tpe_round_specs(dataset, model, r))
+    return G.split_shards(names, config["train"]["shard_size"])
+
+
+def tpe_round_shard_spec(w):
+    """A train_round job's whole specification: its runs' specs."""
+    r = int(w.round)
+    names = _tpe_round_shards(w.dataset, w.model, r).get(w.shard)
+    if names is None:
+        raise WorkflowError(f"round {r} of {w.dataset}/{w.model} has no shard {w.shard}")
+    table = _tpe_round_specs(w.dataset, w.model, r)
+    return canonical_json(
+        {
+            "dataset": w.dataset,
+            "model": w.model,
+            "round": r,
+            "shard": w.shard,
+            "runs": [table[name] for name in names],
+        }
+    )
+
+
+def tpe_round_manifests(w):
+    """The train_round manifests of round ``shard`` (known once its trials are asked)."""
+    return [
+        f"results/{w.dataset}/{w.model}/rounds/{w.shard}/shards/{k}.json"
+        for k in _tpe_round_shards(w.dataset, w.model, int(w.shard))
+    ]
+
+
+def tpe_earlier(pattern):
+    """Input function: ``pattern`` (with ``{r}``) for every round before the wildcards'."""
+    return lambda w: [
+        pattern.format(dataset=w.dataset, model=w.model, r=r) for r in range(int(w.round))
+    ]
+
+
+def tpe_ask_spec(w):
+    try:
+        return M_TPE.ask_spec(config, w.dataset, w.model, int(w.round))
+    except ValueError as err:
+        raise WorkflowError(str(err)) from None
+
+
+def tpe_models():
+    return models_regex(lambda method: method is M_TPE.METHOD)
 
 
 checkpoint ask:
@@ -16,8 +89,10 @@ checkpoint ask:
         "results/{dataset}/{model}/rounds/{round}/trials.json",
     log:
         "logs/ask/{dataset}/{model}/{round}.log",
+    benchmark:
+        benchmark_path("ask", "{dataset}", "{model}", "{round}")
     wildcard_constraints:
-        model=models_regex("tpe"),
+        model=tpe_models(),
     # the rounds are the chain every other job of the sweep waits for
     priority: 1
     conda:
@@ -36,8 +111,10 @@ rule train_round:
         "results/{dataset}/{model}/rounds/{round}/shards/{shard}.json",
     log:
         "logs/train_round/{dataset}/{model}/{round}/{shard}.log",
+    benchmark:
+        benchmark_path("train_round", "{dataset}", "{model}", "{round}", "{shard}")
     wildcard_constraints:
-        model=models_regex("tpe"),
+        model=tpe_models(),
     priority: 1
     conda:
         ENV
@@ -60,8 +137,10 @@ rule collect_round:
         "results/{dataset}/{model}/shards/{shard}.json",
     log:
         "logs/collect_round/{dataset}/{model}/{shard}.log",
+    benchmark:
+        benchmark_path("collect_round", "{dataset}", "{model}", "{shard}")
     wildcard_constraints:
-        model=models_regex("tpe"),
+        model=tpe_models(),
     priority: 1
     conda:
         ENV
@@ -77,3 +156,33 @@ rule collect_round:
         repair=shard_repair("results/{dataset}/{model}/shards/{shard}.json", "collect_round"),
     script:
         "../scripts/collect_round.py"
+
+
+# A TPE search's optimisation history (gdlab.figures.history): every trial's validation
+# metric against its number, the best so far as a step line, the rounds marked. Its own
+# rule and module, beside the sweep's other figures (its MLflow parent gets it too: the
+# method's figures, gdlab.methods.tpe).
+rule search_history:
+    input:
+        configs="results/{dataset}/{model}/configs.csv",
+        best="results/{dataset}/{model}/best.json",
+    output:
+        report(
+            "results/{dataset}/{model}/plots/optimisation_history.png",
+            caption="../report/optimisation_history.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "0. optimisation history of the TPE search"},
+        ),
+    log:
+        "logs/search_history/{dataset}/{model}.log",
+    benchmark:
+        benchmark_path("search_history", "{dataset}", "{model}")
+    wildcard_constraints:
+        model=models_regex(lambda method: "optimisation_history.png" in method.figures),
+    conda:
+        ENV
+    params:
+        spec=lambda w: M_TPE.history_spec(config, w.model),
+    script:
+        "../scripts/search_history.py"

@@ -9,9 +9,12 @@ rule train:
         "results/{dataset}/{model}/shards/{shard}.json",
     log:
         "logs/train/{dataset}/{model}/{shard}.log",
-    # a halving sweep's shards are published from its rungs (rules/halving.smk)
+    benchmark:
+        benchmark_path("train", "{dataset}", "{model}", "{shard}")
+    # the sweeps whose method trains them here (a staged method's shards come from its
+    # stages: a halving sweep's are published from its rungs, rules/halving.smk)
     wildcard_constraints:
-        model=models_regex("grid", "random"),
+        model=models_regex(lambda method: method.shards_by == "train"),
     # the chains' middle before the figures, so that the figures and the MLflow jobs fill
     # both cores at the end instead of one job's tail
     priority: 1

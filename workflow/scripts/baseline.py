@@ -13,8 +13,8 @@ from gdlab.io import read_json, stamp, write_json  # noqa: E402
 
 spec = json.loads(snakemake.params.spec)
 problems = spec["problems"]
-if problems is None:  # a TPE sweep: the problems of the trials its rounds asked
-    problems = problems_of(t["hyperparameters"] for path in snakemake.input.rounds
+if problems is None:  # points asked by jobs (a TPE sweep): the problems of their trials
+    problems = problems_of(t["hyperparameters"] for path in snakemake.input.trials
                            for t in read_json(path)["trials"])
 record = baseline(load_split(snakemake.input[0]), spec["model"], problems)
 write_json(snakemake.output[0], stamp(record, snakemake.params.repair))

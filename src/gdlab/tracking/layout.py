@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from gdlab import grid as G
+from gdlab.methods import METHODS, stage_fields
 from gdlab.metrics import HIGHER_IS_BETTER
 from gdlab.names import short_value
 from gdlab.runfiles import Run
@@ -231,7 +232,7 @@ def child_record(run: Run, name: str, parent_id: str, project: str, commit: str,
     thinned = curve_points_tag(run.history)
     if thinned:
         tags[CURVE_POINTS_TAG] = thinned
-    for key in ("config", "repeat", "rung", "round"):  # repeats, halving, TPE rounds
+    for key in ("config", "repeat", *stage_fields()):  # repeats, a stage (rung, round)
         if key in res:
             tags[key] = str(res[key])
     params = {k: fit_tag(G.format_value(v), MAX_PARAM_VALUE)
@@ -286,8 +287,7 @@ def parent_tags(runs: list[Run], best: dict, method: str, search: dict | None,
         tags.update({f"grid.{k}": axis_tag(v) for k, v in grid_values(runs).items()})
     else:
         tags.update({f"search.{k}": fit_tag(str(search[k]))
-                     for k in ("method", "n_trials", "seed", "eta", "budgets", "batch",
-                               "n_startup_trials") if k in search})
+                     for k in METHODS[method].tag_keys if k in search})
         tags.update({f"search.{part}.{axis}": fit_tag(json.dumps(dist, sort_keys=True))
                      for part in ("space", "grid")
                      for axis, dist in sorted(search.get(part, {}).items())})
@@ -333,9 +333,11 @@ CHOSEN = f"its validation {{name}} averaged over the last {TAIL:.0%} of its epoc
 
 
 def _describe_axes(runs: list[Run], method: str, search: dict | None) -> str:
-    if method != "grid":
-        n = (search or {}).get("n_trials")
-        return f"a {method} search" + (f" of {n} trials" if n else "")
+    """What the sweep is: its method's words (:meth:`gdlab.methods.base.Method.describe`),
+    else the values its runs vary (a grid)."""
+    said = METHODS[method].describe(search)
+    if said is not None:
+        return said
     varying = [(k, v) for k, v in grid_values(runs).items() if len(v) > 1]
     if not varying:
         return "one configuration"
