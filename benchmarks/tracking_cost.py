@@ -6,6 +6,8 @@ Run from the repository root::
 
     PYTHONPATH=src .venv/bin/python benchmarks/tracking_cost.py      # 200 runs, 3 repeats
     PYTHONPATH=src .venv/bin/python benchmarks/tracking_cost.py --quick --no-save  # 50, 1
+    PYTHONPATH=src .venv/bin/python benchmarks/tracking_cost.py --runs 1000 --before REV \
+        --methods sync                       # the track job of this tree beside REV's
 
 The sweep is real and made once by the pipeline, not timed: a fresh copy of the project
 with one sweep, moons (config/config.yaml's) x logistic regression, N runs of E epochs
@@ -30,7 +32,13 @@ Every repeat, interleaved (the order alternates), each in a fresh SQLite store m
   parent, records, children, kept children, parent's tags, tables and figures, the best
   run's figures, the best model logged and registered;
 - ``sync, client``: the same with ``open_store`` forced to MlflowClient's path (what a
-  store that is not SQL gets, here without a network).
+  store that is not SQL gets, here without a network);
+- ``sync, before`` (with ``--before REV``): ``sync`` with the ``src/`` of git revision
+  REV (exported with ``git archive``) on the process's path: the same sweep, the same
+  steps, the other tree's code, interleaved with this tree's.
+
+``--methods`` picks some of them (default all but ``sync, before``, which ``--before``
+adds).
 
 The records' build (``child_record``, which reads each history.csv) is timed apart from
 the bulk and client writes. ``import mlflow`` and ``import gdlab.tracking`` are timed in
@@ -62,7 +70,8 @@ from _machine import Machine, add_run_args, clean_up, median, print_table, save_
 TABLES = ("runs", "tags", "params", "metrics", "latest_metrics", "inputs", "input_tags")
 METHODS = ("bulk", "client", "sync", "sync, client")
 SYNC_LABELS = {"sync": "sync_sweep, whole, as on SQLite (children in one transaction)",
-               "sync, client": "sync_sweep, whole, forced through MlflowClient's calls"}
+               "sync, client": "sync_sweep, whole, forced through MlflowClient's calls",
+               "sync, before": "sync_sweep, whole, as on SQLite, the --before tree"}
 #: what Snakemake sets for a 1-thread job
 ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                "GOTO_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
@@ -108,7 +117,8 @@ def write_children(method: str, built: dict, root: Path, limit: int | None = Non
     from gdlab.names import short_names
     from gdlab.runfiles import read_sweep
     from gdlab.tracking import layout as L
-    from gdlab.tracking.store import SqlStore, Store, now_ms, open_store
+    from gdlab.tracking.sql import SqlStore
+    from gdlab.tracking.store import Store, now_ms, open_store
     from gdlab.tracking.sync import split_inputs, top_runs
 
     uri, record = fresh_store(root)
@@ -135,8 +145,9 @@ def write_children(method: str, built: dict, root: Path, limit: int | None = Non
     return {"seconds": seconds, "build": build, "rows": count_rows(root / "mlflow.db")}
 
 
-def sync(method: str, built: dict, root: Path, n_runs: int) -> dict:
-    """The whole sync_sweep of ``built`` in a fresh process, as a track job runs it."""
+def sync(method: str, built: dict, root: Path, n_runs: int, src: Path = W.REPO / "src") -> dict:
+    """The whole sync_sweep of ``built`` in a fresh process, as a track job runs it, with
+    the code of ``src``."""
     uri, record = fresh_store(root)
     spec = {"uri": uri, "record": record, "sweep": str(built["dir"]),
             "manifests": [str(m) for m in built["manifests"]], "split": str(built["split"]),
@@ -145,7 +156,7 @@ def sync(method: str, built: dict, root: Path, n_runs: int) -> dict:
     path = root / "sync.json"
     path.write_text(json.dumps(spec))
     env = {**os.environ, **ONE_THREAD, "MLFLOW_DISABLE_TELEMETRY": "true",
-           "PYTHONPATH": str(W.REPO / "src")}
+           "PYTHONPATH": str(src)}
     env.pop("MLFLOW_TRACKING_URI", None)
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "--sync-worker", str(path)], cwd=root,
@@ -210,6 +221,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, help="children (default 200, even)")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--repeats", type=int, help="interleaved repeats (default 3)")
+    ap.add_argument("--before", help="git revision whose track job is measured beside")
+    ap.add_argument("--methods", help=f"some of: {', '.join(METHODS)} (default all)")
     ap.add_argument("--sync-worker", help=argparse.SUPPRESS)
     add_run_args(ap)
     a = ap.parse_args(argv)
@@ -222,6 +235,9 @@ def main(argv=None) -> int:
     here = os.getcwd()
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+    methods = tuple(a.methods.split(",") if a.methods else METHODS)
+    methods = tuple(m.strip() for m in methods) + (("sync, before",) if a.before else ())
+    before_src = W.export_tree(a.before, work / "before") / "src" if a.before else None
     machine = Machine()
     machine.print()
     t_import = import_seconds("mlflow")
@@ -237,14 +253,16 @@ def main(argv=None) -> int:
     import mlflow  # noqa: F401 - imported once: the in-process writes exclude it
 
     for method in ("bulk", "client"):  # warm-up (not timed): each path's first use
-        write_children(method, built, work / "stores" / f"warmup-{method}", limit=3)
-    out: dict[str, list[dict]] = {m: [] for m in METHODS}
+        if method in methods:
+            write_children(method, built, work / "stores" / f"warmup-{method}", limit=3)
+    out: dict[str, list[dict]] = {m: [] for m in methods}
     loads = []
     for rep in range(reps):
-        for m in (METHODS if rep % 2 == 0 else METHODS[::-1]):
+        for m in (methods if rep % 2 == 0 else methods[::-1]):
             l0 = os.getloadavg()[0]
             root = work / "stores" / f"{m.replace(', ', '-')}-{rep}"
             res = (write_children(m, built, root) if m in ("bulk", "client")
+                   else sync(m, built, root, n, before_src) if m == "sync, before"
                    else sync(m, built, root, n))
             out[m].append(res)
             loads.append(f"{m} {l0:.2f}->{os.getloadavg()[0]:.2f}")
@@ -254,32 +272,38 @@ def main(argv=None) -> int:
             if not a.keep:
                 shutil.rmtree(root, ignore_errors=True)
     os.chdir(here)
-    per = {m: median([r["seconds"] for r in out[m]]) / n for m in ("bulk", "client")}
-    build = median([r["build"] for r in out["bulk"] + out["client"]]) / n
-
     def repeats(m: str, key: str = "seconds") -> str:
         return f"{reps} repeat(s): " + ", ".join(f"{1000 * r[key] / n:.1f}" for r in out[m])
 
     def target(ms: float) -> str:
         return f"; target <= 25 ms: {'met' if ms <= 25 else 'MISSED'}"
 
-    counts = {m: out[m][-1]["rows"] for m in METHODS}
-    differ = [t for t in TABLES if counts["bulk"][t] != counts["client"][t]]
-    rows = [
-        ("per child", "SqlStore.write_children (one transaction through MLflow's tables)",
-         f"{1000 * per['bulk']:.1f} ms", repeats("bulk") + target(1000 * per["bulk"])),
-        ("per child", "Store.write_children (MlflowClient's calls)",
-         f"{1000 * per['client']:.1f} ms",
-         repeats("client") + f"; **{per['client'] / per['bulk']:.1f}x the one transaction**"),
-        ("per child", "building the records (child_record: reads history.csv)",
-         f"{1000 * build:.1f} ms", "apart from the writes above; inside sync_sweep's"),
-        ("store", "rows written: " + ", ".join(TABLES),
-         ", ".join(str(counts["bulk"][t]) for t in TABLES),
-         "one transaction (last repeat); MlflowClient: "
-         + ", ".join(str(counts["client"][t]) for t in TABLES)
-         + (f" (differ in {', '.join(differ)})" if differ else " (the same)")),
-    ]
-    for m in ("sync", "sync, client"):
+    rows = []
+    per = {m: median([r["seconds"] for r in out[m]]) / n for m in ("bulk", "client")
+           if m in out}
+    if "bulk" in per:
+        rows.append(("per child", "SqlStore.write_children (one transaction through MLflow's "
+                     "tables)", f"{1000 * per['bulk']:.1f} ms",
+                     repeats("bulk") + target(1000 * per["bulk"])))
+    if "client" in per:
+        rows.append(("per child", "Store.write_children (MlflowClient's calls)",
+                     f"{1000 * per['client']:.1f} ms", repeats("client") + (
+                         f"; **{per['client'] / per['bulk']:.1f}x the one transaction**"
+                         if "bulk" in per else "")))
+    if per:
+        build = median([r["build"] for m in per for r in out[m]]) / n
+        rows.append(("per child", "building the records (child_record: reads history.csv)",
+                     f"{1000 * build:.1f} ms", "apart from the writes above; inside "
+                     "sync_sweep's"))
+    if "bulk" in per and "client" in per:
+        counts = {m: out[m][-1]["rows"] for m in per}
+        differ = [t for t in TABLES if counts["bulk"][t] != counts["client"][t]]
+        rows.append(("store", "rows written: " + ", ".join(TABLES),
+                     ", ".join(str(counts["bulk"][t]) for t in TABLES),
+                     "one transaction (last repeat); MlflowClient: "
+                     + ", ".join(str(counts["client"][t]) for t in TABLES)
+                     + (f" (differ in {', '.join(differ)})" if differ else " (the same)")))
+    for m in (m for m in ("sync", "sync, client", "sync, before") if m in out):
         res = out[m]
         whole = median([r["sync"] for r in res])
         child = median([r["line"]["ms_per_child"] for r in res])
@@ -295,6 +319,10 @@ def main(argv=None) -> int:
                      f"read_sweep {t_str(median([r['read'] for r in res]))}, sync_sweep "
                      f"{t_str(whole)}; store rows "
                      + ", ".join(str(res[-1]["rows"][t]) for t in TABLES)))
+    if "sync" in out and "sync, before" in out:
+        now, before = (median([r["sync"] for r in out[m]]) for m in ("sync", "sync, before"))
+        rows.append(("track job", f"sync_sweep, this tree / {a.before}",
+                     f"{now / before:.2f}x", f"{t_str(now)} against {t_str(before)}"))
     rows += [
         ("setup", "import mlflow, fresh process", t_str(t_import),
          "paid once by every track job (and mlflow_setup)"),

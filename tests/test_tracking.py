@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from gdlab.runfiles import Run
 from gdlab.tracking import layout as L
 from gdlab.tracking.plan import Existing, plan_sweep
-from gdlab.tracking.store import SqlStore, Store, _batches, open_store
+from gdlab.tracking.sql import SqlStore
+from gdlab.tracking.sqlite import SqliteStore
+from gdlab.tracking.store import Store, _batches, open_store
 from gdlab.tracking.uri import redact_uri, sqlite_read_only, uri_hash
 
 pytestmark = pytest.mark.mlflow
@@ -214,13 +216,16 @@ def child_records(draw, files):
 
 def _readback(store: Store, experiment_id: str) -> dict:
     """Everything MLflow's client reads back about the experiment's runs, by gdlab run."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(store.uri)
     out = {}
-    for r in store.client.search_runs([experiment_id], max_results=100):
+    for r in client.search_runs([experiment_id], max_results=100):
         if L.RUN_TAG not in r.data.tags:  # the parent
             continue
         histories = {}
         for key in r.data.metrics:
-            hist = store.client.get_metric_history(r.info.run_id, key)
+            hist = client.get_metric_history(r.info.run_id, key)
             histories[key] = sorted((m.step, m.timestamp, repr(m.value)) for m in hist)
         tags = {k: v for k, v in r.data.tags.items() if k != "mlflow.user"}
         out[r.data.tags[L.RUN_TAG]] = {
@@ -231,7 +236,7 @@ def _readback(store: Store, experiment_id: str) -> dict:
             "histories": histories,
             "inputs": sorted((d.dataset.name, d.dataset.digest, tuple(sorted(
                 (t.key, t.value) for t in d.tags))) for d in r.inputs.dataset_inputs),
-            "artifacts": sorted(a.path for a in store.client.list_artifacts(r.info.run_id))}
+            "artifacts": sorted(a.path for a in client.list_artifacts(r.info.run_id))}
     return out
 
 
@@ -243,7 +248,7 @@ def two_stores(tmp_path_factory):
     for way in ("bulk", "client"):
         (root / way).mkdir()
         stores[way] = open_store(f"sqlite:///{root / way / 'mlflow.db'}")
-    assert isinstance(stores["bulk"], SqlStore)
+    assert isinstance(stores["bulk"], SqliteStore)
     artifact = root / "model.npz"
     artifact.write_bytes(b"weights")
     return stores, [artifact]
@@ -267,7 +272,7 @@ def _write(store: Store, way: str, records, datasets) -> tuple[str, dict | Excep
     ``client``: MlflowClient's calls, as on any store) into a new experiment."""
     from mlflow.exceptions import MlflowException
 
-    experiment_id = store.client.create_experiment(uuid.uuid4().hex)
+    experiment_id = store.ensure_experiment(uuid.uuid4().hex)
     parent = store.create_run(experiment_id, "parent", 0, {})
     store.log_inputs(parent, datasets)
     write = SqlStore.write_children if way == "bulk" else Store.write_children
@@ -315,11 +320,13 @@ def test_a_refused_child_leaves_no_row_and_no_file(two_stores):
     bad = L.ChildRecord("bad", "bad", 1, 2, "FINISHED", {L.RUN_TAG: "bad"},
                         {"k" * 300: "v"}, [], files)
     store = stores["bulk"]
-    experiment_id = store.client.create_experiment(uuid.uuid4().hex)
-    root = Path(store.client.get_experiment(experiment_id).artifact_location)
+    experiment_id = store.ensure_experiment(uuid.uuid4().hex)
+    root = Path(store.experiment(experiment_id).artifact_location)
     with pytest.raises(MlflowException):
         store.write_children(experiment_id, [good, bad], [])
-    assert store.client.search_runs([experiment_id]) == []
+    from mlflow import MlflowClient
+
+    assert MlflowClient(store.uri).search_runs([experiment_id]) == []
     assert not root.exists() or not any(root.iterdir())
 
 

@@ -1,0 +1,177 @@
+"""Everything particular to a SQLite store (``sqlite:///mlflow.db``, the embedded default):
+its file, its creation, its journal, its lock, and the read-only checks the workflow makes
+at every start.
+
+* **Creation** (:meth:`SqliteStore.prepare`, the setup job, once): MLflow's migrations
+  make the store under a temporary name that is then renamed into place (a migration
+  killed half-way leaves a file MLflow cannot open again); the journal files a deleted
+  ``mlflow.db`` left behind are removed first (a new file would read them as its own).
+* **The journal** is MLflow's own rollback journal: no WAL, so the database is one file a
+  user can copy; a store an earlier gdlab switched to WAL goes back.
+* **The lock** (:meth:`SqliteStore.lock`): track jobs on one file take turns under a lock
+  file keyed by the database, instead of waiting inside SQLite's busy timeout.
+* **Lost or edited** (:meth:`SqliteStore.lost`, :meth:`SqliteStore.sweep_counts`): read
+  with stdlib ``sqlite3``, read-only, no MLflow import: the file is gone or is another
+  store than the experiment record's; runs deleted or restored in the UI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from gdlab.io import read_json
+from gdlab.tracking.layout import PROJECT_TAG, SWEEP_TAG
+from gdlab.tracking.sql import SqlStore
+from gdlab.tracking.uri import check_sqlite_writable, sqlite_path, sqlite_read_only, uri_hash
+
+
+def _clear_leftovers(db: Path) -> list[Path]:
+    """Delete the journal files of a database that is gone (``rm mlflow.db`` leaves its
+    ``-wal``, ``-shm`` or ``-journal`` while another process holds it): a new file at that
+    path would read them as its own and be corrupted."""
+    gone = []
+    for suffix in ("-wal", "-shm", "-journal"):
+        leftover = db.with_name(db.name + suffix)
+        if leftover.exists():
+            leftover.unlink()
+            gone.append(leftover)
+    return gone
+
+
+def holders_of_deleted(db: Path) -> list[int]:
+    """PIDs of processes that still have a deleted file of ``db``'s path open (an
+    ``mlflow ui`` started before ``rm mlflow.db``: it shows the old record until it is
+    restarted). Linux only; empty elsewhere."""
+    target = f"{Path(db).resolve()} (deleted)"
+    pids = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == target for fd in fd_dir.iterdir()):
+                pids.append(int(fd_dir.parent.name))
+    return sorted(pids)
+
+
+def _read(db: Path, query: str, args: tuple) -> list:
+    """Rows of ``query``, the file opened read-only (no journal or lock file made)."""
+    con = sqlite3.connect(sqlite_read_only(db), uri=True, timeout=30)
+    try:
+        return con.execute(query, args).fetchall()
+    finally:
+        con.close()
+
+
+class SqliteStore(SqlStore):
+    """A SQLite file: a SQL store with its own creation, journal, lock and checks."""
+
+    def __init__(self, uri: str):
+        self.db = sqlite_path(uri)
+        if self.db is not None:
+            check_sqlite_writable(self.db)
+        super().__init__(uri)
+
+    @property
+    def in_project(self) -> bool:
+        return self.db is not None and not self.db.is_absolute()
+
+    # -- the workflow's read-only checks (no MLflow) ---------------------------------------
+    @classmethod
+    def lost(cls, uri: str, record: Path) -> bool:
+        """The file is gone, or lacks the recorded experiment (name, active, creation
+        time): ``mlflow.db`` deleted or replaced by hand."""
+        db = sqlite_path(uri)
+        if db is None:
+            return False
+        if not db.is_file():
+            return True
+        try:
+            record = read_json(record)
+            rows = _read(db, "SELECT name, lifecycle_stage, creation_time FROM experiments "
+                             "WHERE experiment_id = ?", (int(record["experiment_id"]),))
+        except (sqlite3.Error, ValueError, KeyError):
+            return True
+        return not rows or tuple(rows[0]) != (record.get("experiment_name"), "active",
+                                              record.get("creation_time", rows[0][2]))
+
+    @classmethod
+    def sweep_counts(cls, uri: str, project: str) -> dict[str, int] | None:
+        """Active runs of ``project`` per sweep, in one query; None if unreadable."""
+        db = sqlite_path(uri)
+        if db is None or not db.is_file():
+            return None
+        try:
+            return dict(_read(
+                db, "SELECT s.value, count(*) FROM tags s JOIN tags p ON p.run_uuid = "
+                    "s.run_uuid JOIN runs r ON r.run_uuid = s.run_uuid WHERE s.key = ? AND "
+                    "p.key = ? AND p.value = ? AND r.lifecycle_stage = 'active' GROUP BY "
+                    "s.value", (SWEEP_TAG, PROJECT_TAG, project)))
+        except (sqlite3.Error, OSError):
+            return None
+
+    @classmethod
+    @contextlib.contextmanager
+    def lock(cls, uri: str, lock_dir: str | os.PathLike) -> Iterator[None]:
+        """The store's lock: a lock file keyed by the database file."""
+        db = sqlite_path(uri)
+        if db is None:
+            yield
+            return
+        path = Path(lock_dir) / f"store-{uri_hash(str(db.resolve()))}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    # -- creation and the journal (the setup job) ------------------------------------------
+    @classmethod
+    def prepare(cls, uri: str, log: Callable[[str], Any]) -> None:
+        db = sqlite_path(uri)
+        if db is None:
+            return
+        check_sqlite_writable(db)
+        if db.is_file():
+            _rollback_journal(db, log)
+        else:
+            _make(db, log)
+
+
+def _make(db: Path, log: Callable[[str], Any]) -> None:
+    """A new store made by MLflow's migrations under a temporary name, renamed into
+    place (a complete file renamed is never half-made)."""
+    from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for stale in db.parent.glob(f".{db.name}.*.tmp*"):  # left by a killed setup
+        stale.unlink()
+    for path in _clear_leftovers(db):
+        log(f"removed {path}: the journal of a deleted {db.name}, not of the new one")
+    tmp = db.with_name(f".{db.name}.{os.getpid()}.tmp")
+    store = SqlAlchemyStore(f"sqlite:///{tmp}", DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH)
+    store.engine.dispose()  # no connection follows the rename
+    os.replace(tmp, db)
+    if holders := holders_of_deleted(db):
+        log(f"process(es) {', '.join(map(str, holders))} still hold a deleted {db.name} "
+            "open (an `mlflow ui` started before it was deleted?): if it shows the old "
+            "runs, restart it")
+
+
+def _rollback_journal(db: Path, log: Callable[[str], Any]) -> None:
+    """A store an earlier gdlab switched to WAL goes back to MLflow's rollback journal."""
+    con = sqlite3.connect(sqlite_read_only(db).replace("?mode=ro", ""), uri=True, timeout=5)
+    try:
+        if con.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            con.execute("PRAGMA journal_mode=DELETE")
+            log(f"{db.name}: back to MLflow's rollback journal (an earlier gdlab used WAL)")
+    except sqlite3.OperationalError as err:  # another process has it open: next time
+        log(f"{db.name} stays in WAL mode for now ({err})")
+    finally:
+        con.close()
