@@ -99,7 +99,8 @@ class SqlStore(Store):
         with self.engine.begin() as con:
             for name, table_rows in rows.items():
                 if table_rows:
-                    _insert_many(con, self.tables[name], table_rows)
+                    _insert_many(con, self.tables[name], table_rows,
+                                 METRIC_COLUMNS if "metrics" in name else None)
         return ids
 
     def update_children(self, updates: dict[str, tuple[str | None, dict[str, str]]]) -> None:
@@ -154,85 +155,94 @@ class SqlStore(Store):
                                                  tags=tags, model_id=model_id)
 
 
-def _sanitize(value: float) -> tuple[float, bool]:
-    """MLflow's ``sanitize_metric_value``: NaN stored as 0 with ``is_nan``, +-inf as the
-    largest float."""
-    if math.isnan(value):
-        return 0.0, True
-    if math.isinf(value):
-        return math.copysign(MAX_FLOAT, value), False
-    return float(value), False
-
-
-def _metric_rows(run_id: str, metrics) -> tuple[list[dict], list[dict]]:
-    """``metrics`` and ``latest_metrics`` rows of ``log_batch``: exact duplicates dropped,
-    the latest value per key the greatest (step, timestamp, stored value)."""
-    rows, newest, seen = [], {}, set()
+def _metric_rows(run_id: str, metrics) -> tuple[list[tuple], list[tuple]]:
+    """``metrics`` and ``latest_metrics`` rows (:data:`METRIC_COLUMNS`) of ``log_batch``:
+    NaN stored as 0 with ``is_nan``, +-inf as the largest float (MLflow's
+    ``sanitize_metric_value``), exact duplicates dropped, the latest value per key the
+    greatest (step, timestamp, stored value)."""
+    rows: dict[tuple, None] = {}
+    newest: dict[str, tuple] = {}
     for key, value, timestamp, step in metrics:
-        stored, is_nan = _sanitize(value)
-        row = {"key": key, "value": stored, "timestamp": int(timestamp), "step": int(step),
-               "is_nan": is_nan, "run_uuid": run_id}
-        ident = (key, stored, row["timestamp"], row["step"], is_nan)
-        if ident not in seen:
-            seen.add(ident)
-            rows.append(row)
+        value, timestamp, step = float(value), int(timestamp), int(step)
+        if math.isfinite(value):
+            row = (key, value, timestamp, step, False, run_id)
+        elif value != value:
+            row = (key, 0.0, timestamp, step, True, run_id)
+        else:
+            row = (key, math.copysign(MAX_FLOAT, value), timestamp, step, False, run_id)
+        rows[row] = None
         old = newest.get(key)
-        if old is None or (row["step"], row["timestamp"], stored) > (
-                old["step"], old["timestamp"], old["value"]):
+        if old is None or (step, timestamp, row[1]) > (old[3], old[2], old[1]):
             newest[key] = row
-    return rows, list(newest.values())
+    return list(rows), list(newest.values())
 
 
-def _insert_many(connection, table, rows: list[dict]) -> None:
-    """``rows`` (dicts of the same keys) into MLflow's ``table``: the INSERT its SQLAlchemy
-    definition compiles to on this database, run as one ``executemany`` of plain tuples.
-    SQLAlchemy's own bulk insert processes every row's parameters in Python, ~4 ms a child
-    of ~300 metric points; the values here are already what the columns store."""
+#: the columns of a metrics or latest_metrics row, in :func:`_metric_rows`' order
+METRIC_COLUMNS = ("key", "value", "timestamp", "step", "is_nan", "run_uuid")
+
+
+def _insert_many(connection, table, rows: list, columns: tuple[str, ...] | None = None) -> None:
+    """``rows`` into MLflow's ``table``: the INSERT its SQLAlchemy definition compiles to
+    on this database, run as one ``executemany``. ``rows``: dicts of the same keys, or
+    tuples of ``columns``. SQLAlchemy's own bulk insert processes every row's parameters
+    in Python, ~4 ms a child of ~300 metric points; the values here are already what the
+    columns store."""
     from sqlalchemy import insert
 
-    compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(rows[0]))
+    if columns is None:
+        columns = tuple(rows[0])
+        rows = [tuple(row[k] for k in columns) for row in rows]
+    compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(columns))
     if compiled.positional:
-        order = compiled.positiontup
-        params = [tuple(row[k] for k in order) for row in rows]
+        where = [columns.index(k) for k in compiled.positiontup]
+        params = rows if where == list(range(len(columns))) else [
+            tuple(row[i] for i in where) for row in rows]
     else:
-        params = rows
+        params = [dict(zip(columns, row, strict=True)) for row in rows]
     connection.exec_driver_sql(compiled.string, params)
 
 
-def _metric_shape(metric: tuple) -> tuple:
-    """All of a metric MLflow's validation looks at (``_validate_metric``): its key, the
-    types of value, timestamp and step, and the timestamp's sign. Metrics of one shape pass
-    or fail alike, so a sweep's ~300,000 points are checked by one metric per shape."""
-    key, value, timestamp, step = metric
-    negative = isinstance(timestamp, numbers.Number) and timestamp < 0
-    return key, type(value), value is None, type(timestamp), negative, type(step)
+def _metric_shapes(metrics) -> dict[tuple, tuple]:
+    """One metric of each shape: all of a metric MLflow's validation looks at
+    (``_validate_metric``): its key, the types of value, timestamp and step, and the
+    timestamp's sign. Metrics of one shape pass or fail alike, so a sweep's ~300,000
+    points are checked by one metric per shape."""
+    shapes: dict[tuple, tuple] = {}
+    for m in metrics:
+        key, value, timestamp, step = m
+        kind = timestamp.__class__
+        negative = (timestamp < 0 if kind is int or kind is float  # the common case, fast
+                    else isinstance(timestamp, numbers.Number) and timestamp < 0)
+        shape = (key, value.__class__, kind, step.__class__, negative)
+        if shape not in shapes:
+            shapes[shape] = m
+    return shapes
 
 
-def _validated(rec: ChildRecord, shapes: set) -> tuple[list, dict[str, str], dict[str, str]]:
-    """A child's metrics, params and tags as MLflow's ``log_batch`` takes them: checked by
-    MLflow's own validation (names, lengths, values), long values cut as it cuts them; an
-    invalid one raises the error ``log_batch`` raises. ``shapes``: the metric shapes
-    (:func:`_metric_shape`) already checked, to which this child's are added."""
+def _validated(rec: ChildRecord, shapes: set) -> tuple[dict[str, str], dict[str, str]]:
+    """A child's params and tags as MLflow's ``log_batch`` takes them, and its metrics
+    checked: by MLflow's own validation (names, lengths, values), long values cut as it
+    cuts them; an invalid one raises the error ``log_batch`` raises. ``shapes``: the
+    metric shapes (:func:`_metric_shapes`) already checked, to which this child's are
+    added."""
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.utils.validation import _validate_batch_log_data, _validate_param_keys_unique
 
-    new = {}
-    for m in rec.metrics:
-        new.setdefault(_metric_shape(m), m)
+    new = {k: m for k, m in _metric_shapes(rec.metrics).items() if k not in shapes}
     _, params, tags = _validate_batch_log_data(
-        [Metric(*m) for shape, m in new.items() if shape not in shapes],
+        [Metric(*m) for m in new.values()],
         [Param(k, v) for k, v in rec.params.items()],
         [RunTag(k, v) for k, v in rec.tags.items()])
     _validate_param_keys_unique(params)
     shapes.update(new)
-    return (list(rec.metrics), {p.key: p.value for p in params},
-            {t.key: t.value for t in tags})
+    return {p.key: p.value for p in params}, {t.key: t.value for t in tags}
 
 
 def _children_rows(records: list[ChildRecord], ids: dict[str, str], experiment_id: str,
                    artifact_location: str, inputs: list[tuple[str, dict]]) -> dict[str, list]:
     """Every row of these complete children, table by table: what ``create_run``,
-    ``log_batch``, ``log_inputs`` and ``set_terminated`` write."""
+    ``log_batch``, ``log_inputs`` and ``set_terminated`` write. Metric rows are tuples
+    of :data:`METRIC_COLUMNS`, the others dicts."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -242,7 +252,7 @@ def _children_rows(records: list[ChildRecord], ids: dict[str, str], experiment_i
     checked = {rec.run: _validated(rec, shapes) for rec in records}  # all, before any row
     for rec in records:
         run_id = ids[rec.run]
-        metrics, params, tags = checked[rec.run]
+        params, tags = checked[rec.run]
         rows["runs"].append({
             "run_uuid": run_id, "name": rec.name, "source_type": "UNKNOWN", "source_name": "",
             "entry_point_name": "", "user_id": user, "status": rec.status,
@@ -253,7 +263,7 @@ def _children_rows(records: list[ChildRecord], ids: dict[str, str], experiment_i
         tags = {RUN_NAME_TAG: rec.name, **tags, COMPLETE_TAG: "true"}
         rows["tags"] += [{"key": k, "value": v, "run_uuid": run_id} for k, v in tags.items()]
         rows["params"] += [{"key": k, "value": v, "run_uuid": run_id} for k, v in params.items()]
-        metric_rows, latest = _metric_rows(run_id, metrics)
+        metric_rows, latest = _metric_rows(run_id, rec.metrics)
         rows["metrics"] += metric_rows
         rows["latest_metrics"] += latest
         for dataset_uuid, input_tags in inputs:
