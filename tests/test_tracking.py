@@ -340,3 +340,30 @@ def test_a_store_whose_folder_cannot_be_made_is_named_in_the_error(tmp_path):
     db = tmp_path / "afile" / "mlflow.db"
     with pytest.raises(StoreNotWritable, match=f"{tmp_path / 'afile'} is a file, not a folder"):
         setup_experiment(f"sqlite:///{db}", "x")
+
+
+def test_finding_and_updating_kept_children_match_mlflows_client(two_stores):
+    """A sweep's runs found with one query, and kept children renamed and retagged in one
+    transaction, read back as MlflowClient's own search and calls make them."""
+    stores, files = two_stores
+    records = [L.ChildRecord(f"run{i}", f"name{i}", 1, 2, "FINISHED",
+                             {L.RUN_TAG: f"run{i}", L.PROJECT_TAG: "p", L.SWEEP_TAG: "d/m",
+                              "x.t": "old"}, {"a": str(i)}, [("m", 0.5, 3, 0)], files)
+               for i in range(3)]
+    found, read = {}, {}
+    for way, store in stores.items():
+        experiment_id, _ = _write(store, way, records, [])
+        write = SqlStore if way == "bulk" else Store
+        runs = {e.run: e for e in write.find_sweep(store, experiment_id, "p", "d/m")}
+        assert sorted(runs) == ["run0", "run1", "run2"]
+        write.update_children(store, {
+            runs["run0"].run_id: ("renamed", {"x.t": "new", "x.u": "added"}),
+            runs["run1"].run_id: (None, {"x.t": "new"})})
+        found[way] = sorted((e.run, e.status, {k: v for k, v in e.tags.items()
+                                               if k != "mlflow.user"}) for e in runs.values())
+        read[way] = _readback(store, experiment_id)
+    assert found["bulk"] == found["client"]
+    assert read["bulk"] == read["client"]
+    assert read["bulk"]["run0"]["name"] == "renamed"
+    assert read["bulk"]["run0"]["tags"]["x.u"] == "added"
+    assert read["bulk"]["run2"]["tags"]["x.t"] == "old"
