@@ -37,6 +37,12 @@ Every repeat, interleaved (the order alternates), each in a fresh SQLite store m
   REV (exported with ``git archive``) on the process's path: the same sweep, the same
   steps, the other tree's code, interleaved with this tree's.
 
+``--server N`` adds ``server`` (and with ``--before``, ``server, before``): N of the
+sweep's children written to an MLflow server (``mlflow server --workers 4`` on PostgreSQL,
+proxied artifacts, started once as the tests start it, ``tests/_services.py``) by
+``open_store(url).write_children`` in a fresh process, after the parent and its dataset
+inputs: children per second, each read back complete.
+
 ``--methods`` picks some of them (default all but ``sync, before``, which ``--before``
 adds).
 
@@ -50,6 +56,7 @@ rest), the sync process's imports. Target (issue 10): <= 25 ms per child.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -173,6 +180,57 @@ def sync(method: str, built: dict, root: Path, n_runs: int, src: Path = W.REPO /
             "rows": count_rows(root / "mlflow.db")}
 
 
+def server(method: str, built: dict, url: str, n_runs: int, src: Path) -> dict:
+    """``n_runs`` children written to the server at ``url`` by the code of ``src``."""
+    path = Path(tempfile.mkstemp(suffix=".json")[1])
+    path.write_text(json.dumps({"url": url, "sweep": str(built["dir"]), "n": n_runs,
+                                "manifests": [str(m) for m in built["manifests"]],
+                                "split": str(built["split"])}))
+    env = {**os.environ, **ONE_THREAD, "MLFLOW_DISABLE_TELEMETRY": "true",
+           "PYTHONPATH": str(src)}
+    out = subprocess.run([sys.executable, __file__, "--server-worker", str(path)], env=env,
+                         capture_output=True, text=True)
+    path.unlink()
+    if out.returncode != 0:
+        raise RuntimeError(f"{method}: the server process failed\n{out.stderr[-3000:]}")
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    if res["complete"] != n_runs:
+        raise RuntimeError(f"{method}: {res['complete']} of {n_runs} children complete")
+    return res
+
+
+def server_worker(spec_path: str) -> int:
+    """A parent and its inputs, then ``n`` children through the store's write_children."""
+    spec = json.loads(Path(spec_path).read_text())
+    from mlflow import MlflowClient
+
+    from gdlab.data.core import load_split
+    from gdlab.runfiles import read_sweep
+    from gdlab.tracking import layout as L
+    from gdlab.tracking.store import now_ms, open_store
+    from gdlab.tracking.sync import split_inputs
+    from gdlab.tracking.uri import fail_fast_http
+
+    fail_fast_http()
+    client = MlflowClient(spec["url"])
+    experiment_id = client.create_experiment(f"server-{time.time_ns()}")
+    store = open_store(spec["url"])
+    runs = read_sweep(spec["sweep"], spec["manifests"]).runs[:spec["n"]]
+    datasets = split_inputs(load_split(spec["split"]), Path(spec["split"]), DATASET)
+    parent = store.create_run(experiment_id, f"{DATASET}/{MODEL}", now_ms(), {})
+    store.log_inputs(parent, datasets)
+    records = [L.child_record(r, r.name, parent, "bench", "bench", None, False) for r in runs]
+    t0 = time.perf_counter()
+    store.write_children(experiment_id, records, datasets)
+    seconds = time.perf_counter() - t0
+    done = [r for r in client.search_runs([experiment_id], max_results=len(runs) + 1)
+            if r.data.tags.get(L.COMPLETE_TAG) == "true"
+            and r.info.status in ("FINISHED", "FAILED")]
+    print(json.dumps({"seconds": seconds, "per_s": len(runs) / seconds,
+                      "complete": len(done)}))
+    return 0
+
+
 def sync_worker(spec_path: str) -> int:
     """What workflow/scripts/track.py does, timed: imports, the sweep read, the sync."""
     t0 = time.perf_counter()
@@ -223,11 +281,15 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, help="interleaved repeats (default 3)")
     ap.add_argument("--before", help="git revision whose track job is measured beside")
     ap.add_argument("--methods", help=f"some of: {', '.join(METHODS)} (default all)")
+    ap.add_argument("--server", type=int, help="children written to an MLflow server")
     ap.add_argument("--sync-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--server-worker", help=argparse.SUPPRESS)
     add_run_args(ap)
     a = ap.parse_args(argv)
     if a.sync_worker:
         return sync_worker(a.sync_worker)
+    if a.server_worker:
+        return server_worker(a.server_worker)
     n_runs = a.runs or (50 if a.quick else 200)
     reps = a.repeats or (1 if a.quick else 3)
     work = Path(a.workdir or tempfile.mkdtemp(prefix="gdlab-tracking-cost-")).resolve()
@@ -237,6 +299,8 @@ def main(argv=None) -> int:
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     methods = tuple(a.methods.split(",") if a.methods else METHODS)
     methods = tuple(m.strip() for m in methods) + (("sync, before",) if a.before else ())
+    if a.server:
+        methods += ("server", "server, before") if a.before else ("server",)
     before_src = W.export_tree(a.before, work / "before") / "src" if a.before else None
     machine = Machine()
     machine.print()
@@ -257,10 +321,25 @@ def main(argv=None) -> int:
             write_children(method, built, work / "stores" / f"warmup-{method}", limit=3)
     out: dict[str, list[dict]] = {m: [] for m in methods}
     loads = []
+    stack = contextlib.ExitStack()
+    if a.server:
+        sys.path.insert(0, str(W.REPO / "tests"))
+        import _services
+
+        url = stack.enter_context(_services.mlflow_server(
+            work / "server", stack.enter_context(_services.postgres()).createdb("mlflow"),
+            workers=4))
     for rep in range(reps):
         for m in (methods if rep % 2 == 0 else methods[::-1]):
             l0 = os.getloadavg()[0]
             root = work / "stores" / f"{m.replace(', ', '-')}-{rep}"
+            if m.startswith("server"):
+                res = server(m, built, url, a.server,
+                             before_src if m.endswith("before") else W.REPO / "src")
+                out[m].append(res)
+                print(f"repeat {rep + 1}/{reps}: {m}: {res['per_s']:.2f} children/s",
+                      flush=True)
+                continue
             res = (write_children(m, built, root) if m in ("bulk", "client")
                    else sync(m, built, root, n, before_src) if m == "sync, before"
                    else sync(m, built, root, n))
@@ -271,6 +350,7 @@ def main(argv=None) -> int:
                   f"child (load {loads[-1]})", flush=True)
             if not a.keep:
                 shutil.rmtree(root, ignore_errors=True)
+    stack.close()
     os.chdir(here)
     def repeats(m: str, key: str = "seconds") -> str:
         return f"{reps} repeat(s): " + ", ".join(f"{1000 * r[key] / n:.1f}" for r in out[m])
@@ -323,6 +403,11 @@ def main(argv=None) -> int:
         now, before = (median([r["sync"] for r in out[m]]) for m in ("sync", "sync, before"))
         rows.append(("track job", f"sync_sweep, this tree / {a.before}",
                      f"{now / before:.2f}x", f"{t_str(now)} against {t_str(before)}"))
+    for m in (m for m in ("server", "server, before") if m in out):
+        rows.append(("server", f"{m}: {a.server} children, 4 threads",
+                     f"{median([r['per_s'] for r in out[m]]):.2f} /s",
+                     f"{reps} repeat(s): " + ", ".join(f"{r['per_s']:.2f}" for r in out[m])
+                     + "; mlflow server --workers 4 on PostgreSQL, proxied artifacts"))
     rows += [
         ("setup", "import mlflow, fresh process", t_str(t_import),
          "paid once by every track job (and mlflow_setup)"),

@@ -2,10 +2,11 @@
 
 A child is four requests and one upload a file (:meth:`Store.write_child`: the run, its
 dataset inputs, its files, one ``log_batch`` of params, metrics and tags, its status),
-with no read in between. Every request is checked (MLflow's client raises on any answer but success), and a child
-is complete only once its last request succeeded, so a server that dies mid-sync loses
-nothing a rerun would not write again. A child's requests wait on the network, not on
-this process, so a sweep's new children are written several at a time.
+with no read in between. Every request is checked (MLflow's client raises on any answer
+but success), and a child is complete only once its last request succeeded, so a server
+that dies mid-sync loses nothing a rerun would not write again. A child's requests wait
+on the network, not on this process, so a sweep's new children are written several at
+a time.
 """
 
 from __future__ import annotations
