@@ -7,7 +7,8 @@ at every start.
   killed half-way leaves a file MLflow cannot open again); the journal files a deleted
   ``mlflow.db`` left behind are removed first (a new file would read them as its own).
 * **The journal** is MLflow's own rollback journal: no WAL, so the database is one file a
-  user can copy; a store an earlier gdlab switched to WAL goes back.
+  user can copy; a store an earlier gdlab switched to WAL goes back. gdlab's own
+  connections get the PRAGMAs MLflow's sessions set (foreign keys, a 20 s busy timeout).
 * **The lock** (:meth:`SqliteStore.lock`): track jobs on one file take turns under a lock
   file keyed by the database, instead of waiting inside SQLite's busy timeout.
 * **Lost or edited** (:meth:`SqliteStore.lost`, :meth:`SqliteStore.sweep_counts`): read
@@ -57,6 +58,16 @@ def holders_of_deleted(db: Path) -> list[int]:
     return sorted(pids)
 
 
+#: what MLflow's sessions set on a SQLite connection (``mlflow.store.db.utils``)
+SESSION_PRAGMAS = ("PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 20000",
+                   "PRAGMA case_sensitive_like = true")
+
+
+def _session_pragmas(connection, _record) -> None:
+    for pragma in SESSION_PRAGMAS:
+        connection.execute(pragma)
+
+
 def _read(db: Path, query: str, args: tuple) -> list:
     """Rows of ``query``, the file opened read-only (no journal or lock file made)."""
     con = sqlite3.connect(sqlite_read_only(db), uri=True, timeout=30)
@@ -70,10 +81,15 @@ class SqliteStore(SqlStore):
     """A SQLite file: a SQL store with its own creation, journal, lock and checks."""
 
     def __init__(self, uri: str):
+        from sqlalchemy import event
+
         self.db = sqlite_path(uri)
         if self.db is not None:
             check_sqlite_writable(self.db)
         super().__init__(uri)
+        # each connection as MLflow's own sessions set it up
+        event.listen(self.engine, "connect", _session_pragmas)
+        self.engine.dispose()  # the connection that checked the engine predates them
 
     @property
     def in_project(self) -> bool:
