@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import uuid
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from gdlab.runfiles import Run
 from gdlab.tracking import layout as L
 from gdlab.tracking.plan import Existing, plan_sweep
 from gdlab.tracking.sql import SqlStore
-from gdlab.tracking.sqlite import SqliteStore
+from gdlab.tracking.sqlite import SqliteStore, sqlite_read_only
 from gdlab.tracking.store import Store, _batches, open_store
-from gdlab.tracking.uri import redact_uri, sqlite_read_only, uri_hash
+from gdlab.tracking.uri import redact_uri, uri_hash
 
 pytestmark = pytest.mark.mlflow
 
@@ -244,10 +245,14 @@ def _readback(store: Store, experiment_id: str) -> dict:
 def two_stores(tmp_path_factory):
     """A SQLite store for each way of writing, made by MLflow (its migrations)."""
     root = tmp_path_factory.mktemp("stores")
-    stores = {}
+    stores, here = {}, os.getcwd()
     for way in ("bulk", "client"):
         (root / way).mkdir()
-        stores[way] = open_store(f"sqlite:///{root / way / 'mlflow.db'}")
+        os.chdir(root / way)  # MLflow puts a new store's artifacts in ./mlruns
+        try:
+            stores[way] = open_store(f"sqlite:///{root / way / 'mlflow.db'}")
+        finally:
+            os.chdir(here)
     assert isinstance(stores["bulk"], SqliteStore)
     artifact = root / "model.npz"
     artifact.write_bytes(b"weights")
@@ -327,14 +332,14 @@ def test_a_refused_child_leaves_no_row_and_no_file(two_stores):
     from mlflow import MlflowClient
 
     assert MlflowClient(store.uri).search_runs([experiment_id]) == []
-    assert not root.exists() or not any(root.iterdir())
+    assert not root.exists() or not any(root.iterdir()), list(root.rglob("*"))
 
 
 def test_a_store_whose_folder_cannot_be_made_is_named_in_the_error(tmp_path):
     """SQLite says only "unable to open database file"; gdlab names the file and why (a
     read-only folder: tests/test_disk.py, on a read-only mount)."""
     from gdlab.tracking import setup_experiment
-    from gdlab.tracking.uri import StoreNotWritable
+    from gdlab.tracking.sqlite import StoreNotWritable
 
     (tmp_path / "afile").write_text("")
     db = tmp_path / "afile" / "mlflow.db"

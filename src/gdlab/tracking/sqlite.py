@@ -25,11 +25,47 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from gdlab.io import read_json
 from gdlab.tracking.layout import PROJECT_TAG, SWEEP_TAG
 from gdlab.tracking.sql import SqlStore
-from gdlab.tracking.uri import check_sqlite_writable, sqlite_path, sqlite_read_only, uri_hash
+from gdlab.tracking.uri import uri_hash
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (relative to the working directory)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").partition("?")[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+class StoreNotWritable(RuntimeError):
+    """A SQLite store gdlab cannot write: it names the file and why."""
+
+
+def check_sqlite_writable(db: Path) -> None:
+    """Raise :class:`StoreNotWritable` naming ``db`` when SQLite could not write it: its
+    folder is not a folder, or is read-only (SQLite also writes its journal there), or the
+    file is. SQLite itself says only "unable to open database file"."""
+    db = Path(db).resolve()
+    folder = next((p for p in [db.parent, *db.parent.parents] if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise StoreNotWritable(f"cannot make the tracking store {db}: {folder} is a file, "
+                               "not a folder (MLFLOW_TRACKING_URI or mlflow.tracking_uri)")
+    if folder is not None and not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreNotWritable(f"cannot write the tracking store {db}: the folder {folder} "
+                               "is read-only (SQLite writes its journal beside the file); "
+                               "make it writable or point MLFLOW_TRACKING_URI elsewhere")
+    if db.exists() and not os.access(db, os.W_OK):
+        raise StoreNotWritable(f"cannot write the tracking store {db}: the file is read-only")
+
+
+def sqlite_read_only(db: Path) -> str:
+    """A URI that opens ``db`` read-only with the stdlib's ``sqlite3.connect(..., uri=True)``:
+    the path percent-quoted, so a ``#``, ``%`` or ``?`` in it names no other file."""
+    return f"file:{quote(str(Path(db).resolve()))}?mode=ro"
 
 
 def _clear_leftovers(db: Path) -> list[Path]:
