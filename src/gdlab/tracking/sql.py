@@ -219,23 +219,28 @@ def _metric_shapes(metrics) -> dict[tuple, tuple]:
     return shapes
 
 
-def _validated(rec: ChildRecord, shapes: set) -> tuple[dict[str, str], dict[str, str]]:
+def _validated(rec: ChildRecord, seen: dict) -> tuple[dict[str, str], dict[str, str]]:
     """A child's params and tags as MLflow's ``log_batch`` takes them, and its metrics
     checked: by MLflow's own validation (names, lengths, values), long values cut as it
-    cuts them; an invalid one raises the error ``log_batch`` raises. ``shapes``: the
-    metric shapes (:func:`_metric_shapes`) already checked, to which this child's are
-    added."""
+    cuts them; an invalid one raises the error ``log_batch`` raises. MLflow checks each
+    metric, param and tag on its own, so ``seen`` keeps what was checked already (metric
+    shapes, :func:`_metric_shapes`; params and tags by key and value, with what they
+    became): a sweep's children share most of their tags."""
     from mlflow.entities import Metric, Param, RunTag
-    from mlflow.utils.validation import _validate_batch_log_data, _validate_param_keys_unique
+    from mlflow.utils.validation import _validate_batch_log_data
 
+    shapes, known = seen.setdefault("shapes", set()), seen.setdefault("pairs", {})
     new = {k: m for k, m in _metric_shapes(rec.metrics).items() if k not in shapes}
-    _, params, tags = _validate_batch_log_data(
-        [Metric(*m) for m in new.values()],
-        [Param(k, v) for k, v in rec.params.items()],
-        [RunTag(k, v) for k, v in rec.tags.items()])
-    _validate_param_keys_unique(params)
+    params = [("p", k, v) for k, v in rec.params.items() if ("p", k, v) not in known]
+    tags = [("t", k, v) for k, v in rec.tags.items() if ("t", k, v) not in known]
+    _, checked_params, checked_tags = _validate_batch_log_data(
+        [Metric(*m) for m in new.values()], [Param(k, v) for _, k, v in params],
+        [RunTag(k, v) for _, k, v in tags])
     shapes.update(new)
-    return {p.key: p.value for p in params}, {t.key: t.value for t in tags}
+    for pair, entity in zip(params + tags, checked_params + checked_tags, strict=True):
+        known[pair] = entity.value
+    return ({k: known["p", k, v] for k, v in rec.params.items()},
+            {k: known["t", k, v] for k, v in rec.tags.items()})
 
 
 def _children_rows(records: list[ChildRecord], ids: dict[str, str], experiment_id: str,
@@ -248,8 +253,8 @@ def _children_rows(records: list[ChildRecord], ids: dict[str, str], experiment_i
     except (KeyError, OSError):
         user = "unknown"
     rows: dict[str, list] = {table: [] for table in CHILD_TABLES}
-    shapes: set = set()
-    checked = {rec.run: _validated(rec, shapes) for rec in records}  # all, before any row
+    seen: dict = {}
+    checked = {rec.run: _validated(rec, seen) for rec in records}  # all, before any row
     for rec in records:
         run_id = ids[rec.run]
         params, tags = checked[rec.run]
