@@ -6,6 +6,8 @@ Run from the repository root::
 
     PYTHONPATH=src .venv/bin/python benchmarks/tracking_cost.py      # 200 runs, 3 repeats
     PYTHONPATH=src .venv/bin/python benchmarks/tracking_cost.py --quick --no-save  # 50, 1
+    PYTHONPATH=src .venv/bin/python benchmarks/tracking_cost.py --runs 1000 --before REV \
+        --methods sync                       # the track job of this tree beside REV's
 
 The sweep is real and made once by the pipeline, not timed: a fresh copy of the project
 with one sweep, moons (config/config.yaml's) x logistic regression, N runs of E epochs
@@ -30,7 +32,19 @@ Every repeat, interleaved (the order alternates), each in a fresh SQLite store m
   parent, records, children, kept children, parent's tags, tables and figures, the best
   run's figures, the best model logged and registered;
 - ``sync, client``: the same with ``open_store`` forced to MlflowClient's path (what a
-  store that is not SQL gets, here without a network).
+  store that is not SQL gets, here without a network);
+- ``sync, before`` (with ``--before REV``): ``sync`` with the ``src/`` of git revision
+  REV (exported with ``git archive``) on the process's path: the same sweep, the same
+  steps, the other tree's code, interleaved with this tree's.
+
+``--server N`` adds ``server`` (and with ``--before``, ``server, before``): N of the
+sweep's children written to an MLflow server (``mlflow server --workers 4`` on PostgreSQL,
+proxied artifacts, started once as the tests start it, ``tests/_services.py``) by
+``open_store(url).write_children`` in a fresh process, after the parent and its dataset
+inputs: children per second, each read back complete.
+
+``--methods`` picks some of them (default all but ``sync, before``, which ``--before``
+adds).
 
 The records' build (``child_record``, which reads each history.csv) is timed apart from
 the bulk and client writes. ``import mlflow`` and ``import gdlab.tracking`` are timed in
@@ -42,6 +56,7 @@ rest), the sync process's imports. Target (issue 10): <= 25 ms per child.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -62,7 +77,8 @@ from _machine import Machine, add_run_args, clean_up, median, print_table, save_
 TABLES = ("runs", "tags", "params", "metrics", "latest_metrics", "inputs", "input_tags")
 METHODS = ("bulk", "client", "sync", "sync, client")
 SYNC_LABELS = {"sync": "sync_sweep, whole, as on SQLite (children in one transaction)",
-               "sync, client": "sync_sweep, whole, forced through MlflowClient's calls"}
+               "sync, client": "sync_sweep, whole, forced through MlflowClient's calls",
+               "sync, before": "sync_sweep, whole, as on SQLite, the --before tree"}
 #: what Snakemake sets for a 1-thread job
 ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                "GOTO_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
@@ -108,7 +124,8 @@ def write_children(method: str, built: dict, root: Path, limit: int | None = Non
     from gdlab.names import short_names
     from gdlab.runfiles import read_sweep
     from gdlab.tracking import layout as L
-    from gdlab.tracking.store import SqlStore, Store, now_ms, open_store
+    from gdlab.tracking.sql import SqlStore
+    from gdlab.tracking.store import Store, now_ms, open_store
     from gdlab.tracking.sync import split_inputs, top_runs
 
     uri, record = fresh_store(root)
@@ -135,8 +152,9 @@ def write_children(method: str, built: dict, root: Path, limit: int | None = Non
     return {"seconds": seconds, "build": build, "rows": count_rows(root / "mlflow.db")}
 
 
-def sync(method: str, built: dict, root: Path, n_runs: int) -> dict:
-    """The whole sync_sweep of ``built`` in a fresh process, as a track job runs it."""
+def sync(method: str, built: dict, root: Path, n_runs: int, src: Path = W.REPO / "src") -> dict:
+    """The whole sync_sweep of ``built`` in a fresh process, as a track job runs it, with
+    the code of ``src``."""
     uri, record = fresh_store(root)
     spec = {"uri": uri, "record": record, "sweep": str(built["dir"]),
             "manifests": [str(m) for m in built["manifests"]], "split": str(built["split"]),
@@ -145,7 +163,7 @@ def sync(method: str, built: dict, root: Path, n_runs: int) -> dict:
     path = root / "sync.json"
     path.write_text(json.dumps(spec))
     env = {**os.environ, **ONE_THREAD, "MLFLOW_DISABLE_TELEMETRY": "true",
-           "PYTHONPATH": str(W.REPO / "src")}
+           "PYTHONPATH": str(src)}
     env.pop("MLFLOW_TRACKING_URI", None)
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "--sync-worker", str(path)], cwd=root,
@@ -160,6 +178,57 @@ def sync(method: str, built: dict, root: Path, n_runs: int) -> dict:
                            f"{res['log']}")
     return {**res, "process": process, "line": line,
             "rows": count_rows(root / "mlflow.db")}
+
+
+def server(method: str, built: dict, url: str, n_runs: int, src: Path) -> dict:
+    """``n_runs`` children written to the server at ``url`` by the code of ``src``."""
+    path = Path(tempfile.mkstemp(suffix=".json")[1])
+    path.write_text(json.dumps({"url": url, "sweep": str(built["dir"]), "n": n_runs,
+                                "manifests": [str(m) for m in built["manifests"]],
+                                "split": str(built["split"])}))
+    env = {**os.environ, **ONE_THREAD, "MLFLOW_DISABLE_TELEMETRY": "true",
+           "PYTHONPATH": str(src)}
+    out = subprocess.run([sys.executable, __file__, "--server-worker", str(path)], env=env,
+                         capture_output=True, text=True)
+    path.unlink()
+    if out.returncode != 0:
+        raise RuntimeError(f"{method}: the server process failed\n{out.stderr[-3000:]}")
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    if res["complete"] != n_runs:
+        raise RuntimeError(f"{method}: {res['complete']} of {n_runs} children complete")
+    return res
+
+
+def server_worker(spec_path: str) -> int:
+    """A parent and its inputs, then ``n`` children through the store's write_children."""
+    spec = json.loads(Path(spec_path).read_text())
+    from mlflow import MlflowClient
+
+    from gdlab.data.core import load_split
+    from gdlab.runfiles import read_sweep
+    from gdlab.tracking import layout as L
+    from gdlab.tracking.store import now_ms, open_store
+    from gdlab.tracking.sync import split_inputs
+    from gdlab.tracking.uri import fail_fast_http
+
+    fail_fast_http()
+    client = MlflowClient(spec["url"])
+    experiment_id = client.create_experiment(f"server-{time.time_ns()}")
+    store = open_store(spec["url"])
+    runs = read_sweep(spec["sweep"], spec["manifests"]).runs[:spec["n"]]
+    datasets = split_inputs(load_split(spec["split"]), Path(spec["split"]), DATASET)
+    parent = store.create_run(experiment_id, f"{DATASET}/{MODEL}", now_ms(), {})
+    store.log_inputs(parent, datasets)
+    records = [L.child_record(r, r.name, parent, "bench", "bench", None, False) for r in runs]
+    t0 = time.perf_counter()
+    store.write_children(experiment_id, records, datasets)
+    seconds = time.perf_counter() - t0
+    done = [r for r in client.search_runs([experiment_id], max_results=len(runs) + 1)
+            if r.data.tags.get(L.COMPLETE_TAG) == "true"
+            and r.info.status in ("FINISHED", "FAILED")]
+    print(json.dumps({"seconds": seconds, "per_s": len(runs) / seconds,
+                      "complete": len(done)}))
+    return 0
 
 
 def sync_worker(spec_path: str) -> int:
@@ -210,11 +279,17 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, help="children (default 200, even)")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--repeats", type=int, help="interleaved repeats (default 3)")
+    ap.add_argument("--before", help="git revision whose track job is measured beside")
+    ap.add_argument("--methods", help=f"some of: {', '.join(METHODS)} (default all)")
+    ap.add_argument("--server", type=int, help="children written to an MLflow server")
     ap.add_argument("--sync-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--server-worker", help=argparse.SUPPRESS)
     add_run_args(ap)
     a = ap.parse_args(argv)
     if a.sync_worker:
         return sync_worker(a.sync_worker)
+    if a.server_worker:
+        return server_worker(a.server_worker)
     n_runs = a.runs or (50 if a.quick else 200)
     reps = a.repeats or (1 if a.quick else 3)
     work = Path(a.workdir or tempfile.mkdtemp(prefix="gdlab-tracking-cost-")).resolve()
@@ -222,6 +297,11 @@ def main(argv=None) -> int:
     here = os.getcwd()
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+    methods = tuple(a.methods.split(",") if a.methods else METHODS)
+    methods = tuple(m.strip() for m in methods) + (("sync, before",) if a.before else ())
+    if a.server:
+        methods += ("server", "server, before") if a.before else ("server",)
+    before_src = W.export_tree(a.before, work / "before") / "src" if a.before else None
     machine = Machine()
     machine.print()
     t_import = import_seconds("mlflow")
@@ -237,14 +317,31 @@ def main(argv=None) -> int:
     import mlflow  # noqa: F401 - imported once: the in-process writes exclude it
 
     for method in ("bulk", "client"):  # warm-up (not timed): each path's first use
-        write_children(method, built, work / "stores" / f"warmup-{method}", limit=3)
-    out: dict[str, list[dict]] = {m: [] for m in METHODS}
+        if method in methods:
+            write_children(method, built, work / "stores" / f"warmup-{method}", limit=3)
+    out: dict[str, list[dict]] = {m: [] for m in methods}
     loads = []
+    stack = contextlib.ExitStack()
+    if a.server:
+        sys.path.insert(0, str(W.REPO / "tests"))
+        import _services
+
+        url = stack.enter_context(_services.mlflow_server(
+            work / "server", stack.enter_context(_services.postgres()).createdb("mlflow"),
+            workers=4))
     for rep in range(reps):
-        for m in (METHODS if rep % 2 == 0 else METHODS[::-1]):
+        for m in (methods if rep % 2 == 0 else methods[::-1]):
             l0 = os.getloadavg()[0]
             root = work / "stores" / f"{m.replace(', ', '-')}-{rep}"
+            if m.startswith("server"):
+                res = server(m, built, url, a.server,
+                             before_src if m.endswith("before") else W.REPO / "src")
+                out[m].append(res)
+                print(f"repeat {rep + 1}/{reps}: {m}: {res['per_s']:.2f} children/s",
+                      flush=True)
+                continue
             res = (write_children(m, built, root) if m in ("bulk", "client")
+                   else sync(m, built, root, n, before_src) if m == "sync, before"
                    else sync(m, built, root, n))
             out[m].append(res)
             loads.append(f"{m} {l0:.2f}->{os.getloadavg()[0]:.2f}")
@@ -253,33 +350,40 @@ def main(argv=None) -> int:
                   f"child (load {loads[-1]})", flush=True)
             if not a.keep:
                 shutil.rmtree(root, ignore_errors=True)
+    stack.close()
     os.chdir(here)
-    per = {m: median([r["seconds"] for r in out[m]]) / n for m in ("bulk", "client")}
-    build = median([r["build"] for r in out["bulk"] + out["client"]]) / n
-
     def repeats(m: str, key: str = "seconds") -> str:
         return f"{reps} repeat(s): " + ", ".join(f"{1000 * r[key] / n:.1f}" for r in out[m])
 
     def target(ms: float) -> str:
         return f"; target <= 25 ms: {'met' if ms <= 25 else 'MISSED'}"
 
-    counts = {m: out[m][-1]["rows"] for m in METHODS}
-    differ = [t for t in TABLES if counts["bulk"][t] != counts["client"][t]]
-    rows = [
-        ("per child", "SqlStore.write_children (one transaction through MLflow's tables)",
-         f"{1000 * per['bulk']:.1f} ms", repeats("bulk") + target(1000 * per["bulk"])),
-        ("per child", "Store.write_children (MlflowClient's calls)",
-         f"{1000 * per['client']:.1f} ms",
-         repeats("client") + f"; **{per['client'] / per['bulk']:.1f}x the one transaction**"),
-        ("per child", "building the records (child_record: reads history.csv)",
-         f"{1000 * build:.1f} ms", "apart from the writes above; inside sync_sweep's"),
-        ("store", "rows written: " + ", ".join(TABLES),
-         ", ".join(str(counts["bulk"][t]) for t in TABLES),
-         "one transaction (last repeat); MlflowClient: "
-         + ", ".join(str(counts["client"][t]) for t in TABLES)
-         + (f" (differ in {', '.join(differ)})" if differ else " (the same)")),
-    ]
-    for m in ("sync", "sync, client"):
+    rows = []
+    per = {m: median([r["seconds"] for r in out[m]]) / n for m in ("bulk", "client")
+           if m in out}
+    if "bulk" in per:
+        rows.append(("per child", "SqlStore.write_children (one transaction through MLflow's "
+                     "tables)", f"{1000 * per['bulk']:.1f} ms",
+                     repeats("bulk") + target(1000 * per["bulk"])))
+    if "client" in per:
+        rows.append(("per child", "Store.write_children (MlflowClient's calls)",
+                     f"{1000 * per['client']:.1f} ms", repeats("client") + (
+                         f"; **{per['client'] / per['bulk']:.1f}x the one transaction**"
+                         if "bulk" in per else "")))
+    if per:
+        build = median([r["build"] for m in per for r in out[m]]) / n
+        rows.append(("per child", "building the records (child_record: reads history.csv)",
+                     f"{1000 * build:.1f} ms", "apart from the writes above; inside "
+                     "sync_sweep's"))
+    if "bulk" in per and "client" in per:
+        counts = {m: out[m][-1]["rows"] for m in per}
+        differ = [t for t in TABLES if counts["bulk"][t] != counts["client"][t]]
+        rows.append(("store", "rows written: " + ", ".join(TABLES),
+                     ", ".join(str(counts["bulk"][t]) for t in TABLES),
+                     "one transaction (last repeat); MlflowClient: "
+                     + ", ".join(str(counts["client"][t]) for t in TABLES)
+                     + (f" (differ in {', '.join(differ)})" if differ else " (the same)")))
+    for m in (m for m in ("sync", "sync, client", "sync, before") if m in out):
         res = out[m]
         whole = median([r["sync"] for r in res])
         child = median([r["line"]["ms_per_child"] for r in res])
@@ -295,6 +399,15 @@ def main(argv=None) -> int:
                      f"read_sweep {t_str(median([r['read'] for r in res]))}, sync_sweep "
                      f"{t_str(whole)}; store rows "
                      + ", ".join(str(res[-1]["rows"][t]) for t in TABLES)))
+    if "sync" in out and "sync, before" in out:
+        now, before = (median([r["sync"] for r in out[m]]) for m in ("sync", "sync, before"))
+        rows.append(("track job", f"sync_sweep, this tree / {a.before}",
+                     f"{now / before:.2f}x", f"{t_str(now)} against {t_str(before)}"))
+    for m in (m for m in ("server", "server, before") if m in out):
+        rows.append(("server", f"{m}: {a.server} children, 4 threads",
+                     f"{median([r['per_s'] for r in out[m]]):.2f} /s",
+                     f"{reps} repeat(s): " + ", ".join(f"{r['per_s']:.2f}" for r in out[m])
+                     + "; mlflow server --workers 4 on PostgreSQL, proxied artifacts"))
     rows += [
         ("setup", "import mlflow, fresh process", t_str(t_import),
          "paid once by every track job (and mlflow_setup)"),

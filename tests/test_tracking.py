@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import uuid
 from pathlib import Path
 
@@ -17,8 +18,10 @@ from hypothesis import strategies as st
 from gdlab.runfiles import Run
 from gdlab.tracking import layout as L
 from gdlab.tracking.plan import Existing, plan_sweep
-from gdlab.tracking.store import SqlStore, Store, _batches, open_store
-from gdlab.tracking.uri import redact_uri, sqlite_read_only, uri_hash
+from gdlab.tracking.sql import SqlStore
+from gdlab.tracking.sqlite import SqliteStore, sqlite_read_only
+from gdlab.tracking.store import Store, _batches, open_store
+from gdlab.tracking.uri import redact_uri, uri_hash
 
 pytestmark = pytest.mark.mlflow
 
@@ -214,13 +217,16 @@ def child_records(draw, files):
 
 def _readback(store: Store, experiment_id: str) -> dict:
     """Everything MLflow's client reads back about the experiment's runs, by gdlab run."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(store.uri)
     out = {}
-    for r in store.client.search_runs([experiment_id], max_results=100):
+    for r in client.search_runs([experiment_id], max_results=100):
         if L.RUN_TAG not in r.data.tags:  # the parent
             continue
         histories = {}
         for key in r.data.metrics:
-            hist = store.client.get_metric_history(r.info.run_id, key)
+            hist = client.get_metric_history(r.info.run_id, key)
             histories[key] = sorted((m.step, m.timestamp, repr(m.value)) for m in hist)
         tags = {k: v for k, v in r.data.tags.items() if k != "mlflow.user"}
         out[r.data.tags[L.RUN_TAG]] = {
@@ -231,7 +237,7 @@ def _readback(store: Store, experiment_id: str) -> dict:
             "histories": histories,
             "inputs": sorted((d.dataset.name, d.dataset.digest, tuple(sorted(
                 (t.key, t.value) for t in d.tags))) for d in r.inputs.dataset_inputs),
-            "artifacts": sorted(a.path for a in store.client.list_artifacts(r.info.run_id))}
+            "artifacts": sorted(a.path for a in client.list_artifacts(r.info.run_id))}
     return out
 
 
@@ -239,11 +245,15 @@ def _readback(store: Store, experiment_id: str) -> dict:
 def two_stores(tmp_path_factory):
     """A SQLite store for each way of writing, made by MLflow (its migrations)."""
     root = tmp_path_factory.mktemp("stores")
-    stores = {}
+    stores, here = {}, os.getcwd()
     for way in ("bulk", "client"):
         (root / way).mkdir()
-        stores[way] = open_store(f"sqlite:///{root / way / 'mlflow.db'}")
-    assert isinstance(stores["bulk"], SqlStore)
+        os.chdir(root / way)  # MLflow puts a new store's artifacts in ./mlruns
+        try:
+            stores[way] = open_store(f"sqlite:///{root / way / 'mlflow.db'}")
+        finally:
+            os.chdir(here)
+    assert isinstance(stores["bulk"], SqliteStore)
     artifact = root / "model.npz"
     artifact.write_bytes(b"weights")
     return stores, [artifact]
@@ -267,7 +277,7 @@ def _write(store: Store, way: str, records, datasets) -> tuple[str, dict | Excep
     ``client``: MlflowClient's calls, as on any store) into a new experiment."""
     from mlflow.exceptions import MlflowException
 
-    experiment_id = store.client.create_experiment(uuid.uuid4().hex)
+    experiment_id = store.ensure_experiment(uuid.uuid4().hex)
     parent = store.create_run(experiment_id, "parent", 0, {})
     store.log_inputs(parent, datasets)
     write = SqlStore.write_children if way == "bulk" else Store.write_children
@@ -315,21 +325,50 @@ def test_a_refused_child_leaves_no_row_and_no_file(two_stores):
     bad = L.ChildRecord("bad", "bad", 1, 2, "FINISHED", {L.RUN_TAG: "bad"},
                         {"k" * 300: "v"}, [], files)
     store = stores["bulk"]
-    experiment_id = store.client.create_experiment(uuid.uuid4().hex)
-    root = Path(store.client.get_experiment(experiment_id).artifact_location)
+    experiment_id = store.ensure_experiment(uuid.uuid4().hex)
+    root = Path(store.experiment(experiment_id).artifact_location)
     with pytest.raises(MlflowException):
         store.write_children(experiment_id, [good, bad], [])
-    assert store.client.search_runs([experiment_id]) == []
-    assert not root.exists() or not any(root.iterdir())
+    from mlflow import MlflowClient
+
+    assert MlflowClient(store.uri).search_runs([experiment_id]) == []
+    assert not root.exists() or not any(root.iterdir()), list(root.rglob("*"))
 
 
 def test_a_store_whose_folder_cannot_be_made_is_named_in_the_error(tmp_path):
     """SQLite says only "unable to open database file"; gdlab names the file and why (a
     read-only folder: tests/test_disk.py, on a read-only mount)."""
     from gdlab.tracking import setup_experiment
-    from gdlab.tracking.uri import StoreNotWritable
+    from gdlab.tracking.sqlite import StoreNotWritable
 
     (tmp_path / "afile").write_text("")
     db = tmp_path / "afile" / "mlflow.db"
     with pytest.raises(StoreNotWritable, match=f"{tmp_path / 'afile'} is a file, not a folder"):
         setup_experiment(f"sqlite:///{db}", "x")
+
+
+def test_finding_and_updating_kept_children_match_mlflows_client(two_stores):
+    """A sweep's runs found with one query, and kept children renamed and retagged in one
+    transaction, read back as MlflowClient's own search and calls make them."""
+    stores, files = two_stores
+    records = [L.ChildRecord(f"run{i}", f"name{i}", 1, 2, "FINISHED",
+                             {L.RUN_TAG: f"run{i}", L.PROJECT_TAG: "p", L.SWEEP_TAG: "d/m",
+                              "x.t": "old"}, {"a": str(i)}, [("m", 0.5, 3, 0)], files)
+               for i in range(3)]
+    found, read = {}, {}
+    for way, store in stores.items():
+        experiment_id, _ = _write(store, way, records, [])
+        write = SqlStore if way == "bulk" else Store
+        runs = {e.run: e for e in write.find_sweep(store, experiment_id, "p", "d/m")}
+        assert sorted(runs) == ["run0", "run1", "run2"]
+        write.update_children(store, {
+            runs["run0"].run_id: ("renamed", {"x.t": "new", "x.u": "added"}),
+            runs["run1"].run_id: (None, {"x.t": "new"})})
+        found[way] = sorted((e.run, e.status, {k: v for k, v in e.tags.items()
+                                               if k != "mlflow.user"}) for e in runs.values())
+        read[way] = _readback(store, experiment_id)
+    assert found["bulk"] == found["client"]
+    assert read["bulk"] == read["client"]
+    assert read["bulk"]["run0"]["name"] == "renamed"
+    assert read["bulk"]["run0"]["tags"]["x.u"] == "added"
+    assert read["bulk"]["run2"]["tags"]["x.t"] == "old"

@@ -7,8 +7,10 @@ trains or evaluates anything. One module per concern:
 * :mod:`~gdlab.tracking.uri`: which store; its URI hashed, redacted, and fail-fast HTTP;
 * :mod:`~gdlab.tracking.layout`: what gdlab writes (names, tags, metrics, descriptions);
 * :mod:`~gdlab.tracking.plan`: the runs in the store against those in ``results/``;
-* :mod:`~gdlab.tracking.store`: the one way to a store (MLflow's client; one transaction
-  through MLflow's own tables on a SQL store);
+* :mod:`~gdlab.tracking.store`: the one store interface, its backend chosen once from
+  the URI: :mod:`~gdlab.tracking.server` (a team's server), :mod:`~gdlab.tracking.sql`
+  (MLflow's tables, one transaction), :mod:`~gdlab.tracking.sqlite` (all that is
+  particular to a SQLite file: creation, journal, lock, lost or edited);
 * :mod:`~gdlab.tracking.setup`: the project, the store, the experiment; what the
   workflow checks at every start;
 * :mod:`~gdlab.tracking.sync`: the track job of a sweep;

@@ -13,6 +13,8 @@ again; one a crash left ``PENDING`` is deleted first.
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,19 +61,6 @@ def pyfunc_files(model: str, weights) -> dict:
 
 
 @contextlib.contextmanager
-def _global_tracking_uri(uri: str) -> Iterator[None]:
-    """``log_model`` and the registry read the process-wide URI: point it at ``uri``."""
-    import mlflow
-
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous)
-
-
-@contextlib.contextmanager
 def _requirements_checked_by_name(requirements: list[str]) -> Iterator[None]:
     """``log_model`` checks the given ``requirements`` ("name==version") against what is
     installed, first mapping every installed distribution to its modules (~0.7 s a job).
@@ -91,8 +80,7 @@ def _requirements_checked_by_name(requirements: list[str]) -> Iterator[None]:
 
 
 def _logged_models(store: Store, experiment_id: str, key: str) -> list:
-    return store.client.search_logged_models([experiment_id],
-                                             filter_string=f"tags.`{CONTENT_TAG}` = '{key}'")
+    return store.logged_models(experiment_id, f"tags.`{CONTENT_TAG}` = '{key}'")
 
 
 def log_best_model(store: Store, experiment_id: str, project: str, run: Run, child_id: str,
@@ -101,23 +89,22 @@ def log_best_model(store: Store, experiment_id: str, project: str, run: Run, chi
     metrics; returns its model id. Reuses a READY model of the same key logged on this
     child; deletes this key's models that a crash left unfinished."""
     import mlflow
-    from mlflow.entities import Metric
-    from mlflow.models import infer_signature
+    from mlflow.models import Model, infer_signature
 
     key = model_key(run)
     for lm in _logged_models(store, experiment_id, key):
         if str(lm.status) == "READY" and lm.source_run_id == child_id:
             return lm.model_id
         if str(lm.status) != "READY":
-            store.client.delete_logged_model(lm.model_id)  # a crash left it PENDING
+            store.delete_logged_model(lm.model_id)  # a crash left it PENDING
     weights = run.dir / "model.npz"
     arrays = run.arrays
     # input example: raw (unstandardised) training rows, what the model is meant to get
     example = (split.X_train[:5] * split.x_scale + split.x_mean if split is not None
                else arrays["x_mean"][None, :])
     output = predict(run.model, arrays, example)  # the pyfunc's own predict
-    lm = store.client.create_logged_model(
-        experiment_id=experiment_id, name=name, source_run_id=child_id,
+    lm = store.create_logged_model(
+        experiment_id, name, child_id,
         params={k: fit_tag(G.format_value(v), 6000) for k, v in run.hyperparameters.items()},
         tags={CONTENT_TAG: key, PROJECT_TAG: project, SWEEP_TAG: f"{run.dataset}/{run.model}",
               "run_key": run.run_key, "gdlab.run": run.name})
@@ -128,15 +115,22 @@ def log_best_model(store: Store, experiment_id: str, project: str, run: Run, chi
         meta["feature_names"] = list(split.feature_names)
         meta["classes"] = [str(c) for c in split.classes]
     files = pyfunc_files(run.model, weights)
-    with _global_tracking_uri(store.uri), \
+    # what log_model does, without its process-wide tracking URI: the model saved here,
+    # its files handed to the store, the model READY
+    with tempfile.TemporaryDirectory() as tmp, \
             _requirements_checked_by_name(files["pip_requirements"]):
-        mlflow.pyfunc.log_model(name=name, model_id=lm.model_id, **files,
-                                signature=infer_signature(example, output),
-                                input_example=example, metadata=meta)
+        folder = Path(tmp, "model")
+        mlflow.pyfunc.save_model(
+            str(folder), **files, signature=infer_signature(example, output),
+            input_example=example, metadata=meta,
+            mlflow_model=Model(artifact_path=lm.artifact_location, model_uuid=lm.model_id,
+                               model_id=lm.model_id))
+        for cache in list(folder.rglob("__pycache__")):
+            shutil.rmtree(cache, ignore_errors=True)
+        store.finish_logged_model(lm.model_id, folder)
     # the run's summary, the very points its child holds, now also the model's metrics
-    store.client.log_batch(child_id, metrics=[
-        Metric(key, value, timestamp, step, model_id=lm.model_id)
-        for key, value, timestamp, step in run_metrics(run, None) if key.startswith(SUMMARY)])
+    store.log(child_id, metrics=[m for m in run_metrics(run, None) if m[0].startswith(SUMMARY)],
+              model_id=lm.model_id)
     return lm.model_id
 
 
@@ -146,15 +140,13 @@ def retire_models(store: Store, experiment_id: str, project: str, dataset: str, 
     and that no registered version holds, and any a crash left unfinished (``PENDING``).
     Returns their ids."""
     sweep = f"{dataset}/{model}"
-    found = store.client.search_logged_models(
-        [experiment_id],
-        filter_string=f"tags.`{PROJECT_TAG}` = '{project}' AND tags.`{SWEEP_TAG}` = '{sweep}'")
-    registered = {v.source for v in store.client.search_model_versions(
-        f"name = '{registered_model_name(dataset, model)}'")}
+    found = store.logged_models(
+        experiment_id, f"tags.`{PROJECT_TAG}` = '{project}' AND tags.`{SWEEP_TAG}` = '{sweep}'")
+    registered = {v.model_id for v in store.model_versions(registered_model_name(dataset, model))}
     gone = [lm.model_id for lm in found if str(lm.status) != "READY" or (
-        lm.source_run_id != best_child and f"models:/{lm.model_id}" not in registered)]
+        lm.source_run_id != best_child and lm.model_id not in registered)]
     for model_id in gone:
-        store.client.delete_logged_model(model_id)
+        store.delete_logged_model(model_id)
     return gone
 
 
@@ -165,23 +157,18 @@ def register(store: Store, run: Run, model_id: str, child_id: str, description: 
     description says which run it is and how it scores."""
     name = registered_model_name(run.dataset, run.model)
     key = model_key(run)
-    versions = store.client.search_model_versions(f"name = '{name}'")
-    same = [v for v in versions if v.run_id == child_id
-            and v.source == f"models:/{model_id}"]
+    versions = store.model_versions(name)
+    same = [v for v in versions if v.run_id == child_id and v.model_id == model_id]
     if same:
         version = max(same, key=lambda v: int(v.version))
         if version.description != description:
-            store.client.update_model_version(name, version.version, description=description)
+            store.describe_version(name, version.version, description)
         return {"name": name, "version": int(version.version)}
-    import mlflow
-
-    with _global_tracking_uri(store.uri):  # register_model also tags the logged model with it
-        mv = mlflow.register_model(f"models:/{model_id}", name,
-                                   tags={CONTENT_TAG: key, PROJECT_TAG: project,
-                                         "run_key": run.run_key, "gdlab.run": run.name})
-    store.client.update_model_version(name, mv.version, description=description)
+    version = store.register(name, model_id, child_id, {
+        CONTENT_TAG: key, PROJECT_TAG: project, "run_key": run.run_key, "gdlab.run": run.name},
+        description)
     if not versions:
-        store.client.update_registered_model(
-            name, description=f"The best {run.model} on {run.dataset} of gdlab's sweeps: each "
-                              "version is a sweep's best run, registered when it changed")
-    return {"name": name, "version": int(mv.version)}
+        store.describe_model(
+            name, f"The best {run.model} on {run.dataset} of gdlab's sweeps: each version is a "
+                  "sweep's best run, registered when it changed")
+    return {"name": name, "version": version}

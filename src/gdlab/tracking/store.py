@@ -1,55 +1,39 @@
-"""The one way to a tracking store: MLflow's own (its client, and its own table definitions).
+"""The one store interface: every operation a sync, its models and the workflow's checks
+need, with one backend per kind of store, chosen once from the URI (:func:`open_store`,
+:func:`backend`), as MLflow registers one store class per URI scheme.
 
-:class:`Store` does everything a sync needs through ``MlflowClient``, on any store (a
-server, PostgreSQL, SQLite). Logging a child that way takes about ten calls (create,
-params and metrics, inputs, each artifact, tags, status), 30-200 ms on SQLite, a second on
-a busy server; so a sweep's children are written in a thread pool on a server (its
-requests wait on the network, not on this process).
+:class:`Store` is the interface and its implementation through ``MlflowClient``, valid on
+any store; the backends override what their kind of store does better:
 
-:class:`SqlStore` is the one optimisation, chosen in :func:`open_store` only: on a SQL
-store whose artifacts are on local disk it finds the sweep's runs with one query and
-writes all new children **in one transaction** through MLflow's own SQLAlchemy table
-definitions: the rows ``create_run``, ``log_batch``, ``log_inputs`` and ``set_terminated``
-write (a test compares them with what the client writes), ~2 ms a child, all there or
-not at all. Its artifacts are copied (never linked) into place before the commit. The
-rest (parents, tags, artifacts of the parent, models) goes through the client as
-everywhere.
+* :class:`~gdlab.tracking.server.ServerStore` (``http``, ``https``): a team's server,
+  every child in few requests, several children at once;
+* :class:`~gdlab.tracking.sql.SqlStore` (``postgresql``, ``mysql``, ``mssql``): a SQL
+  database opened directly: the sweep found with one query, new children written in one
+  transaction through MLflow's own tables;
+* :class:`~gdlab.tracking.sqlite.SqliteStore` (``sqlite``): the same, plus everything
+  particular to a SQLite file (its creation, journal, lock, and the read-only checks of a
+  lost or edited store).
+
+Nothing outside the backends holds MLflow's client. Importing this module imports no
+MLflow: the workflow asks a backend's read-only checks at every start.
 """
 
 from __future__ import annotations
 
-import getpass
-import math
-import numbers
-import os
-import shutil
+import contextlib
 import time
-import uuid
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from gdlab.tracking.layout import (
-    COMPLETE_TAG,
-    PROJECT_TAG,
-    RUN_NAME_TAG,
-    SWEEP_TAG,
-    ChildRecord,
-)
+from gdlab.tracking.layout import COMPLETE_TAG, PROJECT_TAG, SWEEP_TAG, ChildRecord
 from gdlab.tracking.plan import Existing
-from gdlab.tracking.uri import check_sqlite_writable, is_server, sqlite_path
 
 #: MLflow's limits per ``log_batch`` call
 MAX_METRICS, MAX_PARAMS_OR_TAGS, MAX_ENTITIES = 1000, 100, 1000
 #: runs per search call: a busy server answers a page of 100 in 1-3 s, inside the timeout
 SEARCH_PAGE = 100
-#: children written at once on a server (each is a chain of requests)
-SERVER_THREADS = 4
-#: children whose artifact files are copied at once into a local artifact store
-COPY_THREADS = 8
-#: what SQL stores in place of +-inf (MLflow's sanitize_metric_value)
-MAX_FLOAT = 1.7976931348623157e308
 
 
 def now_ms() -> int:
@@ -82,18 +66,61 @@ def _existing(run) -> Existing:
                     run.info.start_time or 0, run.info.run_name or "")
 
 
+def backend(uri: str) -> type[Store]:
+    """The store class of ``uri``, by its scheme (``postgresql+psycopg2`` is
+    ``postgresql``); any other scheme gets :class:`Store`, MLflow's client as it is."""
+    from gdlab.tracking.server import ServerStore
+    from gdlab.tracking.sql import SqlStore
+    from gdlab.tracking.sqlite import SqliteStore
+
+    scheme = uri.partition(":")[0].partition("+")[0].lower()
+    return {"http": ServerStore, "https": ServerStore, "sqlite": SqliteStore,
+            "postgresql": SqlStore, "mysql": SqlStore, "mssql": SqlStore}.get(scheme, Store)
+
+
+def open_store(uri: str) -> Store:
+    """The store of ``uri``, through its backend (:func:`backend`)."""
+    return backend(uri)(uri)
+
+
 class Store:
-    """A tracking store through MLflow's client: every operation a sync needs."""
+    """A tracking store through MLflow's client: the interface, valid on any store."""
 
     via = "MLflow's client"
 
-    def __init__(self, uri: str, client=None):
+    def __init__(self, uri: str):
         from mlflow import MlflowClient
 
         self.uri = uri
-        self.client = client or MlflowClient(uri)
+        self._client = MlflowClient(uri)
 
-    # -- reading ---------------------------------------------------------------------------
+    # -- what the workflow asks at every start, without MLflow (class methods) -----------
+    @classmethod
+    def lost(cls, uri: str, record: Path) -> bool:
+        """Whether the store lacks the experiment of ``record`` (``experiment.json``): its
+        file deleted or replaced. Only a store read without network or MLflow is checked."""
+        return False
+
+    @classmethod
+    def sweep_counts(cls, uri: str, project: str) -> dict[str, int] | None:
+        """Active runs of ``project`` per sweep, read-only; None: not checked here."""
+        return None
+
+    @classmethod
+    @contextlib.contextmanager
+    def lock(cls, uri: str, lock_dir: str | Path) -> Iterator[None]:
+        """Held by a track job while it writes: stores that take concurrent writes of
+        distinct runs (each sweep is one job's) need none."""
+        yield
+
+    @classmethod
+    def prepare(cls, uri: str, log: Callable[[str], Any]) -> None:
+        """Before the experiment is made (setup job): the store itself, if it is a file."""
+
+    #: whether the store's local artifacts move with the project (a relative SQLite path)
+    in_project = False
+
+    # -- the experiment --------------------------------------------------------------------
     def experiment(self, experiment_id: str):
         """The experiment (MLflow's entity), or None if the store does not have it."""
         from mlflow.exceptions import MlflowException
@@ -101,12 +128,28 @@ class Store:
         from gdlab.tracking.uri import unreachable
 
         try:
-            return self.client.get_experiment(experiment_id)
+            return self._client.get_experiment(experiment_id)
         except MlflowException as err:
             if unreachable(err):  # a server that is down: not a missing experiment
                 raise
             return None
 
+    def ensure_experiment(self, name: str) -> str:
+        """The id of the experiment ``name``, made or restored."""
+        exp = self._client.get_experiment_by_name(name)
+        if exp is None:
+            experiment_id = self._client.create_experiment(name)
+        else:
+            experiment_id = exp.experiment_id
+            if exp.lifecycle_stage == "deleted":
+                self._client.restore_experiment(experiment_id)
+        return str(experiment_id)
+
+    def set_experiment_tags(self, experiment_id: str, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self._client.set_experiment_tag(experiment_id, key, value)
+
+    # -- reading runs ----------------------------------------------------------------------
     def find_sweep(self, experiment_id: str, project: str, sweep: str) -> list[Existing]:
         """Every active run of this project's sweep (its parents and children)."""
         from mlflow.entities import ViewType
@@ -114,35 +157,45 @@ class Store:
         query = f"tags.`{PROJECT_TAG}` = '{project}' and tags.`{SWEEP_TAG}` = '{sweep}'"
         runs, token = [], None
         while True:
-            page = self.client.search_runs([experiment_id], query,
-                                           run_view_type=ViewType.ACTIVE_ONLY,
-                                           max_results=SEARCH_PAGE, page_token=token)
+            page = self._client.search_runs([experiment_id], query,
+                                            run_view_type=ViewType.ACTIVE_ONLY,
+                                            max_results=SEARCH_PAGE, page_token=token)
             runs += [_existing(r) for r in page]
             token = page.token
             if not token:
                 return runs
 
+    def model_outputs(self, run_id: str) -> list[str]:
+        """The ids of the logged models the run lists as its outputs."""
+        outputs = self._client.get_run(run_id).outputs
+        return [o.model_id for o in (outputs.model_outputs if outputs else [])]
+
     # -- writing runs ----------------------------------------------------------------------
     def create_run(self, experiment_id: str, name: str, start: int, tags: dict[str, str],
                    params: dict[str, str] | None = None) -> str:
-        run_id = self.client.create_run(experiment_id, start_time=start, tags=tags,
-                                        run_name=name).info.run_id
+        run_id = self._client.create_run(experiment_id, start_time=start, tags=tags,
+                                         run_name=name).info.run_id
         if params:
             self.log(run_id, params=params)
         return run_id
 
     def log(self, run_id: str, metrics=(), params: dict | None = None,
-            tags: dict | None = None) -> None:
-        """Metrics (key, value, timestamp, step), params and tags, in batches."""
+            tags: dict | None = None, model_id: str | None = None) -> None:
+        """Metrics (key, value, timestamp, step), params and tags, in batches; the
+        metrics of the logged model ``model_id`` if given."""
         from mlflow.entities import Metric, Param, RunTag
 
-        for m, p, t in _batches([Metric(*m) for m in metrics],
+        for m, p, t in _batches([Metric(*m, model_id=model_id) for m in metrics],
                                 [Param(k, v) for k, v in (params or {}).items()],
                                 [RunTag(k, v) for k, v in (tags or {}).items()]):
-            self.client.log_batch(run_id, metrics=m, params=p, tags=t)
+            self._client.log_batch(run_id, metrics=m, params=p, tags=t)
 
     def rename(self, run_id: str, name: str) -> None:
-        self.client.update_run(run_id, name=name)
+        self._client.update_run(run_id, name=name)
+
+    def reopen(self, run_id: str) -> None:
+        """The run marked as being written (``RUNNING``)."""
+        self._client.update_run(run_id, status="RUNNING")
 
     def log_inputs(self, run_id: str, datasets: list) -> None:
         """``datasets``: MLflow ``DatasetInput`` entities (a split's parts, with context).
@@ -155,61 +208,69 @@ class Store:
         from mlflow.exceptions import MlflowException
 
         try:
-            self.client.log_inputs(run_id, datasets=datasets)
+            self._client.log_inputs(run_id, datasets=datasets)
         except MlflowException as err:
             text = str(err).lower()
             if "dataset" not in text or not any(
                     w in text for w in ("duplicate key", "unique constraint", "duplicate entry")):
                 raise
-            self.client.log_inputs(run_id, datasets=datasets)
+            self._client.log_inputs(run_id, datasets=datasets)
 
     def log_artifacts(self, run_id: str, files: Iterable[Path], artifact_path: str | None = None):
         for p in files:
-            self.client.log_artifact(run_id, str(p), artifact_path)
+            self._client.log_artifact(run_id, str(p), artifact_path)
 
     def delete_artifacts(self, run_id: str, artifact_dir: str, names: Iterable[str]) -> list[str]:
         """Delete those of ``names`` the run has in ``artifact_dir``; the names deleted."""
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-        listed = {Path(a.path).name for a in self.client.list_artifacts(run_id, artifact_dir)}
+        listed = {Path(a.path).name for a in self._client.list_artifacts(run_id, artifact_dir)}
         gone = sorted(listed & set(names))
         if gone:
-            repo = get_artifact_repository(self.client.get_run(run_id).info.artifact_uri,
-                                           tracking_uri=self.client.tracking_uri)
+            repo = get_artifact_repository(self._client.get_run(run_id).info.artifact_uri,
+                                           tracking_uri=self.uri)
             for name in gone:
                 repo.delete_artifacts(f"{artifact_dir}/{name}")
         return gone
 
     def set_terminated(self, run_id: str, status: str, end: int | None = None) -> None:
-        self.client.set_terminated(run_id, status, end_time=end)
+        self._client.set_terminated(run_id, status, end_time=end)
 
     def delete_runs(self, runs: Iterable[Existing]) -> None:
         """Soft-delete ``runs``; one a crash cut off mid-sync is marked FAILED first."""
         for r in runs:
             if r.status == "RUNNING":
                 self.set_terminated(r.run_id, "FAILED")
-            self.client.delete_run(r.run_id)
+            self._client.delete_run(r.run_id)
 
     # -- children in bulk ------------------------------------------------------------------
+    def write_child(self, experiment_id: str, rec: ChildRecord, datasets: list) -> str:
+        """One complete child through the client's calls, in as few requests as MLflow's
+        API allows: the run, its dataset inputs, its files, then one ``log_batch`` of
+        params, metrics and tags (:data:`COMPLETE_TAG` last; more calls only past MLflow's
+        limits), then its status. Complete only once its status is set."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        info = self._client.create_run(experiment_id, start_time=rec.start,
+                                       run_name=rec.name).info
+        run_id = info.run_id
+        if datasets:
+            self.log_inputs(run_id, datasets)
+        # its files straight to its artifact location (the client's log_artifact would
+        # first fetch the whole run to find it)
+        repo = get_artifact_repository(info.artifact_uri, tracking_uri=self.uri)
+        for p in rec.files:
+            repo.log_artifact(str(p))
+        # its tags through log_batch, which validates them (create_run does not)
+        self.log(run_id, metrics=rec.metrics, params=rec.params,
+                 tags={**rec.tags, COMPLETE_TAG: "true"})
+        self.set_terminated(run_id, rec.status, rec.end)
+        return run_id
+
     def write_children(self, experiment_id: str, records: list[ChildRecord],
                        datasets: list) -> dict[str, str]:
-        """Log ``records`` as complete children (run -> child id); each is complete only at
-        its end (:data:`COMPLETE_TAG`, then its status)."""
-        def one(rec: ChildRecord) -> tuple[str, str]:
-            # its tags through log_batch, which validates them (create_run does not)
-            run_id = self.create_run(experiment_id, rec.name, rec.start, {})
-            self.log(run_id, metrics=rec.metrics, params=rec.params, tags=rec.tags)
-            if datasets:
-                self.log_inputs(run_id, datasets)
-            self.log_artifacts(run_id, rec.files)
-            self.log(run_id, tags={COMPLETE_TAG: "true"})
-            self.set_terminated(run_id, rec.status, rec.end)
-            return rec.run, run_id
-
-        if not is_server(self.uri) or len(records) < 2:
-            return dict(map(one, records))
-        with ThreadPoolExecutor(SERVER_THREADS) as pool:
-            return dict(pool.map(one, records))
+        """Log ``records`` as complete children (run -> child id)."""
+        return {rec.run: self.write_child(experiment_id, rec, datasets) for rec in records}
 
     def update_children(self, updates: dict[str, tuple[str | None, dict[str, str]]]) -> None:
         """Kept children brought up to date: run id -> (new name or None, tags to set)."""
@@ -219,225 +280,63 @@ class Store:
             if tags:
                 self.log(run_id, tags=tags)
 
+    # -- logged models and the registry ----------------------------------------------------
+    def logged_models(self, experiment_id: str, filter_string: str) -> list:
+        return self._client.search_logged_models([experiment_id], filter_string=filter_string)
 
-def open_store(uri: str) -> Store:
-    """The store of ``uri``: :class:`SqlStore` on a SQL store (its artifacts checked to be
-    local when children are written), else :class:`Store`. The one place the optimisation
-    is chosen."""
-    if (db := sqlite_path(uri)) is not None:
-        check_sqlite_writable(db)
-    store = Store(uri)
-    # MLflow's SqlAlchemyStore, asked by what it has (importing its class costs a second)
-    sql = getattr(store.client._tracking_client, "store", None)
-    return SqlStore(uri, store.client, sql) if hasattr(sql, "ManagedSessionMaker") else store
+    def create_logged_model(self, experiment_id: str, name: str, run_id: str,
+                            params: dict[str, str], tags: dict[str, str]) -> Any:
+        return self._client.create_logged_model(experiment_id=experiment_id, name=name,
+                                                source_run_id=run_id, params=params, tags=tags)
 
+    def delete_logged_model(self, model_id: str) -> None:
+        self._client.delete_logged_model(model_id)
 
-class SqlStore(Store):
-    """A SQL store (SQLite, PostgreSQL opened directly): the sweep's runs found with one
-    query, new children written in one transaction with MLflow's table definitions."""
+    def finish_logged_model(self, model_id: str, folder: Path) -> None:
+        """The model's files (a saved MLflow model in ``folder``) uploaded, then the
+        model ``READY``, as ``log_model`` does."""
+        from mlflow.entities import LoggedModelStatus
 
-    via = "one transaction through MLflow's tables"
+        self._client.log_model_artifacts(model_id, str(folder))
+        self._client.finalize_logged_model(model_id, LoggedModelStatus.READY)
 
-    def __init__(self, uri: str, client, sql):
-        super().__init__(uri, client)
-        self.sql = sql
+    def log_model_output(self, run_id: str, model_id: str) -> None:
+        """The run lists the logged model as its output (the run's page links it)."""
+        from mlflow.entities import LoggedModelOutput
 
-    def find_sweep(self, experiment_id: str, project: str, sweep: str) -> list[Existing]:
-        from mlflow.store.tracking.dbmodels.models import SqlRun, SqlTag
+        self._client.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)])
 
-        with self.sql.ManagedSessionMaker() as session:
-            mine = session.query(SqlTag.run_uuid).filter(
-                SqlTag.key == PROJECT_TAG, SqlTag.value == project).subquery()
-            ids = session.query(SqlTag.run_uuid).filter(
-                SqlTag.key == SWEEP_TAG, SqlTag.value == sweep,
-                SqlTag.run_uuid.in_(session.query(mine.c.run_uuid))).subquery()
-            found = {r.run_uuid: r for r in session.query(
-                SqlRun.run_uuid, SqlRun.name, SqlRun.status, SqlRun.start_time).filter(
-                SqlRun.experiment_id == int(experiment_id), SqlRun.lifecycle_stage == "active",
-                SqlRun.run_uuid.in_(session.query(ids.c.run_uuid)))}
-            tags: dict[str, dict] = {}
-            for row in session.query(SqlTag.run_uuid, SqlTag.key, SqlTag.value).filter(
-                    SqlTag.run_uuid.in_(session.query(ids.c.run_uuid))):
-                tags.setdefault(row.run_uuid, {})[row.key] = row.value
-        return [Existing(i, r.status, tags.get(i, {}), r.start_time or 0, r.name or "")
-                for i, r in found.items()]
+    def model_versions(self, name: str) -> list:
+        return self._client.search_model_versions(f"name = '{name}'")
 
-    def write_children(self, experiment_id: str, records: list[ChildRecord],
-                       datasets: list) -> dict[str, str]:
-        experiment = self.client.get_experiment(experiment_id)
-        root = local_artifact_root(experiment.artifact_location)
-        if root is None or not records:
-            return super().write_children(experiment_id, records, datasets)
-        from mlflow.store.db.base_sql_model import Base
+    def register(self, name: str, model_id: str, run_id: str, tags: dict[str, str],
+                 description: str) -> int:
+        """A new version of the registered model ``name`` (made if new) from the logged
+        model, its source run ``run_id``; the logged model tagged with it, as MLflow's
+        ``register_model`` tags it. Returns the version."""
+        import json
 
-        ids = {rec.run: uuid.uuid4().hex for rec in records}
-        inputs = self._dataset_uuids(experiment_id, datasets)
-        # every child checked by MLflow's validation before a file is placed or a row written
-        rows = _children_rows(records, ids, experiment_id, experiment.artifact_location, inputs)
-        # copies, as MLflow's local repository makes them (results/ may be rewritten, MLflow's
-        # record may not), in threads: a folder or a copy waits on the file system, not on
-        # Python (~1 ms a mkdir on a loaded disk: 2000 of them for 1000 children)
-        def place(rec: ChildRecord) -> None:
-            dest = root / ids[rec.run] / "artifacts"
-            os.makedirs(dest, exist_ok=True)
-            for p in rec.files:
-                shutil.copy2(p, dest / p.name)
+        from mlflow.exceptions import MlflowException
 
-        with ThreadPoolExecutor(COPY_THREADS) as pool:
-            list(pool.map(place, records))
-        with self.sql.ManagedSessionMaker(read_only=False) as session:
-            connection = session.connection()
-            for name, table_rows in rows.items():
-                if table_rows:
-                    _insert_many(connection, Base.metadata.tables[name], table_rows)
-        return ids
+        try:
+            self._client.create_registered_model(name)
+        except MlflowException as err:
+            if err.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+        mv = self._create_version(name, model_id, run_id, tags)
+        versions = json.loads(self._client.get_logged_model(model_id).tags.get(
+            "mlflow.modelVersions", "[]"))
+        self._client.set_logged_model_tags(model_id, {"mlflow.modelVersions": json.dumps(
+            [*versions, {"name": mv.name, "version": mv.version}])})
+        self.describe_version(name, mv.version, description)
+        return int(mv.version)
 
-    def update_children(self, updates: dict[str, tuple[str | None, dict[str, str]]]) -> None:
-        """Kept children brought up to date in one transaction: what ``set_tag`` and
-        ``update_run(name=)`` write (a renamed run's ``mlflow.runName`` tag too)."""
-        if not updates:
-            return
-        from mlflow.store.tracking.dbmodels.models import SqlRun, SqlTag
+    def _create_version(self, name: str, model_id: str, run_id: str, tags: dict[str, str]):
+        return self._client.create_model_version(name, f"models:/{model_id}", run_id=run_id,
+                                                 tags=tags, model_id=model_id)
 
-        with self.sql.ManagedSessionMaker(read_only=False) as session:
-            for run_id, (name, tags) in updates.items():
-                if name is not None:
-                    session.query(SqlRun).filter(SqlRun.run_uuid == run_id).update(
-                        {SqlRun.name: name})
-                    tags = {**tags, RUN_NAME_TAG: name}
-                for key, value in tags.items():
-                    session.merge(SqlTag(run_uuid=run_id, key=key, value=value))
+    def describe_version(self, name: str, version, description: str) -> None:
+        self._client.update_model_version(name, version, description=description)
 
-    def _dataset_uuids(self, experiment_id: str, datasets: list) -> list[tuple[str, dict]]:
-        """(dataset uuid, input tags) of each ``DatasetInput`` (its row made by MLflow's
-        ``log_inputs`` on the parent beforehand)."""
-        from mlflow.store.tracking.dbmodels.models import SqlDataset
-
-        out = []
-        with self.sql.ManagedSessionMaker() as session:
-            for d in datasets:
-                row = session.query(SqlDataset.dataset_uuid).filter(
-                    SqlDataset.experiment_id == int(experiment_id),
-                    SqlDataset.name == d.dataset.name,
-                    SqlDataset.digest == d.dataset.digest).first()
-                if row is None:
-                    raise RuntimeError(f"dataset {d.dataset.name!r} is not in the store: log "
-                                       "it on the parent first")
-                out.append((row[0], {t.key: t.value for t in d.tags}))
-        return out
-
-
-#: the tables a child's rows go to, in an order their foreign keys allow
-CHILD_TABLES = ("runs", "tags", "params", "metrics", "latest_metrics", "inputs", "input_tags")
-
-
-def _sanitize(value: float) -> tuple[float, bool]:
-    """MLflow's ``sanitize_metric_value``: NaN stored as 0 with ``is_nan``, +-inf as the
-    largest float."""
-    if math.isnan(value):
-        return 0.0, True
-    if math.isinf(value):
-        return math.copysign(MAX_FLOAT, value), False
-    return float(value), False
-
-
-def _metric_rows(run_id: str, metrics) -> tuple[list[dict], list[dict]]:
-    """``metrics`` and ``latest_metrics`` rows of ``log_batch``: exact duplicates dropped,
-    the latest value per key the greatest (step, timestamp, stored value)."""
-    rows, newest, seen = [], {}, set()
-    for key, value, timestamp, step in metrics:
-        stored, is_nan = _sanitize(value)
-        row = {"key": key, "value": stored, "timestamp": int(timestamp), "step": int(step),
-               "is_nan": is_nan, "run_uuid": run_id}
-        ident = (key, stored, row["timestamp"], row["step"], is_nan)
-        if ident not in seen:
-            seen.add(ident)
-            rows.append(row)
-        old = newest.get(key)
-        if old is None or (row["step"], row["timestamp"], stored) > (
-                old["step"], old["timestamp"], old["value"]):
-            newest[key] = row
-    return rows, list(newest.values())
-
-
-def _insert_many(connection, table, rows: list[dict]) -> None:
-    """``rows`` (dicts of the same keys) into MLflow's ``table``: the INSERT its SQLAlchemy
-    definition compiles to on this database, run as one ``executemany`` of plain tuples.
-    SQLAlchemy's own bulk insert processes every row's parameters in Python, ~4 ms a child
-    of ~300 metric points; the values here are already what the columns store."""
-    from sqlalchemy import insert
-
-    compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(rows[0]))
-    if compiled.positional:
-        order = compiled.positiontup
-        params = [tuple(row[k] for k in order) for row in rows]
-    else:
-        params = rows
-    connection.exec_driver_sql(compiled.string, params)
-
-
-def _metric_shape(metric: tuple) -> tuple:
-    """All of a metric MLflow's validation looks at (``_validate_metric``): its key, the
-    types of value, timestamp and step, and the timestamp's sign. Metrics of one shape pass
-    or fail alike, so a sweep's ~300,000 points are checked by one metric per shape."""
-    key, value, timestamp, step = metric
-    negative = isinstance(timestamp, numbers.Number) and timestamp < 0
-    return key, type(value), value is None, type(timestamp), negative, type(step)
-
-
-def _validated(rec: ChildRecord, shapes: set) -> tuple[list, dict[str, str], dict[str, str]]:
-    """A child's metrics, params and tags as MLflow's ``log_batch`` takes them: checked by
-    MLflow's own validation (names, lengths, values), long values cut as it cuts them; an
-    invalid one raises the error ``log_batch`` raises. ``shapes``: the metric shapes
-    (:func:`_metric_shape`) already checked, to which this child's are added."""
-    from mlflow.entities import Metric, Param, RunTag
-    from mlflow.utils.validation import _validate_batch_log_data, _validate_param_keys_unique
-
-    new = {}
-    for m in rec.metrics:
-        new.setdefault(_metric_shape(m), m)
-    _, params, tags = _validate_batch_log_data(
-        [Metric(*m) for shape, m in new.items() if shape not in shapes],
-        [Param(k, v) for k, v in rec.params.items()],
-        [RunTag(k, v) for k, v in rec.tags.items()])
-    _validate_param_keys_unique(params)
-    shapes.update(new)
-    return (list(rec.metrics), {p.key: p.value for p in params},
-            {t.key: t.value for t in tags})
-
-
-def _children_rows(records: list[ChildRecord], ids: dict[str, str], experiment_id: str,
-                   artifact_location: str, inputs: list[tuple[str, dict]]) -> dict[str, list]:
-    """Every row of these complete children, table by table: what ``create_run``,
-    ``log_batch``, ``log_inputs`` and ``set_terminated`` write."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    rows: dict[str, list] = {table: [] for table in CHILD_TABLES}
-    shapes: set = set()
-    checked = {rec.run: _validated(rec, shapes) for rec in records}  # all, before any row
-    for rec in records:
-        run_id = ids[rec.run]
-        metrics, params, tags = checked[rec.run]
-        rows["runs"].append({
-            "run_uuid": run_id, "name": rec.name, "source_type": "UNKNOWN", "source_name": "",
-            "entry_point_name": "", "user_id": user, "status": rec.status,
-            "start_time": rec.start, "end_time": rec.end, "deleted_time": None,
-            "source_version": "", "lifecycle_stage": "active",
-            "artifact_uri": f"{artifact_location}/{run_id}/artifacts",
-            "experiment_id": int(experiment_id)})
-        tags = {RUN_NAME_TAG: rec.name, **tags, COMPLETE_TAG: "true"}
-        rows["tags"] += [{"key": k, "value": v, "run_uuid": run_id} for k, v in tags.items()]
-        rows["params"] += [{"key": k, "value": v, "run_uuid": run_id} for k, v in params.items()]
-        metric_rows, latest = _metric_rows(run_id, metrics)
-        rows["metrics"] += metric_rows
-        rows["latest_metrics"] += latest
-        for dataset_uuid, input_tags in inputs:
-            input_uuid = uuid.uuid4().hex
-            rows["inputs"].append({"input_uuid": input_uuid, "source_type": "DATASET",
-                                   "source_id": dataset_uuid, "destination_type": "RUN",
-                                   "destination_id": run_id})
-            rows["input_tags"] += [{"input_uuid": input_uuid, "name": k, "value": v}
-                                   for k, v in input_tags.items()]
-    return rows
+    def describe_model(self, name: str, description: str) -> None:
+        self._client.update_registered_model(name, description=description)

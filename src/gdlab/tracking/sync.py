@@ -19,15 +19,13 @@ A rerun with nothing changed (same runs, files and figures: the parent's
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,27 +46,14 @@ from gdlab.tracking.models import (
 )
 from gdlab.tracking.plan import Existing, plan_sweep
 from gdlab.tracking.setup import check_experiment
-from gdlab.tracking.store import Store, now_ms, open_store
-from gdlab.tracking.uri import sqlite_path, uri_hash
+from gdlab.tracking.store import Store, backend, now_ms, open_store
 
 
-@contextlib.contextmanager
-def track_lock(uri: str, lock_dir: str | os.PathLike) -> Iterator[None]:
-    """On a SQLite store, that store's lock (a lock file keyed by the database file): its
-    track jobs take turns instead of waiting inside SQLite's busy timeout. Other stores
-    take concurrent writes of distinct runs, and each sweep is one job's: no lock."""
-    db = sqlite_path(uri)
-    if db is None:
-        yield
-        return
-    path = Path(lock_dir) / f"store-{uri_hash(str(db.resolve()))}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+def track_lock(uri: str, lock_dir: str | os.PathLike):
+    """The lock a track job holds while it writes to the store of ``uri`` (its backend's:
+    on SQLite, the file's, so that its track jobs take turns instead of waiting inside
+    SQLite's busy timeout; other stores take concurrent writes of distinct runs)."""
+    return backend(uri).lock(uri, lock_dir)
 
 
 def git_commit(cwd: str | os.PathLike = ".") -> str:
@@ -130,7 +115,7 @@ def _open_parent(store: Store, experiment_id: str, parent: Existing | None, swee
                                 params={"dataset": sweep.dataset, "model": sweep.model})
     if parent.tags.get(L.COMPLETE_TAG) != "false" or parent.status != "RUNNING":
         store.log(parent.run_id, tags={L.COMPLETE_TAG: "false"})
-        store.client.update_run(parent.run_id, status="RUNNING")
+        store.reopen(parent.run_id)
     return parent.run_id
 
 
@@ -255,12 +240,10 @@ def sync_sweep(uri: str, record: dict, project: str, sweep: Sweep, split_path,
 
 def _model_record(store: Store, sweep: Sweep, child_id: str) -> dict:
     """The best model on record for the best child (its logged model, registered version)."""
-    outputs = store.client.get_run(child_id).outputs
-    models = [o.model_id for o in (outputs.model_outputs if outputs else [])]
+    models = store.model_outputs(child_id)
     out = {"logged_model_id": models[0]} if models else {}
     name = registered_model_name(sweep.dataset, sweep.model)
-    versions = [v for v in store.client.search_model_versions(f"name = '{name}'")
-                if v.run_id == child_id]
+    versions = [v for v in store.model_versions(name) if v.run_id == child_id]
     if versions:
         out["registered_model"] = {"name": name,
                                    "version": max(int(v.version) for v in versions)}
@@ -271,14 +254,11 @@ def _best_model(store: Store, experiment_id: str, project: str, sweep: Sweep, ru
                 parent_id: str, split: Split | None, name: str, register_model: bool) -> dict:
     """The best run's model logged on its child (with its test metrics), linked from the
     parent, and registered with a description."""
-    from mlflow.entities import LoggedModelOutput
-
     model_id = log_best_model(store, experiment_id, project, run, child_id, split,
                               f"{sweep.dataset}-{sweep.model}")
     for run_id in (child_id, parent_id):  # the runs' pages list it as their logged model
-        outputs = store.client.get_run(run_id).outputs
-        if model_id not in [o.model_id for o in (outputs.model_outputs if outputs else [])]:
-            store.client.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)])
+        if model_id not in store.model_outputs(run_id):
+            store.log_model_output(run_id, model_id)
     retire_models(store, experiment_id, project, sweep.dataset, sweep.model, child_id)
     out = {"logged_model_id": model_id}
     if register_model:

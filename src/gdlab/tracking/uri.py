@@ -11,8 +11,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from gdlab.names import DEFAULT_TRACKING_URI
 
@@ -41,41 +40,6 @@ def redact_uri(uri: str) -> str:
 def is_server(uri: str) -> bool:
     """Whether the URI names a tracking server (http, https), not a store to open."""
     return uri.partition(":")[0].lower() in ("http", "https")
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI (relative to the working directory)."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri.removeprefix("sqlite:///").partition("?")[0]
-    return Path(path) if path and path != ":memory:" else None
-
-
-class StoreNotWritable(RuntimeError):
-    """A SQLite store gdlab cannot write: it names the file and why."""
-
-
-def check_sqlite_writable(db: Path) -> None:
-    """Raise :class:`StoreNotWritable` naming ``db`` when SQLite could not write it: its
-    folder is not a folder, or is read-only (SQLite also writes its journal there), or the
-    file is. SQLite itself says only "unable to open database file"."""
-    db = Path(db).resolve()
-    folder = next((p for p in [db.parent, *db.parent.parents] if p.exists()), None)
-    if folder is not None and not folder.is_dir():
-        raise StoreNotWritable(f"cannot make the tracking store {db}: {folder} is a file, "
-                               "not a folder (MLFLOW_TRACKING_URI or mlflow.tracking_uri)")
-    if folder is not None and not os.access(folder, os.W_OK | os.X_OK):
-        raise StoreNotWritable(f"cannot write the tracking store {db}: the folder {folder} "
-                               "is read-only (SQLite writes its journal beside the file); "
-                               "make it writable or point MLFLOW_TRACKING_URI elsewhere")
-    if db.exists() and not os.access(db, os.W_OK):
-        raise StoreNotWritable(f"cannot write the tracking store {db}: the file is read-only")
-
-
-def sqlite_read_only(db: Path) -> str:
-    """A URI that opens ``db`` read-only with the stdlib's ``sqlite3.connect(..., uri=True)``:
-    the path percent-quoted, so a ``#``, ``%`` or ``?`` in it names no other file."""
-    return f"file:{quote(str(Path(db).resolve()))}?mode=ro"
 
 
 def job_uri(spec: dict, config: dict) -> str:
