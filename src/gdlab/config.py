@@ -239,6 +239,21 @@ def _sweep_problems(model: str, spec: dict) -> list[str]:
     return problems
 
 
+def _newton_problems(model: str, spec: dict) -> list[str]:
+    """``optimizer: newton`` where the model has no exact Hessian (the MLPs)."""
+    if REGISTRY[model].hessian:
+        return []
+    search = spec.get("search", {})
+    places = [(f"models.{model}.grid.optimizer", spec.get("grid", {}).get("optimizer", [])),
+              (f"models.{model}.search.grid.optimizer",
+               search.get("grid", {}).get("optimizer", [])),
+              (f"models.{model}.search.space.optimizer.choice",
+               search.get("space", {}).get("optimizer", {}).get("choice", []))]
+    return [f"{key}: newton needs the exact Hessian, which {model} does not have (a "
+            f"neural network's is not affordable); use lbfgs" for key, values in places
+            if "newton" in values]
+
+
 def _halving_problems(where: str, search: dict) -> list[str]:
     """What the schema cannot say about a halving search: its candidates come from a space
     (with ``n_trials``) or a grid, its budgets increase and set the epochs."""
@@ -372,7 +387,7 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
         if ds["task"] == "regression" and "n_classes" in ds:
             problems.append(f"datasets.{name}.n_classes: a regression dataset has no classes")
     for model, spec in config["models"].items():
-        problems += _sweep_problems(model, spec)
+        problems += _sweep_problems(model, spec) + _newton_problems(model, spec)
         if spec.get("search", {}).get("method") == "halving" and \
                 spec.get("repeats", config.get("repeats", 1)) > 1:
             where = f"models.{model}.repeats" if "repeats" in spec else "repeats"

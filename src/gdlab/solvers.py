@@ -185,9 +185,11 @@ def wolfe_line_search(value_and_gradient: Callable, x, f0, g0, p, count: Counter
             if (right - left) * np.max(np.abs(p)) <= EPS * max(np.max(np.abs(x)), 1.0):
                 return None  # the interval is below floating-point resolution
             a = _cubic_min(a_lo, f_lo, d_lo, *hi)
-            margin = 0.1 * (right - left)
-            if not left + margin <= a <= right - margin:
-                a = 0.5 * (a_lo + a_hi)  # safeguard: bisect
+            # safeguards: outside the interval (or NaN), bisect; too near an end, keep a
+            # sliver away from it so that the interval shrinks
+            margin = 1e-3 * (right - left)
+            a = 0.5 * (a_lo + a_hi) if not left < a < right else \
+                min(max(a, left + margin), right - margin)
             f, g, d = phi(a)
             if not f <= f0 + c1 * a * d0 or f >= f_lo:  # also true for NaN: overflow
                 hi = (a, f, d)  # a non-finite end makes the next trial a bisection

@@ -5,7 +5,7 @@ The solver sees the model's objective through the same hooks as gradient descent
 (``_value``, ``_value_and_gradient``; Newton also ``_hessian``, ``_newton_free``), and
 each iteration becomes one history entry, so curves, MLflow and figures read a solver's
 run as any other. ``solver_`` reports iterations, evaluations and why it stopped
-(``metrics.json``'s ``solver``). A solve is not resumable: a halving rung fits it again
+(``metrics.json``'s ``solver_stats``). A solve is not resumable: a halving rung fits it again
 from the start, which gives the same bytes.
 """
 
