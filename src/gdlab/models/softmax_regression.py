@@ -17,9 +17,11 @@ multinomial) minimises :math:`n` times it.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
-from gdlab.losses import log_softmax, softmax, softmax_cross_entropy
+from gdlab.losses import log_softmax, softmax, softmax_cross_entropy, weighted_gram
 from gdlab.models.training import Classifier, GradientDescentModel, ParameterLayout
 
 
@@ -43,7 +45,7 @@ class SoftmaxRegression(Classifier, GradientDescentModel):
         self.fit_intercept = fit_intercept
 
     def _layout(self, n_features: int) -> ParameterLayout:
-        return ParameterLayout([(self.n_classes_, n_features), (self.n_classes_,)])
+        return _layout(self.n_classes_, n_features)
 
     # -- the training loop's hooks ---------------------------------------------------------
     def _initial_parameters(self, n_features, rng):
@@ -74,7 +76,7 @@ class SoftmaxRegression(Classifier, GradientDescentModel):
         A = (Xa[:, :, None] * P[:, None, :]).reshape(n, q * K)  # column j*K + k
         H4 = (-(A.T @ A) / n).reshape(q, K, q, K)
         for k in range(K):
-            H4[:, k, :, k] += Xa.T @ (Xa * (P[:, k] / n)[:, None])
+            H4[:, k, :, k] += weighted_gram(Xa, P[:, k] / n)
         H4[np.arange(d), :, np.arange(d), :] += self.l2 * np.eye(K)
         # theta's order: W row-major (k, j), then b_k (feature d)
         order = np.concatenate([(np.arange(d)[None, :] * K + np.arange(K)[:, None]).ravel(),
@@ -139,3 +141,9 @@ class SoftmaxRegression(Classifier, GradientDescentModel):
         model.intercept_ = np.asarray(arrays["intercept"], dtype=np.float64)
         model.n_classes_, model.n_features_in_ = model.coef_.shape
         return model
+
+
+@lru_cache(maxsize=64)
+def _layout(n_classes: int, n_features: int) -> ParameterLayout:
+    """W (K, d) then b (K,); made once per shape (a solver asks for it at every step)."""
+    return ParameterLayout([(n_classes, n_features), (n_classes,)])
