@@ -22,7 +22,7 @@ from gdlab.figures import sweep as sweep_figs
 from gdlab.figures.style import render_png
 from gdlab.grid import expand_grid, run_name, run_specs, stable_hash
 from gdlab.io import read_json, write_json, write_text
-from gdlab.names import RUN_FIGURES, SWEEP_FIGURES, short_names
+from gdlab.names import BOUNDARY_FIGURE, RUN_FIGURES, SWEEP_FIGURES, short_names
 from gdlab.runfiles import Run, read_sweep
 from gdlab.train import train_shard
 
@@ -115,14 +115,16 @@ def _sweep(sweep_dir: Path):
 
 
 def test_every_figure_is_a_real_png(plotted):
-    _, sweep_dir, out = plotted
+    case, sweep_dir, out = plotted
     sweep, _ = _sweep(sweep_dir)
     for name in SWEEP_FIGURES:
         assert_png_file(out / name)
+    # 2-D classification: each run's boundary as it learns, too
+    per_run = [*RUN_FIGURES, *([BOUNDARY_FIGURE] if case == "classification_2d" else [])]
     for run in sweep.runs:
-        for fig in RUN_FIGURES:
+        for fig in per_run:
             assert_png_file(out / "runs" / run.name / fig)
-    assert len(all_pngs(out)) == len(SWEEP_FIGURES) + len(RUN_FIGURES) * len(sweep.runs)
+    assert len(all_pngs(out)) == len(SWEEP_FIGURES) + len(per_run) * len(sweep.runs)
 
 
 def test_model_figure_fits_the_case(plotted):

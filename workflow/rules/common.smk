@@ -273,7 +273,7 @@ def sweep_plots(w):
     method = G.sweep_method(config["models"][w.model])
     figures = list(names.sweep_figures(method))
     if lesson_sweep(w.dataset, w.model):
-        figures.append(names.LESSON_FIGURE)
+        figures += names.LESSON_FIGURES
     return [f"results/{w.dataset}/{w.model}/plots/{name}" for name in figures]
 
 

@@ -154,7 +154,7 @@ def race_figure(split: Split, l2: float = 0.01, shift: float = 1.5, epochs: int 
 
 
 @styled
-def lesson_cut_figure(split: Split, pair: dict[str, Run], title: str = "") -> Figure:
+def lesson_cut_figure(split: Split, pair: dict[str, Run] | None, title: str = "") -> Figure:
     """Both losses along the line from the lesson pair's start (t = 0) through the
     log-loss run's end (t = 1); where the squared loss curves down, shaded and zoomed."""
     from gdlab.losses import SigmoidSquaredLoss
@@ -162,6 +162,9 @@ def lesson_cut_figure(split: Split, pair: dict[str, Run], title: str = "") -> Fi
 
     fig = new_figure(12.5, 4.8)
     axes = fig.subplots(1, 2)
+    if pair is None:
+        note(axes[0], "no pair of runs that differ only in their loss")
+        return fig
     run = pair["log_loss"]
     hp = run.hyperparameters
     X, y = split.X_train, split.y_train
