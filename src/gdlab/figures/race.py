@@ -11,7 +11,7 @@
 - :func:`lesson_cut_figure`: the squared loss on a sigmoid and the log loss along one line
   through weight space (the lesson pair's start to the log-loss run's end), the stretches
   where the squared loss curves down (negative curvature along the line, exact from its
-  Hessian) shaded, and zoomed.
+  Hessian) shaded, and zoomed where it bends down hardest.
 - :func:`boundary_epochs_figure`: small multiples of a 2-D classifier's decision boundary
   at chosen epochs of one run, replayed (:func:`gdlab.models.training.descent_path`).
 """
@@ -199,10 +199,13 @@ def lesson_cut_figure(split: Split, pair: dict[str, Run] | None, title: str = ""
             if not spans:
                 note(ax, "the squared loss is convex along this whole cut")
                 break
-            i, j = max(spans, key=lambda s: s[1] - s[0])
-            width = max(ts[j - 1] - ts[i], 1e-3)
-            keep = (ts >= ts[i] - 0.4 * width) & (ts <= ts[j - 1] + 0.4 * width)
-            what = "zoomed on the widest stretch where the squared loss bends down"
+            # where it bends down hardest: the stretch around the most negative curvature
+            # where it is at least a tenth of that, and as much again on either side
+            k = int(np.argmin(curv))
+            i, j = next((a, b) for a, b in _runs_of(curv <= 0.1 * curv[k]) if a <= k < b)
+            width = max(ts[j - 1] - ts[i], 4 * (ts[1] - ts[0]))
+            keep = (ts >= ts[i] - width) & (ts <= ts[j - 1] + width)
+            what = "zoomed where the squared loss bends down hardest (its knee)"
             ax.set_xlim(ts[keep][0], ts[keep][-1])
         ax.plot(ts[keep], curves["squared"][keep], color="#d62728", lw=2.0, ls="--")
         ax.set_ylabel("squared loss on the sigmoid", color="#d62728")
