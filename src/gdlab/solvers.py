@@ -219,16 +219,16 @@ def two_loop(g: np.ndarray, pairs) -> np.ndarray:
     oldest first, with ``H0 = (s.y / y.y) I`` of the newest pair (N&W algorithm 7.4)."""
     q = g.copy()
     alphas = []
+    dot = np.dot  # the loop is Python's: its cost on a small problem is its calls
     for s, y, rho in reversed(pairs):
-        a = rho * float(s @ q)
+        a = rho * dot(s, q)
         q -= a * y
         alphas.append(a)
     if pairs:
         s, y, _ = pairs[-1]
-        q *= float(s @ y) / float(y @ y)
+        q *= dot(s, y) / dot(y, y)
     for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
-        b = rho * float(y @ q)
-        q += (a - b) * s
+        q += (a - rho * dot(y, q)) * s
     return q
 
 
