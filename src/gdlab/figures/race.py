@@ -19,12 +19,13 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib import colors as mcolors
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from gdlab.data.core import Split
 from gdlab.figures.run import _class_colors, _figure_grid, _points
-from gdlab.figures.style import BEST_COLOR, new_figure, note, styled
+from gdlab.figures.style import BEST_COLOR, margins, new_figure, note, styled
 from gdlab.runfiles import Run
 
 #: the racers, their colours and how each is set: learning rates in units of 1/L (L the
@@ -109,12 +110,12 @@ def race_figure(split: Split, l2: float = 0.01, shift: float = 1.5, epochs: int 
     pts = np.vstack([p for p, _ in paths.values()])
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     pad = 0.15 * (hi - lo) + 0.2
-    ws = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 161)
-    bs = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 161)
+    ws = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 101)
+    bs = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 101)
     grid = np.stack(np.meshgrid(ws, bs), axis=-1)
     surface = _objective(X1, y, l2, grid)
     ax = axes[0]
-    levels = f_star + (surface.max() - f_star) * np.linspace(0, 1, 40) ** 2.5
+    levels = f_star + (surface.max() - f_star) * np.linspace(0, 1, 30) ** 2.5
     ax.contour(ws, bs, surface, levels=levels[1:], cmap="viridis", linewidths=0.7)
     for name, (path, _) in paths.items():
         color = RACERS[name][0]
@@ -250,9 +251,12 @@ def boundary_epochs_figure(split: Split, run: Run, short: str = "") -> Figure:
     epochs = chosen_epochs(len(path) - 1)
     cols = 3
     rows = -(-len(epochs) // cols)
-    fig = new_figure(11.5, 3.6 * rows + 0.6)
+    # fixed margins: drawn for every best run, and constrained layout would double its time
+    fig = new_figure(11.5, 3.6 * rows + 0.6, constrained=False)
+    margins(fig, left=0.7, right=0.2, bottom=0.55, top=0.7, wspace=0.12, hspace=0.22)
     axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, sharey=True)).ravel()
-    grid, shape, rx, ry = _figure_grid(split, 120)
+    grid, shape, rx, ry = _figure_grid(split, 100)
+    extent = (rx.min(), rx.max(), ry.min(), ry.max())
     k = max(split.n_classes, 2)
     colors = _class_colors(k)
     for ax, epoch in zip(axes, epochs, strict=False):
@@ -261,18 +265,21 @@ def boundary_epochs_figure(split: Split, run: Run, short: str = "") -> Figure:
             P = model.predict_proba(grid)
         if not np.all(np.isfinite(P)):
             note(ax, "outputs not finite (diverged)")
-        elif k == 2:
+        elif k == 2:  # an image, not filled contours: a fraction of the drawing time
             p = P[:, 1].reshape(shape)
-            ax.contourf(rx, ry, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
+            ax.imshow(p, extent=extent, origin="lower", cmap="RdBu_r", vmin=0.0, vmax=1.0,
+                      alpha=0.45, aspect="auto", zorder=0)
             if p.min() < 0.5 < p.max():
                 ax.contour(rx, ry, p, levels=[0.5], colors="k", linewidths=1.8)
         else:
             label = P.argmax(axis=1).reshape(shape)
-            ax.contourf(rx, ry, label, levels=np.arange(k + 1) - 0.5, colors=colors,
-                        alpha=0.3)
+            rgba = np.array([mcolors.to_rgba(c, 0.3) for c in colors])[label]
+            ax.imshow(rgba, extent=extent, origin="lower", aspect="auto", zorder=0)
             ax.contour(rx, ry, label, levels=np.arange(k - 1) + 0.5, colors="k",
                        linewidths=1.5)
         _points(ax, split, k, colors, [])
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
         ax.set_title("start" if epoch == 0 else f"epoch {epoch}", fontsize=9.5)
         ax.grid(False)
     for ax in axes[(rows - 1) * cols:]:
