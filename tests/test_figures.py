@@ -23,7 +23,7 @@ from gdlab.figures.style import render_png
 from gdlab.grid import expand_grid, run_name, stable_hash
 from gdlab.io import read_json, write_json, write_text
 from gdlab.methods import run_specs
-from gdlab.names import RUN_FIGURES, SWEEP_FIGURES, short_names
+from gdlab.names import BOUNDARY_FIGURE, RUN_FIGURES, SWEEP_FIGURES, short_names
 from gdlab.runfiles import Run, read_sweep
 from gdlab.train import train_shard
 
@@ -115,15 +115,21 @@ def _sweep(sweep_dir: Path):
     return sweep, short_names([r.result for r in sweep.runs])
 
 
+def per_run_figures(case: str) -> list[str]:
+    """A run's own figures: on 2-D classification also its boundary as it learns."""
+    return [*RUN_FIGURES, *([BOUNDARY_FIGURE] if case == "classification_2d" else [])]
+
+
 def test_every_figure_is_a_real_png(plotted):
-    _, sweep_dir, out = plotted
+    case, sweep_dir, out = plotted
     sweep, _ = _sweep(sweep_dir)
     for name in SWEEP_FIGURES:
         assert_png_file(out / name)
+    per_run = per_run_figures(case)
     for run in sweep.runs:
-        for fig in RUN_FIGURES:
+        for fig in per_run:
             assert_png_file(out / "runs" / run.name / fig)
-    assert len(all_pngs(out)) == len(SWEEP_FIGURES) + len(RUN_FIGURES) * len(sweep.runs)
+    assert len(all_pngs(out)) == len(SWEEP_FIGURES) + len(per_run) * len(sweep.runs)
 
 
 def test_model_figure_fits_the_case(plotted):
@@ -322,8 +328,9 @@ def test_per_run_figures_are_made_for_the_best_runs_only_by_default(plotted, tmp
     """top_k = 1 (the default): the best run's two figures; top_k = 2: the two best, ranked
     like the best run is chosen; the sweep figures show every run either way. Each redraw,
     into another directory, gives the first drawing's bytes."""
-    _, sweep_dir, out = plotted
+    case, sweep_dir, out = plotted
     every = all_pngs(out)  # drawn with top_k="all"
+    per_run = per_run_figures(case)
     sweep, _ = _sweep(sweep_dir)
     metric = sweep.best["selection_metric"].removeprefix("val_")
     ranked = [r["run_name"] for r in S.ranked_runs([r.result for r in sweep.runs], metric)]
@@ -332,7 +339,7 @@ def test_per_run_figures_are_made_for_the_best_runs_only_by_default(plotted, tmp
         logs = []
         plot_into(sweep_dir, tmp_path / str(top_k), top_k=top_k, log=logs.append)
         got = all_pngs(tmp_path / str(top_k))
-        expected = set(SWEEP_FIGURES) | {f"runs/{n}/{fig}" for n in names for fig in RUN_FIGURES}
+        expected = set(SWEEP_FIGURES) | {f"runs/{n}/{fig}" for n in names for fig in per_run}
         assert set(got) == expected
         assert all(got[k] == every[k] for k in got)  # the same figures, byte for byte
         assert f"per-run figures for {len(names)}" in logs[-1]
@@ -528,7 +535,7 @@ def test_a_search_sweep_draws_every_figure_but_the_heatmap(repeated, tmp_path):
               drawn={"lr": "loguniform"})
     best = read_json(repeated / "best.json")["run_name"]
     assert set(all_pngs(tmp_path)) == set(SWEEP_FIGURES[1:]) | {
-        f"runs/{best}/{f}" for f in RUN_FIGURES}
+        f"runs/{best}/{f}" for f in per_run_figures("classification_2d")}
     for name in SWEEP_FIGURES[1:]:
         assert_png_file(tmp_path / name)
 

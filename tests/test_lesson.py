@@ -215,3 +215,42 @@ def test_the_figures_legend_covers_no_curve_and_its_panels_share_one_colour_scal
     norms = {(c.norm.vmin, c.norm.vmax, type(c.norm).__name__) for c in contours}
     assert len(norms) == 1  # one scale
     assert all(list(c.levels) == list(contours[0].levels) for c in contours)
+
+
+def test_the_race_and_the_lesson_closer(lesson_sweep, tmp_path):
+    """The race's racers all start at one point and the solvers end at the optimum (a
+    zero gradient); the cut's shaded stretches are where the squared loss's second
+    derivative along the line, by finite differences, is negative; both figures drawn."""
+    from gdlab.figures.race import RACERS, _runs_of, race_paths
+    from gdlab.losses import LogisticLoss, SigmoidSquaredLoss
+
+    root, split, runs = lesson_sweep
+    X1, y = split.X_train[:, :1] + 1.5, split.y_train
+    paths = race_paths(X1, y, 0.01, np.array([-2.0, 1.0]), 200)
+    assert set(paths) == set(RACERS)
+    for name, (path, passes) in paths.items():
+        np.testing.assert_array_equal(path[0], [-2.0, 1.0])
+        assert len(passes) == len(path) and np.all(np.diff(passes) > 0)
+        if name in ("newton", "lbfgs"):
+            _, gw, gb = LogisticLoss(0.01).value_and_gradient(path[-1][:1], path[-1][1], X1, y)
+            assert max(abs(gw[0]), abs(gb)) < 1e-8
+    assert len(paths["newton"][0]) < 20 < len(paths["gd"][0])
+
+    obj = SigmoidSquaredLoss(0.0)
+    X = split.X_train
+    rng = np.random.default_rng(0)
+    start, u = 4 * rng.normal(size=3), rng.normal(size=3)
+    ts = np.linspace(-2, 2, 81)
+    f = np.array([obj.value((start + t * u)[:2], (start + t * u)[2], X, y) for t in ts])
+    second = np.diff(f, 2) / (ts[1] - ts[0]) ** 2
+    exact = np.array([u @ obj.hessian((start + t * u)[:2], (start + t * u)[2], X, y) @ u
+                      for t in ts[1:-1]])
+    clear = np.abs(exact) > 1e-2 * np.abs(exact).max()
+    assert np.all(np.sign(second[clear]) == np.sign(exact[clear]))
+    assert _runs_of(np.array([0, 1, 1, 0, 1], dtype=bool)) == [(1, 3), (4, 5)]
+
+    race, cut = tmp_path / "race.png", tmp_path / "cut.png"
+    plot_lesson_files(root / "split.npz", root, [root / "shards/0.json"],
+                      tmp_path / "landscape.png", tmp_path / "lesson.json", race, cut)
+    assert_png_file(race)
+    assert_png_file(cut)

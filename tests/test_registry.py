@@ -12,6 +12,7 @@ from gdlab import codeversion
 from gdlab.data import make_synthetic, split_dataset
 from gdlab.io import save_npz
 from gdlab.models import MODEL_TASKS, MODELS, REGISTRY, model_info, predict
+from gdlab.models.solving import SOLVERS
 from gdlab.optimizers import OPTIMIZERS
 
 
@@ -67,8 +68,10 @@ def test_a_models_code_identity_holds_its_own_module_only():
 
 
 def test_axes_are_constructor_parameters_and_default_grids_fit_them():
-    assert REGISTRY["linear_regression"].axes["optimizer"]["enum"] == list(OPTIMIZERS)
+    assert REGISTRY["linear_regression"].axes["optimizer"]["enum"] == [*OPTIMIZERS, *SOLVERS]
     for name, info in REGISTRY.items():
+        # the config's refusal of newton follows the class's own: an exact Hessian or not
+        assert info.hessian == (MODELS[name]._hessian is not None), name
         params = inspect.signature(MODELS[name]).parameters
         assert set(info.axes) <= set(params), name
         assert set(info.default_grid) <= set(info.axes), name
@@ -98,6 +101,10 @@ def test_every_enum_value_of_an_axis_is_accepted(name):
     for axis, schema in info.axes.items():
         for value in schema.get("enum", []):
             model = MODELS[name](**{axis: value, "epochs": 3})
+            if (axis, value) == ("optimizer", "newton") and not info.hessian:
+                with pytest.raises(ValueError, match="use 'lbfgs'"):  # config refuses too
+                    model.fit(split.X_train, split.y_train)
+                continue
             model.fit(split.X_train, split.y_train)
             assert model.n_features_in_ == 3
 

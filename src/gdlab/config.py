@@ -248,6 +248,21 @@ def _sweep_problems(model: str, spec: dict, config: dict) -> list[str]:
     return problems
 
 
+def _newton_problems(model: str, spec: dict) -> list[str]:
+    """``optimizer: newton`` where the model has no exact Hessian (the MLPs)."""
+    if REGISTRY[model].hessian:
+        return []
+    search = spec.get("search", {})
+    places = [(f"models.{model}.grid.optimizer", spec.get("grid", {}).get("optimizer", [])),
+              (f"models.{model}.search.grid.optimizer",
+               search.get("grid", {}).get("optimizer", [])),
+              (f"models.{model}.search.space.optimizer.choice",
+               search.get("space", {}).get("optimizer", {}).get("choice", []))]
+    return [f"{key}: newton needs the exact Hessian, which {model} does not have (a "
+            f"neural network's is not affordable); use lbfgs" for key, values in places
+            if "newton" in values]
+
+
 def _drop_nulls(config: dict) -> None:
     """An overlay removes a model's key by setting it to null (``grid: null`` to search
     instead): overlays merge into the config, so they cannot delete keys otherwise."""
@@ -342,7 +357,7 @@ def validate_config(config: dict, schema: dict, base_dir: str | os.PathLike = ".
         if ds["task"] == "regression" and "n_classes" in ds:
             problems.append(f"datasets.{name}.n_classes: a regression dataset has no classes")
     for model, spec in config["models"].items():
-        problems += _sweep_problems(model, spec, config)
+        problems += _sweep_problems(model, spec, config) + _newton_problems(model, spec)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return config

@@ -131,7 +131,7 @@ class Plan:
         it is a lesson sweep."""
         figures = list(self.method[model].figures)
         if self.is_lesson(model):
-            figures.append(names.LESSON_FIGURE)
+            figures += names.LESSON_FIGURES
         return [f"results/{dataset}/{model}/plots/{name}" for name in figures]
 
     def all_outputs(self) -> list[str]:

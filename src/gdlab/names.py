@@ -26,10 +26,15 @@ SWEEP_FIGURES = ("heatmap.png", "learning_curves.png", "convergence.png",
                  "parallel_coordinates.png", "importance.png")
 #: the lesson's figure (a logistic-regression sweep over both losses)
 LESSON_FIGURE = "loss_landscape.png"
+#: what the lesson job draws beside it: the optimizers' race on one landscape, and the
+#: lesson closer (a 1-D cut of both losses)
+LESSON_FIGURES = (LESSON_FIGURE, "optimizer_race.png", "lesson_closer.png")
+#: a 2-D classification run's decision boundary at chosen epochs, beside RUN_FIGURES
+BOUNDARY_FIGURE = "boundary_epochs.png"
 #: a TPE search's optimisation history (its own rule: the trials in the order asked)
 HISTORY_FIGURE = "optimisation_history.png"
 #: every figure name a sweep's MLflow parent may hold (what a re-sync may remove)
-ALL_SWEEP_FIGURES = (*SWEEP_FIGURES, LESSON_FIGURE, HISTORY_FIGURE)
+ALL_SWEEP_FIGURES = (*SWEEP_FIGURES, *LESSON_FIGURES, HISTORY_FIGURE)
 #: the two losses of logistic regression the lesson compares, convex first
 LESSON_LOSSES = ("log_loss", "squared")
 

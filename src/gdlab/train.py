@@ -97,6 +97,8 @@ def train_run(spec: dict, split: Split, out_dir,
         "diverged": bool(model.diverged_),
         "converged": bool(model.converged_),
         "final_objective": float(model.history_["train_objective"][-1]),
+        # a solver's iterations, evaluations and why it stopped (gdlab.solvers)
+        **({"solver_stats": model.solver_} if hasattr(model, "solver_") else {}),
         "metrics": {part: evaluate(split.task, model, X, y, split.n_classes)
                     for part, X, y in (
             ("train", split.X_train, split.y_train),

@@ -129,7 +129,8 @@ use rule plot as plot_search with:
 
 # The lesson (a logistic-regression sweep over both losses): both losses from one saturated
 # start, each loss's objective on a plane through weight space with both paths, and how
-# long each loss stays on the plateau (gdlab.lesson; its numbers in lesson.json).
+# long each loss stays on the plateau (gdlab.lesson; its numbers in lesson.json); beside
+# it the optimizers' race and a 1-D cut of both losses (gdlab.figures.race).
 rule lesson:
     input:
         split="data/{dataset}/split.npz",
@@ -143,6 +144,20 @@ rule lesson:
             category="{dataset}",
             subcategory="{model}",
             labels={"figure": "4. log loss against MSE on the sigmoid"},
+        ),
+        race=report(
+            "results/{dataset}/{model}/plots/optimizer_race.png",
+            caption="../report/optimizer_race.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "4a. what fit() runs: the optimizers' race"},
+        ),
+        cut=report(
+            "results/{dataset}/{model}/plots/lesson_closer.png",
+            caption="../report/lesson_closer.rst",
+            category="{dataset}",
+            subcategory="{model}",
+            labels={"figure": "4b. the lesson, closer: one cut of both losses"},
         ),
         record="results/{dataset}/{model}/lesson.json",
     log:

@@ -9,4 +9,5 @@ from pathlib import Path  # noqa: E402
 from gdlab.figures.draw import plot_lesson_files  # noqa: E402
 
 inp, out = snakemake.input, snakemake.output
-plot_lesson_files(inp.split, Path(inp.summary).parent, inp.manifests, out.figure, out.record)
+plot_lesson_files(inp.split, Path(inp.summary).parent, inp.manifests, out.figure, out.record,
+                  out.race, out.cut)

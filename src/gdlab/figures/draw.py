@@ -7,7 +7,8 @@ learning curves and the convergence of every run, the parallel coordinates and t
 importance of every configuration (:data:`gdlab.names.SWEEP_FIGURES`). Per run
 (``plots/runs/<run name>/``), for the ``top_k`` best only (MLflow's chart view already
 plots every run's curves): its learning curves and what its model learned
-(:data:`gdlab.names.RUN_FIGURES`).
+(:data:`gdlab.names.RUN_FIGURES`), and on 2-D classification its boundary as it learns
+(:data:`gdlab.names.BOUNDARY_FIGURE`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gdlab.baseline import default_of, no_optimum_reason, optimum_objective
 from gdlab.data.core import Split, load_split
 from gdlab.figures.history import optimisation_history_figure
 from gdlab.figures.lesson import lesson_figure
+from gdlab.figures.race import boundary_epochs_figure, lesson_cut_figure, race_figure
 from gdlab.figures.run import learning_curve_figure, model_figure
 from gdlab.figures.style import render_png, save, title_of
 from gdlab.figures.sweep import (
@@ -33,7 +35,7 @@ from gdlab.figures.views import importance_figure, parallel_coordinates_figure
 from gdlab.grid import reference_key
 from gdlab.io import write_bytes, write_json
 from gdlab.lesson import constant_log_loss, lesson_pairs, lesson_record
-from gdlab.names import RUN_FIGURES, short_names
+from gdlab.names import BOUNDARY_FIGURE, RUN_FIGURES, short_names
 from gdlab.runfiles import Run, Sweep, read_sweep
 from gdlab.summary import ranked_runs
 
@@ -119,6 +121,9 @@ def plot_sweep(split: Split, sweep: Sweep, figures: dict[str, str | None], runs_
                                  model_reference(baseline, run), fig=model_fig)
         for name, fig in zip(RUN_FIGURES, (curve_fig, model_fig), strict=True):
             write_bytes(run_figure_path(runs_dir, run.name, name), render_png(fig))
+        if split.task == "classification" and split.n_features == 2:
+            write_bytes(run_figure_path(runs_dir, run.name, BOUNDARY_FIGURE),
+                        render_png(boundary_epochs_figure(split, run, shorts[run.name])))
     times["run figures"] = time.perf_counter() - t
     log(f"{len(sweep.runs)} runs, per-run figures for {len(chosen)}: "
         + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
@@ -134,14 +139,21 @@ def plot_sweep_files(split_path, sweep_dir, manifests: Iterable, figures: dict[s
 
 
 def plot_lesson_files(split_path, sweep_dir, manifests: Iterable, figure_path,
-                      record_path) -> dict:
+                      record_path, race_path=None, cut_path=None) -> dict:
     """The lesson's figure and its numbers (``lesson.json``, :func:`gdlab.lesson.
-    lesson_record`) for a logistic-regression sweep over both losses."""
+    lesson_record`) for a logistic-regression sweep over both losses; with ``race_path``
+    and ``cut_path``, the optimizers' race and the lesson closer (:mod:`gdlab.figures.
+    race`) on the same split and pair."""
     sweep = read_sweep(sweep_dir, manifests)
-    split = load_split(split_path)
+    split, pairs = load_split(split_path), lesson_pairs(sweep.runs)
     record = lesson_record(sweep.runs, constant_log_loss(split.y_train, split.y_val))
-    save(lesson_figure(split, lesson_pairs(sweep.runs), record,
-                       title_of(sweep.dataset, sweep.model)), figure_path)
+    title = title_of(sweep.dataset, sweep.model)
+    save(lesson_figure(split, pairs, record, title), figure_path)
+    if race_path is not None:
+        save(race_figure(split, title=title), race_path)
+    if cut_path is not None:
+        shown = pairs[record["shown"]] if record["shown"] is not None else None
+        save(lesson_cut_figure(split, shown, title), cut_path)
     write_json(record_path, record)
     return record
 

@@ -41,6 +41,13 @@ class LinearModel(GradientDescentModel):
         value, grad_w, grad_b = self._objective().value_and_gradient(theta[:-1], theta[-1], X, y)
         return value, np.append(grad_w, grad_b)
 
+    def _hessian(self, theta, X, y):
+        return self._objective().hessian(theta[:-1], theta[-1], X, y)
+
+    def _newton_free(self, theta):
+        # without an intercept its entry stays 0: the objective does not depend on it
+        return None if self.fit_intercept else np.arange(theta.size - 1)
+
     def _store_parameters(self, theta):
         self.coef_ = theta[:-1].copy()
         self.intercept_ = float(theta[-1])

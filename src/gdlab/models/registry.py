@@ -27,7 +27,8 @@ COMMON_AXES = MappingProxyType({
     "epochs": {"type": "integer", "minimum": 1},
     "l2": {"type": "number", "minimum": 0},
     "batch_size": {"type": ["integer", "null"], "minimum": 1},
-    "optimizer": {"enum": ["gd", "momentum", "adam"]},
+    # newton and lbfgs: the solvers of gdlab.solvers (newton only where `hessian`)
+    "optimizer": {"enum": ["gd", "momentum", "adam", "newton", "lbfgs"]},
     "tol": {"type": ["number", "null"], "minimum": 0},
 })
 
@@ -51,6 +52,8 @@ class ModelInfo:
         common axes of :data:`COMMON_AXES` and the model's own).
     default_grid : mapping of str to list
         A grid that shows the model at work (the config's default for it).
+    hessian : bool
+        Whether the model has an exact Hessian, so ``optimizer: newton`` (the MLPs: no).
     """
 
     name: str
@@ -60,6 +63,7 @@ class ModelInfo:
     class_name: str
     own_axes: Mapping[str, dict] = field(default_factory=dict)
     default_grid: Mapping[str, list] = field(default_factory=dict)
+    hessian: bool = True
 
     @property
     def axes(self) -> dict[str, dict]:
@@ -107,12 +111,14 @@ REGISTRY: Mapping[str, ModelInfo] = MappingProxyType({info.name: info for info i
         # reaches 0.97 test accuracy on moons (noise 0.15) and xor (noise 0.02): tests/test_mlp.py
         default_grid={"hidden_layer_sizes": [[16]], "activation": ["tanh", "relu"],
                       "lr": [0.05], "optimizer": ["adam"], "epochs": [500]},
+        hessian=False,
     ),
     ModelInfo(
         "mlp_regressor", "regression", False, "gdlab.models.mlp", "MLPRegressor",
         own_axes=_MLP_AXES,
         default_grid={"hidden_layer_sizes": [[16]], "activation": ["tanh"],
                       "lr": [0.01, 0.05], "optimizer": ["adam"], "epochs": [500]},
+        hessian=False,
     ),
 )})
 

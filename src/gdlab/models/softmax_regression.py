@@ -17,9 +17,11 @@ multinomial) minimises :math:`n` times it.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
-from gdlab.losses import softmax, softmax_cross_entropy
+from gdlab.losses import log_softmax, softmax, softmax_cross_entropy, weighted_gram
 from gdlab.models.training import Classifier, GradientDescentModel, ParameterLayout
 
 
@@ -43,7 +45,7 @@ class SoftmaxRegression(Classifier, GradientDescentModel):
         self.fit_intercept = fit_intercept
 
     def _layout(self, n_features: int) -> ParameterLayout:
-        return ParameterLayout([(self.n_classes_, n_features), (self.n_classes_,)])
+        return _layout(self.n_classes_, n_features)
 
     # -- the training loop's hooks ---------------------------------------------------------
     def _initial_parameters(self, n_features, rng):
@@ -60,6 +62,50 @@ class SoftmaxRegression(Classifier, GradientDescentModel):
         grad_W = dZ.T @ X + self.l2 * W
         grad_b = dZ.sum(axis=0) if self.fit_intercept else np.zeros_like(b)
         return value, layout.pack([grad_W, grad_b])
+
+    def _hessian(self, theta, X, y):
+        r"""The block Hessian over ``[W.ravel(), b]``: with :math:`\tilde x = (x, 1)`,
+        block :math:`(k, l)` is :math:`\tfrac1n \sum_i p_{ik}(\delta_{kl} - p_{il})
+        \tilde x_i \tilde x_i^\top`, plus :math:`\lambda` on the weights' diagonal."""
+        n, d = X.shape
+        K = self.n_classes_
+        W, b = self._layout(d).unpack(theta)
+        P = np.exp(log_softmax(X @ W.T + b))
+        Xa = np.column_stack([X, np.ones(n)])  # (n, q): the intercept as feature q - 1
+        q = d + 1
+        A = (Xa[:, :, None] * P[:, None, :]).reshape(n, q * K)  # column j*K + k
+        H4 = (-(A.T @ A) / n).reshape(q, K, q, K)
+        for k in range(K):
+            H4[:, k, :, k] += weighted_gram(Xa, P[:, k] / n)
+        H4[np.arange(d), :, np.arange(d), :] += self.l2 * np.eye(K)
+        # theta's order: W row-major (k, j), then b_k (feature d)
+        order = np.concatenate([(np.arange(d)[None, :] * K + np.arange(K)[:, None]).ravel(),
+                                d * K + np.arange(K)])
+        H = H4.reshape(q * K, q * K)[np.ix_(order, order)]
+        if not self.fit_intercept:  # b's entries are fixed (see _newton_free)
+            H[K * d:, :] = H[:, K * d:] = 0.0
+            H[K * d + np.arange(K), K * d + np.arange(K)] = 1.0
+        return H
+
+    def _newton_free(self, theta):
+        # Adding one vector to every class's scores changes no probability, so the
+        # unpenalised parameters are redundant; as scikit-learn's newton-cholesky, the
+        # last class's are held at their start (0): its intercept, and with l2 = 0 its
+        # weights too. _canonical then centres them over the classes.
+        d, K = self.n_features_in_, self.n_classes_
+        fixed = set() if self.fit_intercept else set(range(K * d, K * d + K))
+        fixed.add(K * d + K - 1)
+        if self.l2 == 0:
+            fixed.update(range((K - 1) * d, K * d))
+        return np.array([i for i in range(theta.size) if i not in fixed])
+
+    def _canonical(self, theta):
+        W, b = (a.copy() for a in self._layout(self.n_features_in_).unpack(theta))
+        if self.fit_intercept:
+            b -= b.mean()
+        if self.l2 == 0:
+            W -= W.mean(axis=0)
+        return self._layout(self.n_features_in_).pack([W, b])
 
     def _store_parameters(self, theta):
         W, b = self._layout(self.n_features_in_).unpack(theta)
@@ -95,3 +141,9 @@ class SoftmaxRegression(Classifier, GradientDescentModel):
         model.intercept_ = np.asarray(arrays["intercept"], dtype=np.float64)
         model.n_classes_, model.n_features_in_ = model.coef_.shape
         return model
+
+
+@lru_cache(maxsize=64)
+def _layout(n_classes: int, n_features: int) -> ParameterLayout:
+    """W (K, d) then b (K,); made once per shape (a solver asks for it at every step)."""
+    return ParameterLayout([(n_classes, n_features), (n_classes,)])

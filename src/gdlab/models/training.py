@@ -20,6 +20,7 @@ import operator
 import numpy as np
 
 from gdlab import metrics
+from gdlab.models.solving import SOLVERS, fit_by_solver
 from gdlab.optimizers import OPTIMIZERS, make_optimizer
 
 #: a run has diverged once its objective is non-finite or this many times its starting
@@ -56,10 +57,14 @@ class GradientDescentModel:
         :math:`W` are penalised; never the intercepts).
     batch_size : int or None
         Mini-batch size; None (or at least the number of samples) is full-batch descent.
-    optimizer : {"gd", "momentum", "adam"}
-        Update rule, see :mod:`gdlab.optimizers`.
+    optimizer : {"gd", "momentum", "adam", "newton", "lbfgs"}
+        Update rule, see :mod:`gdlab.optimizers`; or a solver of :mod:`gdlab.solvers`
+        (full batch; an epoch is one iteration, ``lr`` is not used, and ``solver_``
+        reports the iterations, evaluations and why it stopped). ``newton`` needs the
+        model's exact Hessian (``_hessian``): not the MLPs'.
     tol : float or None
-        Stop once an epoch lowers the objective by less than this.
+        Stop once an epoch lowers the objective by less than this; for a solver, once
+        the gradient's largest component is at most this.
     seed : int
         Seeds every random draw of a fit (initial parameters, mini-batch order).
     """
@@ -114,6 +119,20 @@ class GradientDescentModel:
         """Set the fitted attributes (``coef_``, ...) from the final parameter vector."""
         raise NotImplementedError
 
+    #: ``_hessian(theta, X, y)``: the objective's exact Hessian, shape (p, p); a model
+    #: that has none affordable (the MLP) leaves it None and cannot use ``newton``
+    _hessian = None
+
+    def _newton_free(self, theta: np.ndarray) -> np.ndarray | None:
+        """The parameters Newton's method moves (None: all); the others are redundant
+        (their Hessian is singular) and stay at their start."""
+        return None
+
+    def _canonical(self, theta: np.ndarray) -> np.ndarray:
+        """The representative of ``theta`` a solver ends at, where parameters are
+        redundant (softmax's class shift); ``theta`` by default."""
+        return theta
+
     def _after_step(self, theta: np.ndarray) -> None:
         """Called with the start and with the parameters after every epoch (see
         :func:`descent_path`); does nothing by default."""
@@ -128,8 +147,15 @@ class GradientDescentModel:
             raise hyperparameter_error(self, "l2", "a finite number >= 0")
         if self.batch_size is not None and (not is_int(self.batch_size) or self.batch_size < 1):
             raise hyperparameter_error(self, "batch_size", "None (full batch) or an integer >= 1")
-        if self.optimizer not in OPTIMIZERS:
-            raise hyperparameter_error(self, "optimizer", f"one of {sorted(OPTIMIZERS)}")
+        if self.optimizer not in (*OPTIMIZERS, *SOLVERS):
+            raise hyperparameter_error(self, "optimizer",
+                                       f"one of {[*sorted(OPTIMIZERS), *SOLVERS]}")
+        if self.optimizer == "newton" and self._hessian is None:
+            raise ValueError(f"optimizer 'newton' needs the exact Hessian, which "
+                             f"{type(self).__name__} does not have; use 'lbfgs'")
+        if self.optimizer in SOLVERS and self.batch_size is not None:
+            raise ValueError(f"optimizer {self.optimizer!r} is full batch: batch_size must "
+                             f"be None, got {self.batch_size!r}")
         if self.tol is not None and (not is_real(self.tol) or not self.tol >= 0):
             raise hyperparameter_error(self, "tol", "None or a number >= 0")
         if not is_int(self.seed):
@@ -187,6 +213,8 @@ class GradientDescentModel:
                     f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}"
                 )
         self._prepare(X, y, y_val)
+        if self.optimizer in SOLVERS:  # solves from the start: nothing to resume
+            return fit_by_solver(self, X, y, X_val, y_val)
         n, d = X.shape
         optimizer = make_optimizer(self.optimizer, float(self.lr))
         rng = np.random.default_rng(self.seed)

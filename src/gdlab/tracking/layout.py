@@ -237,6 +237,8 @@ def child_record(run: Run, name: str, parent_id: str, project: str, commit: str,
     for key in ("config", "repeat", *stage_fields()):  # repeats, a stage (rung, round)
         if key in res:
             tags[key] = str(res[key])
+    for key, value in res.get("solver_stats", {}).items():  # newton, lbfgs: the work done
+        tags[f"solver.{key}"] = str(value)
     params = {k: fit_tag(G.format_value(v), MAX_PARAM_VALUE)
               for k, v in sorted(run.hyperparameters.items())}
     params["seed"] = str(run.seed)

@@ -34,7 +34,7 @@ from gdlab.baseline import optimum_objective
 from gdlab.codeversion import code_version
 from gdlab.data.core import Split, load_split
 from gdlab.io import write_json
-from gdlab.names import ALL_SWEEP_FIGURES, RUN_FIGURES, short_names
+from gdlab.names import ALL_SWEEP_FIGURES, BOUNDARY_FIGURE, RUN_FIGURES, short_names
 from gdlab.runfiles import Sweep
 from gdlab.summary import ranked_runs
 from gdlab.tracking import layout as L
@@ -101,7 +101,7 @@ def _run_figures(sweep: Sweep) -> list[Path]:
     if best is None:
         return []
     where = Path(sweep.dir, "plots", "runs", *best.name.split("/"))
-    return [p for p in (where / f for f in RUN_FIGURES) if p.is_file()]
+    return [p for p in (where / f for f in (*RUN_FIGURES, BOUNDARY_FIGURE)) if p.is_file()]
 
 
 def _open_parent(store: Store, experiment_id: str, parent: Existing | None, sweep: Sweep,
