@@ -122,7 +122,7 @@ use rule plot as plot_search with:
     log:
         "logs/plot/{dataset}/{model}.log",
     benchmark:
-        benchmark_path("plot", "{dataset}", "{model}")
+        benchmark_path("plot_search", "{dataset}", "{model}")
     wildcard_constraints:
         model=models_regex(lambda method: "heatmap.png" not in method.figures),
 
