@@ -121,8 +121,8 @@ def write_children(method: str, built: dict, root: Path, limit: int | None = Non
     and of the write."""
     from gdlab.baseline import optimum_objective
     from gdlab.data.core import load_split
-    from gdlab.names import short_names
     from gdlab.runfiles import read_sweep
+    from gdlab.runnames import short_names
     from gdlab.tracking import layout as L
     from gdlab.tracking.sql import SqlStore
     from gdlab.tracking.store import Store, now_ms, open_store

@@ -23,8 +23,9 @@ from gdlab.figures.style import render_png
 from gdlab.grid import expand_grid, run_name, stable_hash
 from gdlab.io import read_json, write_json, write_text
 from gdlab.methods import run_specs
-from gdlab.names import BOUNDARY_FIGURE, RUN_FIGURES, SWEEP_FIGURES, short_names
+from gdlab.names import BOUNDARY_FIGURE, RUN_FIGURES, SWEEP_FIGURES
 from gdlab.runfiles import Run, read_sweep
+from gdlab.runnames import short_names
 from gdlab.train import train_shard
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -31,7 +31,7 @@ print(json.dumps({"out": model.predict(X).tolist(), "gdlab": gdlab.__file__}))
 def test_the_pyfunc_agrees_with_registry_predict(name, tmp_path):
     import mlflow
 
-    from gdlab.tracking.models import pyfunc_files
+    from gdlab.tracking.best_model import pyfunc_files
 
     info = REGISTRY[name]
     if info.task == "regression":

@@ -242,7 +242,7 @@ def _row(number: int, value, diverged: bool = False) -> dict:
 
 
 def test_the_history_is_in_trial_order_with_the_best_so_far_and_failed_trials_apart():
-    from gdlab.figures.history import history, trial_number
+    from gdlab.figures.search_history import history, trial_number
 
     rows = [_row(3, 0.2), _row(0, 0.5), _row(1, 0.01, diverged=True), _row(2, 0.7),
             _row(4, float("nan")), _row(5, 0.1)]
@@ -262,7 +262,7 @@ def test_the_history_is_in_trial_order_with_the_best_so_far_and_failed_trials_ap
 
 
 def test_the_history_figure_is_drawn_reproducibly(tmp_path):
-    from gdlab.figures.history import optimisation_history_figure
+    from gdlab.figures.search_history import optimisation_history_figure
     from gdlab.figures.style import render_png
 
     rows = [_row(i, 0.5 / (1 + i % 5), diverged=i == 3) for i in range(12)]

@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from gdlab.metrics import metric_name
 from gdlab.names import short_reason
 from gdlab.tracking.layout import overview_url, run_url
 from gdlab.tracking.uri import is_server, redact_uri
@@ -150,7 +151,7 @@ def _sweep_rows(row: dict[str, str]) -> list[list[str] | str]:
     counts = [row["runs"], row["diverged"]]
     if not row["best_run"]:
         return [[sweep, *counts, "no healthy run", "", "", ""]]
-    metric = row["selection"].removeprefix("val_")
+    metric = metric_name(row["selection"])
     second = SECOND_METRIC.get(metric, "accuracy")
     out: list[list[str] | str] = []
     for i, m in enumerate(m for m in (metric, second) if row.get(f"test_{m}")):

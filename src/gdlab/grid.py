@@ -20,7 +20,7 @@ import json
 
 from gdlab.io import canonical_json
 from gdlab.models.registry import model_info
-from gdlab.names import ORDER
+from gdlab.runnames import ORDER
 
 #: every hyperparameter a run may record, common axes first (the order figures use)
 HYPERPARAMETERS: tuple[str, ...] = ORDER

@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from gdlab.metrics import metric_name
+
 #: the part of a run's epochs whose validation values make its score (the last 20 %)
 TAIL = 0.2
 #: a tail that moves back and forth by more than this share of its mean level oscillates
@@ -60,7 +62,7 @@ def tail_record(history: dict) -> dict:
             continue
         tail = np.asarray(values, dtype=np.float64)[epochs - k:]
         finite = tail.size > 0 and bool(np.all(np.isfinite(tail)))
-        name = column.removeprefix("val_")
+        name = metric_name(column)
         means[name] = float(tail.mean()) if finite else None
         if name in LOSS_CURVES:
             s = swing(tail)

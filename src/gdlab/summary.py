@@ -29,7 +29,7 @@ from gdlab.baseline import default_of, optimum_objective
 from gdlab.grid import config_of, reference_key
 from gdlab.methods import stage_fields
 from gdlab.methods.halving import survivors
-from gdlab.metrics import HIGHER_IS_BETTER
+from gdlab.metrics import HIGHER_IS_BETTER, metric_name
 from gdlab.names import short_reason
 from gdlab.settling import TAIL, oscillating, score
 from gdlab.stats import mean_ci
@@ -129,6 +129,12 @@ def ranked_runs(runs: list[dict], metric: str) -> list[dict]:
     Without repeats, exactly :func:`rank_runs`.
     """
     return [rank_runs(group, metric)[0] for _, group in rank_configs(runs, metric)]
+
+
+def top_names(runs: list[dict], metric: str, k: int) -> list[str]:
+    """The names of the ``k`` best runs as :func:`ranked_runs` ranks them (the runs that
+    get per-run figures, the children MLflow marks as the sweep's best)."""
+    return [r["run_name"] for r in ranked_runs(runs, metric)[:k]]
 
 
 def select_best(runs: list[dict], metric: str) -> dict | None:
@@ -260,7 +266,7 @@ def overview_row(best: dict, n_runs: int, n_diverged: int, n_oscillating: int = 
     """One line of ``results/summary.csv``: a sweep's best run on the test set beside what
     scikit-learn's default estimator scores there, and its objective gap to the optimum of
     the same objective (empty, with the reason, when the problem has none)."""
-    metric = best["selection_metric"].removeprefix("val_")
+    metric = metric_name(best["selection_metric"])
     row = {"dataset": best["dataset"], "model": best["model"], "runs": n_runs,
            "diverged": n_diverged, "oscillating": n_oscillating, "best_run": best["run_name"],
            "selection": best["selection_metric"],
@@ -296,7 +302,7 @@ def short_row(row: dict) -> dict:
     """One line of ``results/overview.csv`` from one of :func:`overview_row`: the few
     columns a person reads, named for what they are, numbers to 4 significant digits, and
     no text with a comma (the full row stays in ``results/summary.csv`` for tools)."""
-    metric = row["selection"].removeprefix("val_")
+    metric = metric_name(row["selection"])
     ok = row["best_run"] is not None
     return {
         "sweep": f"{row['dataset']}/{row['model']}",

@@ -158,7 +158,7 @@ rule collect_round:
         "../scripts/collect_round.py"
 
 
-# A TPE search's optimisation history (gdlab.figures.history): every trial's validation
+# A TPE search's optimisation history (gdlab.figures.search_history): every trial's validation
 # metric against its number, the best so far as a step line, the rounds marked. Its own
 # rule and module, beside the sweep's other figures (its MLflow parent gets it too: the
 # method's figures, gdlab.methods.tpe).

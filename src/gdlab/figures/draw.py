@@ -19,10 +19,10 @@ from pathlib import Path
 
 from gdlab.baseline import default_of, no_optimum_reason, optimum_objective
 from gdlab.data.core import Split, load_split
-from gdlab.figures.history import optimisation_history_figure
 from gdlab.figures.lesson import lesson_figure
 from gdlab.figures.race import boundary_epochs_figure, lesson_cut_figure, race_figure
 from gdlab.figures.run import learning_curve_figure, model_figure
+from gdlab.figures.search_history import optimisation_history_figure
 from gdlab.figures.style import render_png, save, title_of
 from gdlab.figures.sweep import (
     best_config,
@@ -35,9 +35,11 @@ from gdlab.figures.views import importance_figure, parallel_coordinates_figure
 from gdlab.grid import reference_key
 from gdlab.io import write_bytes, write_json
 from gdlab.lesson import constant_log_loss, lesson_pairs, lesson_record
-from gdlab.names import BOUNDARY_FIGURE, RUN_FIGURES, short_names
+from gdlab.metrics import metric_name
+from gdlab.names import BOUNDARY_FIGURE, RUN_FIGURES
 from gdlab.runfiles import Run, Sweep, read_sweep
-from gdlab.summary import ranked_runs
+from gdlab.runnames import short_names
+from gdlab.summary import top_names
 
 
 def run_figure_path(runs_dir, run_name: str, figure: str) -> Path:
@@ -47,12 +49,11 @@ def run_figure_path(runs_dir, run_name: str, figure: str) -> Path:
 
 def figure_runs(runs: list[Run], metric: str, top_k: int | str) -> list[Run]:
     """The runs that get per-run figures: the ``top_k`` best on validation, or ``"all"``
-    (ranked as the best run is chosen: :func:`gdlab.summary.ranked_runs`)."""
+    (ranked as the best run is chosen: :func:`gdlab.summary.top_names`)."""
     if top_k == "all":
         return sorted(runs, key=lambda r: r.name)
     by_name = {r.name: r for r in runs}
-    return [by_name[r["run_name"]]
-            for r in ranked_runs([r.result for r in runs], metric)[:int(top_k)]]
+    return [by_name[n] for n in top_names([r.result for r in runs], metric, int(top_k))]
 
 
 def model_reference(baseline: dict, run: Run) -> tuple[dict, str] | None:
@@ -110,7 +111,7 @@ def plot_sweep(split: Split, sweep: Sweep, figures: dict[str, str | None], runs_
 
     t = time.perf_counter()
     Path(runs_dir).mkdir(parents=True, exist_ok=True)
-    metric = str(best.get("selection_metric", "")).removeprefix("val_")
+    metric = metric_name(str(best.get("selection_metric", "")))
     chosen = figure_runs(sweep.runs, metric, top_k) if best.get("run_name") else []
     shorts = short_names([r.result for r in sweep.runs])
     curve_fig = model_fig = None

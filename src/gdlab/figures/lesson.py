@@ -20,8 +20,9 @@ from matplotlib.lines import Line2D
 
 from gdlab.data.core import Split
 from gdlab.figures.style import BEST_COLOR, LR_CMAP, finite, new_figure, note, styled, wants_log
-from gdlab.names import LESSON_LOSSES, short_value
+from gdlab.names import LESSON_LOSSES
 from gdlab.runfiles import Run
+from gdlab.runnames import short_value
 
 _LOSS_STYLE = {"log_loss": "-", "squared": "--"}
 

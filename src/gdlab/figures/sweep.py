@@ -45,7 +45,7 @@ from gdlab.figures.style import (
     wants_log,
 )
 from gdlab.grid import HYPERPARAMETERS
-from gdlab.metrics import HIGHER_IS_BETTER
+from gdlab.metrics import HIGHER_IS_BETTER, higher_is_better, metric_name
 from gdlab.runfiles import Run
 from gdlab.stats import mean_band
 
@@ -157,7 +157,7 @@ def heatmap_figure(rows: list[dict], best: dict, title: str = "") -> Figure:
     diverged hatched. ``rows``: ``configs.csv`` rows; ``best``: ``best.json``. With
     repeats a cell is a configuration's mean, with its 95 % interval's half-width."""
     metric = best["selection_metric"]
-    higher = HIGHER_IS_BETTER.get(metric.removeprefix("val_"), False)
+    higher = higher_is_better(metric)
     xk, yk, fk = grid_axes(rows)
     xs, ys = _values(rows, xk), _values(rows, yk)
     facets = list(itertools.product(*(_values(rows, k) for k in fk))) or [()]
@@ -371,7 +371,7 @@ def learning_curves_figure(lines: list[Line], title: str = "", best: str | None 
     axes[0].set_ylabel("training objective")
     axes[0].set_title("Training objective: what each run minimises (its own loss + L2)")
     if val:
-        name = val.removeprefix("val_")
+        name = metric_name(val)
         axes[1].set_ylabel(val)
         axes[1].set_title(f"Validation {name}: one measure for every run "
                           f"({direction(HIGHER_IS_BETTER.get(name, False))})")

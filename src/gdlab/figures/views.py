@@ -29,7 +29,7 @@ from gdlab.figures.style import (
 )
 from gdlab.figures.sweep import best_config, repeats_note, row_config
 from gdlab.grid import HYPERPARAMETERS
-from gdlab.metrics import HIGHER_IS_BETTER
+from gdlab.metrics import higher_is_better
 
 
 def varying_axes(rows: list[dict]) -> list[str]:
@@ -82,7 +82,7 @@ def parallel_coordinates_figure(rows: list[dict], best: dict, title: str = "",
     ``LineCollection``: cheap at thousands of lines.
     """
     metric = best["selection_metric"]
-    higher = HIGHER_IS_BETTER.get(metric.removeprefix("val_"), False)
+    higher = higher_is_better(metric)
     drawn = drawn or {}
     keys = varying_axes(rows)
     values = {k: [parse_cell(r[k]) for r in rows] for k in keys}

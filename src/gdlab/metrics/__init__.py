@@ -58,6 +58,8 @@ __all__ = [
     "roc_curve",
     "target_kind",
     "metrics_of",
+    "metric_name",
+    "higher_is_better",
     "CurveScorer",
 ]
 
@@ -81,6 +83,17 @@ CURVE_KEYS = {
     "binary": ("log_loss", "accuracy"),
     "multiclass": ("log_loss", "accuracy"),
 }
+
+
+def metric_name(column: str) -> str:
+    """The metric a validation column or selection names: ``val_log_loss`` -> ``log_loss``."""
+    return column.removeprefix("val_")
+
+
+def higher_is_better(column: str) -> bool:
+    """Whether larger values of the metric ``column`` names are better (a ``val_`` column
+    too); unknown names count as losses."""
+    return HIGHER_IS_BETTER.get(metric_name(column), False)
 
 
 def target_kind(task: str, n_classes: int = 2) -> str:

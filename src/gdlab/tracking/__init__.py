@@ -14,7 +14,7 @@ trains or evaluates anything. One module per concern:
 * :mod:`~gdlab.tracking.setup`: the project, the store, the experiment; what the
   workflow checks at every start;
 * :mod:`~gdlab.tracking.sync`: the track job of a sweep;
-* :mod:`~gdlab.tracking.models`: the best model, logged on its run and registered.
+* :mod:`~gdlab.tracking.best_model`: the best model, logged on its run and registered.
 
 Importing this package imports no MLflow: the workflow asks it at every start.
 """

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from gdlab.grid import stable_hash
-from gdlab.metrics import HIGHER_IS_BETTER
+from gdlab.metrics import higher_is_better
 from gdlab.runfiles import Run
 
 #: a diverged run's colour in MLflow's tables and charts
@@ -65,7 +65,7 @@ def curve_indices(history: dict, max_points: int = MAX_CURVE_POINTS) -> np.ndarr
         v = np.asarray(values, dtype=np.float64)
         if col == "epoch" or not np.isfinite(v).any():
             continue
-        higher = HIGHER_IS_BETTER.get(col.removeprefix("val_"), False)
+        higher = higher_is_better(col)
         v = np.where(np.isfinite(v), v, -np.inf if higher else np.inf)
         keep.add(int(np.argmax(v) if higher else np.argmin(v)))
     spaced = np.linspace(0, n - 1, max(max_points - len(keep), 2)).round().astype(np.int64)

@@ -40,9 +40,9 @@ import numpy as np
 
 from gdlab import grid as G
 from gdlab.methods import METHODS, stage_fields
-from gdlab.metrics import HIGHER_IS_BETTER
-from gdlab.names import short_value
+from gdlab.metrics import HIGHER_IS_BETTER, metric_name
 from gdlab.runfiles import Run
+from gdlab.runnames import short_value
 from gdlab.settling import TAIL, oscillating
 from gdlab.tracking.charts import (  # noqa: F401 - DIVERGED_COLOR etc.: layout's names too
     CURVE_POINTS_TAG,
@@ -317,7 +317,7 @@ def parent_metrics(best_run: Run | None, best: dict,
         return []
     metrics = run_metrics(best_run, optimum)
     end = int(best_run.timing["end_time_ms"])
-    name = best["selection_metric"].removeprefix("val_")
+    name = metric_name(best["selection_metric"])
     metrics.append((f"{SUMMARY}sklearn_default_test_{name}",
                     _value(best["sklearn_default"]["metrics"]["test"][name]), end, 0))
     if "config" in best:
@@ -362,7 +362,7 @@ def parent_description(runs: list[Run], best: dict, method: str, search: dict | 
              + (f"; {n_div} diverged (status FAILED)." if n_div else "."))
     if best.get("run_name") is None:
         return f"No run qualifies as best: every run diverged or has no finite metric.\n\n{sweep}"
-    name = best["selection_metric"].removeprefix("val_")
+    name = metric_name(best["selection_metric"])
     link = f"[{best_name}]({run_url(experiment_id, best_run_id)})" if best_run_id else best_name
     val, test = best["metrics"]["val"][name], best["metrics"]["test"][name]
     default = best["sklearn_default"]
@@ -443,7 +443,7 @@ def overview_view(now: int) -> str:
 
 def model_version_description(best: dict, dataset: str, model: str, best_name: str) -> str:
     """A registered model version's description: which run it is, chosen how, scores."""
-    name = best["selection_metric"].removeprefix("val_")
+    name = metric_name(best["selection_metric"])
     default = best["sklearn_default"]
     return fit_tag(
         f"Best run of the sweep {dataset} / {model}: {best_name} (gdlab run "

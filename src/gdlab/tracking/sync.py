@@ -34,11 +34,13 @@ from gdlab.baseline import optimum_objective
 from gdlab.codeversion import code_version
 from gdlab.data.core import Split, load_split
 from gdlab.io import write_json
-from gdlab.names import ALL_SWEEP_FIGURES, BOUNDARY_FIGURE, RUN_FIGURES, short_names
+from gdlab.metrics import metric_name
+from gdlab.names import ALL_SWEEP_FIGURES, BOUNDARY_FIGURE, RUN_FIGURES
 from gdlab.runfiles import Sweep
-from gdlab.summary import ranked_runs
+from gdlab.runnames import short_names
+from gdlab.summary import top_names
 from gdlab.tracking import layout as L
-from gdlab.tracking.models import (
+from gdlab.tracking.best_model import (
     log_best_model,
     register,
     registered_model_name,
@@ -122,11 +124,10 @@ def _open_parent(store: Store, experiment_id: str, parent: Existing | None, swee
 def top_runs(sweep: Sweep) -> set[str]:
     """The sweep's :data:`~gdlab.tracking.layout.TOP` best runs (each the best repeat of one
     of the best configurations), ranked as the best run is chosen."""
-    metric = str(sweep.best.get("selection_metric", "")).removeprefix("val_")
+    metric = metric_name(str(sweep.best.get("selection_metric", "")))
     if not metric:
         return set()
-    ranked = ranked_runs([r.result for r in sweep.runs], metric)
-    return {r["run_name"] for r in ranked[:L.TOP]}
+    return set(top_names([r.result for r in sweep.runs], metric, L.TOP))
 
 
 def _kept_updates(plan, sweep: Sweep, names: dict[str, str], parent_id: str, commit: str,

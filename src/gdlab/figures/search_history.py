@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 
 from gdlab.figures.style import BEST_COLOR, new_figure, styled
 from gdlab.figures.sweep import best_config, repeats_note
-from gdlab.metrics import HIGHER_IS_BETTER
+from gdlab.metrics import higher_is_better
 
 _TRIAL = re.compile(r"^trial~(\d+)(/|$)")
 _FAILED_COLOR = "0.45"
@@ -40,7 +40,7 @@ def history(rows: list[dict], metric: str, batch: int) -> list[dict]:
     failed: diverged or not finite) and ``best`` (the best value so far, NaN before the
     first finite one). ``rows`` are ``configs.csv`` rows, ``metric`` its column
     (``val_log_loss``)."""
-    higher = HIGHER_IS_BETTER.get(metric.removeprefix("val_"), False)
+    higher = higher_is_better(metric)
     out, best = [], math.nan
     for row in sorted(rows, key=lambda r: trial_number(r["config"])):
         try:
@@ -122,7 +122,7 @@ def optimisation_history_figure(rows: list[dict], best: dict, batch: int,
                        edgecolors=BEST_COLOR, linewidths=1.6, zorder=4)
     ax.set_xlim(-0.5 if len(numbers) else 0, numbers.max() + 0.5 if len(numbers) else 1)
     ax.set_xlabel("trial")
-    higher = HIGHER_IS_BETTER.get(metric.removeprefix("val_"), False)
+    higher = higher_is_better(metric)
     ax.set_ylabel(f"{metric} ({'higher' if higher else 'lower'} is better)")
     repeats = repeats_note(rows, prefix=", each the ")
     handles = [
