@@ -124,8 +124,9 @@ def write_children(method: str, built: dict, root: Path, limit: int | None = Non
     from gdlab.runfiles import read_sweep
     from gdlab.runnames import short_names
     from gdlab.tracking import layout as L
+    from gdlab.tracking.backends import open_store
     from gdlab.tracking.sql import SqlStore
-    from gdlab.tracking.store import Store, now_ms, open_store
+    from gdlab.tracking.store import Store, now_ms
     from gdlab.tracking.sync import split_inputs, top_runs
 
     uri, record = fresh_store(root)
@@ -207,7 +208,8 @@ def server_worker(spec_path: str) -> int:
     from gdlab.data.core import load_split
     from gdlab.runfiles import read_sweep
     from gdlab.tracking import layout as L
-    from gdlab.tracking.store import now_ms, open_store
+    from gdlab.tracking.backends import open_store
+    from gdlab.tracking.store import now_ms
     from gdlab.tracking.sync import split_inputs
     from gdlab.tracking.uri import fail_fast_http
 

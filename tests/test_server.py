@@ -101,7 +101,7 @@ def _log_inputs(url: str, experiment_id: str, run_id: str, barrier) -> str:
     """What a track job does for a new dataset (after its imports), at the barrier."""
     from test_tracking import _datasets
 
-    from gdlab.tracking.store import open_store
+    from gdlab.tracking.backends import open_store
 
     store = open_store(url)
     barrier.wait()

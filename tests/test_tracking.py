@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 
 from gdlab.runfiles import Run
 from gdlab.tracking import layout as L
+from gdlab.tracking.backends import open_store
 from gdlab.tracking.plan import Existing, plan_sweep
 from gdlab.tracking.sql import SqlStore
 from gdlab.tracking.sqlite import SqliteStore, sqlite_read_only
-from gdlab.tracking.store import Store, _batches, open_store
+from gdlab.tracking.store import Store, _batches
 from gdlab.tracking.uri import redact_uri, uri_hash
 
 pytestmark = pytest.mark.mlflow

@@ -102,6 +102,25 @@ def format_value(value) -> str:
     return repr(value)  # round-trips floats exactly: distinct values, distinct names
 
 
+#: significant digits of a drawn continuous value in a run name (never in the value itself)
+NAME_DIGITS = 3
+#: digits of the trial number in a run name (fixed: raising n_trials renames nothing)
+TRIAL_DIGITS = 4
+
+
+def trial_name(trial: int, hp: dict, space: dict) -> str:
+    """``trial~0007/epochs~123/lr~0.00123/optimizer~adam``: the trial number (which makes
+    the name unique), then each axis of the space; a value drawn from a continuous
+    distribution is shown to :data:`NAME_DIGITS` significant digits (path-safe: digits,
+    ``.``, ``e``, ``+``, ``-``), the others exactly as a grid's."""
+    def shown(axis):
+        continuous = next(iter(space[axis])) in ("loguniform", "uniform")
+        return f"{hp[axis]:.{NAME_DIGITS}g}" if continuous else format_value(hp[axis])
+
+    return "/".join([f"trial~{trial:0{TRIAL_DIGITS}d}",
+                     *(f"{axis}~{shown(axis)}" for axis in sorted(space))])
+
+
 def run_name(hp: dict, grid_keys) -> str:
     """Human-readable, injective path of a run: ``lr~0.1/l2~0.0/optimizer~gd``.
 

@@ -31,8 +31,7 @@ import math
 import warnings
 from importlib.metadata import version
 
-from gdlab.grid import derive_seed, normalize_hyperparameters
-from gdlab.methods.random import trial_name
+from gdlab.grid import derive_seed, normalize_hyperparameters, trial_name
 from gdlab.metrics import HIGHER_IS_BETTER
 from gdlab.settling import score
 
@@ -173,7 +172,7 @@ def ask_round(search: dict, model: str, r: int, size: int, earlier: list[dict],
     from the rounds ``earlier`` (their records, round 0 first) and ``results`` (trial name
     -> its runs' ``metrics.json``), and what was told.
 
-    Each trial: its number, its run name (:func:`gdlab.methods.random.trial_name`, as a random
+    Each trial: its number, its run name (:func:`gdlab.grid.trial_name`, as a random
     search's), Optuna's ``params`` and the ``hyperparameters`` they decode to.
     """
     seed = round_seed(search.get("seed", global_seed), model, r)

@@ -8,16 +8,12 @@ the first ones keep their values, names, seeds and run keys.
 
 from __future__ import annotations
 
-from gdlab.grid import derive_seed, format_value, normalize_hyperparameters, stable_hash
+from gdlab.grid import derive_seed, normalize_hyperparameters, stable_hash, trial_name
 from gdlab.methods.base import Method
 
 #: how a search space may draw one axis: ``{loguniform: [lo, hi]}``, ``{uniform: [lo, hi]}``
 #: (numbers), ``{int: [lo, hi]}`` (integers, both ends included), ``{choice: [values]}``
 DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
-#: significant digits of a drawn continuous value in a run name (never in the value itself)
-NAME_DIGITS = 3
-#: digits of the trial number in a run name (fixed: raising n_trials renames nothing)
-TRIAL_DIGITS = 4
 
 
 def unit_draw(*parts) -> float:
@@ -50,19 +46,6 @@ def draw(distribution: dict, u: float):
 def trial_seed(search_seed: int, model: str, trial: int) -> int:
     """The seed trial ``trial`` of ``model``'s search draws its values from."""
     return derive_seed(search_seed, "trial", model, trial)
-
-
-def trial_name(trial: int, hp: dict, space: dict) -> str:
-    """``trial~0007/epochs~123/lr~0.00123/optimizer~adam``: the trial number (which makes
-    the name unique), then each axis of the space; a value drawn from a continuous
-    distribution is shown to :data:`NAME_DIGITS` significant digits (path-safe: digits,
-    ``.``, ``e``, ``+``, ``-``), the others exactly as a grid's."""
-    def shown(axis):
-        continuous = next(iter(space[axis])) in ("loguniform", "uniform")
-        return f"{hp[axis]:.{NAME_DIGITS}g}" if continuous else format_value(hp[axis])
-
-    return "/".join([f"trial~{trial:0{TRIAL_DIGITS}d}",
-                     *(f"{axis}~{shown(axis)}" for axis in sorted(space))])
 
 
 def trials_at(search: dict, model: str, units) -> list[tuple[str, dict]]:

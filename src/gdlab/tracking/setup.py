@@ -29,7 +29,8 @@ from typing import Any
 
 from gdlab.io import DamagedFile, read_json, write_json
 from gdlab.tracking import layout as L
-from gdlab.tracking.store import Store, backend, local_artifact_root, open_store
+from gdlab.tracking.backends import backend, open_store
+from gdlab.tracking.store import Store, local_artifact_root
 from gdlab.tracking.uri import redact_uri, uri_hash
 
 EXPERIMENT_RECORD = Path("results/mlflow/experiment.json")

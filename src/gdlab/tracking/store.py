@@ -1,6 +1,6 @@
 """The one store interface: every operation a sync, its models and the workflow's checks
-need, with one backend per kind of store, chosen once from the URI (:func:`open_store`,
-:func:`backend`), as MLflow registers one store class per URI scheme.
+need, with one backend per kind of store, chosen once from the URI
+(:mod:`gdlab.tracking.backends`), as MLflow registers one store class per URI scheme.
 
 :class:`Store` is the interface and its implementation through ``MlflowClient``, valid on
 any store; the backends override what their kind of store does better:
@@ -64,23 +64,6 @@ def _batches(metrics: list, params: list, tags: list):
 def _existing(run) -> Existing:
     return Existing(run.info.run_id, run.info.status, dict(run.data.tags),
                     run.info.start_time or 0, run.info.run_name or "")
-
-
-def backend(uri: str) -> type[Store]:
-    """The store class of ``uri``, by its scheme (``postgresql+psycopg2`` is
-    ``postgresql``); any other scheme gets :class:`Store`, MLflow's client as it is."""
-    from gdlab.tracking.server import ServerStore
-    from gdlab.tracking.sql import SqlStore
-    from gdlab.tracking.sqlite import SqliteStore
-
-    scheme = uri.partition(":")[0].partition("+")[0].lower()
-    return {"http": ServerStore, "https": ServerStore, "sqlite": SqliteStore,
-            "postgresql": SqlStore, "mysql": SqlStore, "mssql": SqlStore}.get(scheme, Store)
-
-
-def open_store(uri: str) -> Store:
-    """The store of ``uri``, through its backend (:func:`backend`)."""
-    return backend(uri)(uri)
 
 
 class Store:

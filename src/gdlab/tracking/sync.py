@@ -40,6 +40,7 @@ from gdlab.runfiles import Sweep
 from gdlab.runnames import short_names
 from gdlab.summary import top_names
 from gdlab.tracking import layout as L
+from gdlab.tracking.backends import backend, open_store
 from gdlab.tracking.best_model import (
     log_best_model,
     register,
@@ -48,7 +49,7 @@ from gdlab.tracking.best_model import (
 )
 from gdlab.tracking.plan import Existing, plan_sweep
 from gdlab.tracking.setup import check_experiment
-from gdlab.tracking.store import Store, backend, now_ms, open_store
+from gdlab.tracking.store import Store, now_ms
 
 
 def track_lock(uri: str, lock_dir: str | os.PathLike):
