@@ -55,11 +55,6 @@ def models_where(config: dict, test) -> list[str]:
     return sorted(m for m, spec in config["models"].items() if test(method_of(spec)))
 
 
-def record_patterns() -> tuple[str, ...]:
-    """Every method's own records under ``results/`` (glob patterns)."""
-    return tuple(p for m in METHODS.values() for p in m.records)
-
-
 def stage_fields() -> tuple[str, ...]:
     """The fields of a run's spec that name its stage, one per staged method."""
     return tuple(m.stage_field for m in METHODS.values() if m.stage_field)

@@ -38,8 +38,6 @@ class Method:
     #: the field of a run's spec (and MLflow tag) that names its stage (``rung``, ``round``)
     stage_field: str | None = None
     stage_owns_runs: bool = False
-    #: the method's own JSON records under ``results/`` (besides every sweep's)
-    records: tuple[str, ...] = ()
     #: the search's settings an MLflow parent shows as ``search.<key>`` tags
     tag_keys: tuple[str, ...] = ("method", "n_trials", "seed")
 

@@ -65,7 +65,6 @@ class Halving(Method):
     stage_folder = "rungs"
     stage_field = "rung"
     stage_owns_runs = True  # a rung's runs go on from the rung before's, in rungs/<r>/runs/
-    records = ("*/*/rungs/*/shards/*.json", "*/*/rungs/*/promoted.json")
     tag_keys = ("method", "n_trials", "seed", "eta", "budgets")
 
     def search_schema(self, parts):

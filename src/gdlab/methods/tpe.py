@@ -60,7 +60,6 @@ class Tpe(Method):
     stage_folder = "rounds"
     stage_field = "round"
     stage_owns_runs = False  # a round's shards train straight into the sweep's runs/
-    records = ("*/*/rounds/*/shards/*.json",)
     tag_keys = ("method", "n_trials", "seed", "batch", "n_startup_trials")
 
     def search_schema(self, parts):
