@@ -43,6 +43,10 @@ proxied artifacts, started once as the tests start it, ``tests/_services.py``) b
 ``open_store(url).write_children`` in a fresh process, after the parent and its dataset
 inputs: children per second, each read back complete.
 
+With ``--before`` and ``bulk``, ``write`` and ``write, before`` time the children's
+write alone (``open_store(uri).write_children`` into a fresh SQLite store, each tree in a
+fresh process, after the parent and its dataset inputs).
+
 ``--methods`` picks some of them (default all but ``sync, before``, which ``--before``
 adds).
 
@@ -181,8 +185,10 @@ def sync(method: str, built: dict, root: Path, n_runs: int, src: Path = W.REPO /
             "rows": count_rows(root / "mlflow.db")}
 
 
-def server(method: str, built: dict, url: str, n_runs: int, src: Path) -> dict:
-    """``n_runs`` children written to the server at ``url`` by the code of ``src``."""
+def server(method: str, built: dict, url: str, n_runs: int, src: Path,
+           cwd: Path | None = None) -> dict:
+    """``n_runs`` children written to the store at ``url`` (a server, or a fresh SQLite
+    file) by the code of ``src``."""
     path = Path(tempfile.mkstemp(suffix=".json")[1])
     path.write_text(json.dumps({"url": url, "sweep": str(built["dir"]), "n": n_runs,
                                 "manifests": [str(m) for m in built["manifests"]],
@@ -190,7 +196,7 @@ def server(method: str, built: dict, url: str, n_runs: int, src: Path) -> dict:
     env = {**os.environ, **ONE_THREAD, "MLFLOW_DISABLE_TELEMETRY": "true",
            "PYTHONPATH": str(src)}
     out = subprocess.run([sys.executable, __file__, "--server-worker", str(path)], env=env,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, cwd=cwd)
     path.unlink()
     if out.returncode != 0:
         raise RuntimeError(f"{method}: the server process failed\n{out.stderr[-3000:]}")
@@ -303,6 +309,8 @@ def main(argv=None) -> int:
     methods = tuple(m.strip() for m in methods) + (("sync, before",) if a.before else ())
     if a.server:
         methods += ("server", "server, before") if a.before else ("server",)
+    if a.before and "bulk" in methods:  # the write alone, each tree in its own process
+        methods += ("write", "write, before")
     before_src = W.export_tree(a.before, work / "before") / "src" if a.before else None
     machine = Machine()
     machine.print()
@@ -335,6 +343,14 @@ def main(argv=None) -> int:
         for m in (methods if rep % 2 == 0 else methods[::-1]):
             l0 = os.getloadavg()[0]
             root = work / "stores" / f"{m.replace(', ', '-')}-{rep}"
+            if m.startswith("write"):
+                root = work / "stores" / f"{m.replace(', ', '-')}-{rep}"
+                root.mkdir(parents=True)
+                res = server(m, built, f"sqlite:///{root / 'mlflow.db'}", n,
+                             before_src if m.endswith("before") else W.REPO / "src", root)
+                out[m].append(res)
+                print(f"repeat {rep + 1}/{reps}: {m}: {t_str(res['seconds'])}", flush=True)
+                continue
             if m.startswith("server"):
                 res = server(m, built, url, a.server,
                              before_src if m.endswith("before") else W.REPO / "src")
@@ -405,6 +421,14 @@ def main(argv=None) -> int:
         now, before = (median([r["sync"] for r in out[m]]) for m in ("sync", "sync, before"))
         rows.append(("track job", f"sync_sweep, this tree / {a.before}",
                      f"{now / before:.2f}x", f"{t_str(now)} against {t_str(before)}"))
+    written = {m: median([r["seconds"] for r in out[m]]) for m in ("write", "write, before")
+               if m in out}
+    for m, seconds in written.items():
+        ratio = (f"; this tree / {a.before}: {seconds / written['write, before']:.2f}x"
+                 if m == "write" else "")
+        rows.append(("per child", f"{m}: write_children on SQLite, a fresh process",
+                     f"{1000 * seconds / n:.2f} ms", f"{reps} repeat(s): " + ", ".join(
+                         t_str(r["seconds"]) for r in out[m]) + ratio))
     for m in (m for m in ("server", "server, before") if m in out):
         rows.append(("server", f"{m}: {a.server} children, 4 threads",
                      f"{median([r['per_s'] for r in out[m]]):.2f} /s",
