@@ -47,6 +47,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _floor as F  # noqa: E402
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
 import scaling  # noqa: E402
 from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str  # noqa: E402
@@ -90,7 +92,7 @@ def default_experiment(tree: Path, root: Path, out: dict, rules: dict) -> None:
     Snakemake's records goes to ``rules``), then a no-op."""
     W.make_copy(root, W.default_config(tree), tree=tree)
     timed_run(root, out, "default")
-    for rule, b in W.rule_breakdown(W.jobs_from_metadata(root)).items():
+    for rule, b in R.rule_breakdown(R.jobs_from_metadata(root)).items():
         rules.setdefault(rule, []).append((b["sum"], b["jobs"]))
     timed_run(root, out, "default_noop", noop=True)
 
@@ -114,14 +116,14 @@ def sweep(tree: Path, root: Path, n: int, out: dict, counts: dict) -> None:
     cfg = sweep_config(n, tree)
     W.make_copy(root, cfg, tree=tree)
     timed_run(root, out, "sweep")
-    first = W.mlflow_children(root / "mlflow.db")
+    first = R.mlflow_children(root / "mlflow.db")
     new_cfg, _extra = scaling.with_extra_lr(cfg)
     W.write_config(root, new_cfg)
     r = timed_run(root, out, "sweep_lr")
-    added = W.mlflow_children(root / "mlflow.db")
+    added = R.mlflow_children(root / "mlflow.db")
     timed_run(root, out, "sweep_noop", noop=True)
-    last = W.mlflow_children(root / "mlflow.db")
-    n_new = sum(len(v) for s in W.shards(new_cfg).values() for v in s.values())
+    last = R.mlflow_children(root / "mlflow.db")
+    n_new = sum(len(v) for s in F.shards(new_cfg).values() for v in s.values())
     kept = sum(1 for k, i in first["active"].items() if added["active"].get(k) == i)
     counts.setdefault("children", []).append(
         (len(first["active"]), len(added["active"]), len(last["active"])))

@@ -45,6 +45,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _floor as F  # noqa: E402
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
 from _machine import Machine, add_run_args, median, print_table, save_results, t_str  # noqa: E402
 
@@ -139,10 +141,10 @@ def main(argv=None) -> int:
     cfg = one_sweep_config(a.runs, a.shard_size)
     root = W.make_copy(work / "project", cfg)
     W.snakemake(root, "--cores", "1", "--skip-script-cleanup")
-    logs = W.train_logs(root)
+    logs = R.train_logs(root)
     n_shards = len(logs)
-    n_runs, fit_sum = W.fit_seconds(root)
-    floor = W.make_floor(work / "floor", cfg)
+    n_runs, fit_sum = R.fit_seconds(root)
+    floor = F.make_floor(work / "floor", cfg)
     W.snakemake(floor, "--cores", "1")
     # wall time per shard seen from outside: rerun every train job (and nothing
     # downstream: --until train) minus the same command with nothing to run, / shards;
@@ -157,8 +159,8 @@ def main(argv=None) -> int:
             noop = W.snakemake(proj, "--cores", "1", "--until", "train")  # same DAG, no job
             marginal[name].append((force["wall"] - noop["wall"]) / n_shards)
             loads.append(f"{l0:.2f}->{os.getloadavg()[0]:.2f}")
-    logs = W.train_logs(root)  # the last forced run's logs
-    n_runs, fit_sum = W.fit_seconds(root)
+    logs = R.train_logs(root)  # the last forced run's logs
+    n_runs, fit_sum = R.fit_seconds(root)
 
     scripts = sorted((root / ".snakemake" / "scripts").glob("*.train.py"),
                      key=lambda p: p.stat().st_mtime)

@@ -33,6 +33,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
 from _machine import Machine, add_run_args, clean_up, print_table, save_results, t_str  # noqa: E402
 
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
             root = W.make_copy(work / store, grid_config(a.lr, a.l2, a.epochs, uri))
             r = W.snakemake(root, "--cores", "2", timeout=6 * 3600)
             log = (root / "logs" / "track" / SWEEP[0] / f"{SWEEP[1]}.log").read_text()
-            sync = W.sync_line(log)
+            sync = R.sync_line(log)
             sweep_dir = root / "results" / SWEEP[0] / SWEEP[1]
             record = json.loads((sweep_dir / "mlflow.json").read_text())
             with contextlib.chdir(root):

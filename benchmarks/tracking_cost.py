@@ -70,6 +70,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 DATASET, MODEL = "moons", "logistic_regression"
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
 from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str  # noqa: E402
 
@@ -172,7 +173,7 @@ def sync(method: str, built: dict, root: Path, n_runs: int, src: Path = W.REPO /
     if out.returncode != 0:
         raise RuntimeError(f"{method}: the sync process failed\n{out.stderr[-3000:]}")
     res = json.loads(out.stdout.strip().splitlines()[-1])
-    line = W.sync_line("\n".join(res["log"]))
+    line = R.sync_line("\n".join(res["log"]))
     if line is None or line["created"] != n_runs:
         raise RuntimeError(f"{method}: sync_sweep did not create {n_runs} children: "
                            f"{res['log']}")

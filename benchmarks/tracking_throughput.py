@@ -57,6 +57,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
 from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str  # noqa: E402
 
@@ -150,10 +151,10 @@ def measure(root: Path, cfg: dict, stores: Stores, store: str, parallel: int,
     if stats.get("track") != n_sweeps:
         raise SystemExit(f"{store}, P={parallel}: expected {n_sweeps} track jobs, ran "
                          f"{stats}")
-    jobs = W.jobs_from_metadata(root, since=started - 1)
+    jobs = R.jobs_from_metadata(root, since=started - 1)
     tracks = [j for j in jobs if j["rule"] == "track"]
     setup = [j for j in jobs if j["rule"] == "mlflow_setup"]
-    logs = W.track_logs(root, since=started - 1)
+    logs = R.track_logs(root, since=started - 1)
     if len(logs) != n_sweeps or any(t["created"] != n_runs for t in logs):
         raise SystemExit(f"{store}, P={parallel}: the track logs do not say {n_sweeps} x "
                          f"{n_runs} children created: {logs}")
@@ -161,9 +162,9 @@ def measure(root: Path, cfg: dict, stores: Stores, store: str, parallel: int,
     again_started = time.time()
     again = W.snakemake(root, "--cores", str(parallel), "--forcerun", "track",
                         timeout=4 * 3600)
-    again_tracks = [j for j in W.jobs_from_metadata(root, since=again_started - 1)
+    again_tracks = [j for j in R.jobs_from_metadata(root, since=again_started - 1)
                     if j["rule"] == "track"]
-    again_logs = W.track_logs(root, since=again_started - 1)
+    again_logs = R.track_logs(root, since=again_started - 1)
     if len(again_logs) != n_sweeps or not all(t["shown"] for t in again_logs):
         raise SystemExit(f"{store}, P={parallel}: the re-sync wrote something: {again_logs}")
     span = max(j["end"] for j in tracks) - min(j["start"] for j in tracks)
