@@ -9,6 +9,7 @@ and leaves the checkout alone.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import subprocess
@@ -212,3 +213,57 @@ def job_stats(stderr: str) -> dict[str, int]:
                     break
                 counts[parts[0]] = int(parts[1])
     return counts
+
+
+#: what Snakemake sets for a 1-thread job (a 2-thread OpenBLAS slows ``import numpy`` here)
+ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                               "GOTO_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                               "NUMEXPR_NUM_THREADS")}
+
+
+def job_env(src: Path = REPO / "src") -> dict:
+    """A job's environment: one BLAS thread, ``src``'s gdlab, no MLFLOW_TRACKING_URI."""
+    return {**clean_env(), **ONE_THREAD, "MLFLOW_DISABLE_TELEMETRY": "true",
+            "PYTHONPATH": str(src)}
+
+
+def geo_axis(lo: float, hi: float, n: int, digits: int = 6) -> list[float]:
+    """``n`` values from ``lo`` to ``hi``, evenly spaced in log, rounded as a config is."""
+    import numpy as np
+
+    return [float(f"{x:.{digits}g}") for x in np.geomspace(lo, hi, n)]
+
+
+def l2_axis(n: int) -> list[float]:
+    """``n`` l2 values: 0, then 1e-4 to 1e-1 evenly in log."""
+    return [0.0] + geo_axis(1e-4, 1e-1, n - 1, 3)
+
+
+def gd_grid(n_runs: int, epochs: int) -> dict:
+    """A plain-GD grid of ``n_runs`` points (even): learning rates x two l2."""
+    return {"grid": {"lr": geo_axis(1e-3, 1.0, max(n_runs // 2, 1)), "l2": [0.0, 1e-3],
+                     "epochs": [epochs], "optimizer": ["gd"]}}
+
+
+def import_seconds(module: str, src: Path = REPO / "src") -> float:
+    """Import time of ``module`` in a fresh process (what a job pays)."""
+    code = f"import time; t = time.perf_counter(); import {module}; " \
+           "print(time.perf_counter() - t)"
+    out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
+                              "PYTHONPATH": str(src)})
+    return float(out.stdout.split()[-1])
+
+
+def worker(script: str, flag: str, spec: dict, path: Path, src: Path = REPO / "src",
+           cwd: Path | None = None) -> tuple[dict, float]:
+    """``script flag path`` in a fresh process as a job runs (``job_env``), its ``spec``
+    written to ``path``: what it printed last (JSON), and the process's seconds."""
+    Path(path).write_text(json.dumps(spec))
+    t0 = time.perf_counter()
+    out = subprocess.run([PYTHON, script, flag, str(path)], cwd=cwd, env=job_env(src),
+                         capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise RuntimeError(f"{Path(script).name} {flag} failed\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1]), seconds

@@ -99,13 +99,10 @@ def default_experiment(tree: Path, root: Path, out: dict, rules: dict) -> None:
 
 def sweep_config(n: int, tree: Path) -> dict:
     """One sweep of ``n`` points (a multiple of 10): ``n // 10`` learning rates x 10 l2."""
-    import numpy as np
 
     if n % 10 or n < 20:
         raise SystemExit(f"--size {n}: a multiple of 10, at least 20 (lr x 10 l2)")
-    grid = {"lr": [float(f"{x:.6g}") for x in np.geomspace(1e-3, 10.0, n // 10)],
-            "optimizer": ["gd"],
-            "l2": [0.0] + [float(f"{x:.3g}") for x in np.geomspace(1e-4, 1e-1, 9)],
+    grid = {"lr": W.geo_axis(1e-3, 10.0, n // 10), "optimizer": ["gd"], "l2": W.l2_axis(10),
             "epochs": [100]}
     return W.one_sweep(tree, {"grid": grid}, f"gdlab-before-after-{n}", "moons",
                        scaling.MODEL)

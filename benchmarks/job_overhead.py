@@ -55,15 +55,13 @@ SPEC_FIELDS = ("dataset", "model", "task", "run_name", "hyperparameters", "seed"
 
 
 def one_sweep_config(n_runs: int, shard_size: int | None) -> dict:
-    import numpy as np
 
     cfg = W.default_config()
     cfg["datasets"] = {"moons": cfg["datasets"]["moons"]}
     n_l2 = 10 if n_runs % 10 == 0 and n_runs >= 20 else 1
-    lrs = [float(f"{x:.6g}") for x in np.geomspace(1e-3, 10.0, n_runs // n_l2)]
-    l2s = [0.0] + [float(f"{x:.3g}") for x in np.geomspace(1e-4, 1e-1, n_l2 - 1)]
     cfg["models"] = {"logistic_regression": {"grid": {
-        "lr": lrs, "optimizer": ["gd"], "l2": l2s[:n_l2], "epochs": [100]}}}
+        "lr": W.geo_axis(1e-3, 10.0, n_runs // n_l2), "optimizer": ["gd"],
+        "l2": W.l2_axis(n_l2), "epochs": [100]}}}
     if shard_size:
         cfg["train"] = {"shard_size": shard_size}
     return cfg
@@ -170,11 +168,7 @@ def main(argv=None) -> int:
     preamble.write_text(text[: text.index(end) + len(end)] + "\n")
     env = W.clean_env()
     env["PYTHONPATH"] = str(root / "src")
-    # what Snakemake sets for a job with threads=1; a 2-thread OpenBLAS makes
-    # `import numpy` slower here
-    for var in ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
-        env[var] = "1"
+    env.update(W.ONE_THREAD)  # what Snakemake sets for a job with threads=1
     py = W.PYTHON
     pieces = {
         "interpreter start (python -c pass)": [py, "-c", "pass"],

@@ -28,8 +28,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -41,9 +39,7 @@ SWEEP = ("moons", "logistic_regression")
 
 
 def grid_config(n_lr: int, n_l2: int, epochs: int, uri: str) -> dict:
-    grid = {"lr": [float(f"{x:.6g}") for x in np.geomspace(1e-3, 10.0, n_lr)],
-            "optimizer": ["gd"],
-            "l2": [0.0] + [float(f"{x:.3g}") for x in np.geomspace(1e-4, 1e-1, n_l2 - 1)],
+    grid = {"lr": W.geo_axis(1e-3, 10.0, n_lr), "optimizer": ["gd"], "l2": W.l2_axis(n_l2),
             "epochs": [epochs]}
     cfg = W.one_sweep(W.REPO, {"grid": grid}, f"gdlab-grid-{n_lr}x{n_l2}", *SWEEP)
     cfg["mlflow"] = {**cfg.get("mlflow", {}), "tracking_uri": uri}

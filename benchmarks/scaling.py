@@ -61,16 +61,14 @@ MODEL = "logistic_regression"
 
 def grid_for(n: int) -> dict:
     """A grid of exactly ``n`` points: lr x l2 x epochs."""
-    import numpy as np
 
     n_epochs = 10 if n >= 1000 and n % 10 == 0 else 1
     n_l2 = 10 if (n // n_epochs) >= 100 and (n // n_epochs) % 10 == 0 else 1
     n_lr = n // (n_epochs * n_l2)
     if n_lr * n_l2 * n_epochs != n:
         raise SystemExit(f"size {n}: no lr x l2 x epochs grid of that product")
-    lrs = [float(f"{x:.6g}") for x in np.geomspace(1e-3, 10.0, n_lr)] if n_lr > 1 else [0.1]
-    l2s = [0.0] + [float(f"{x:.3g}") for x in np.geomspace(1e-4, 1e-1, n_l2 - 1)] \
-        if n_l2 > 1 else [0.0]
+    lrs = W.geo_axis(1e-3, 10.0, n_lr) if n_lr > 1 else [0.1]
+    l2s = W.l2_axis(n_l2)
     epochs = list(range(10, 101, 10)) if n_epochs > 1 else [20]
     return {"lr": lrs, "optimizer": ["gd"], "l2": l2s, "epochs": epochs}
 

@@ -61,7 +61,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -80,19 +79,6 @@ METHODS = ("bulk", "client", "sync", "sync, client")
 SYNC_LABELS = {"sync": "sync_sweep, whole, as on SQLite (children in one transaction)",
                "sync, client": "sync_sweep, whole, forced through MlflowClient's calls",
                "sync, before": "sync_sweep, whole, as on SQLite, the --before tree"}
-#: what Snakemake sets for a 1-thread job
-ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                               "GOTO_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-                               "NUMEXPR_NUM_THREADS")}
-
-
-def sweep_spec(n_runs: int, epochs: int) -> dict:
-    import numpy as np
-
-    lrs = [float(f"{x:.6g}") for x in np.geomspace(1e-3, 1.0, max(n_runs // 2, 1))]
-    return {"grid": {"lr": lrs, "l2": [0.0, 1e-3], "epochs": [epochs], "optimizer": ["gd"]}}
-
-
 def fresh_store(root: Path) -> tuple[str, dict]:
     """A new SQLite store and experiment in ``root``, made as mlflow_setup makes them (the
     working directory is set there: its artifacts go to ``root/mlruns``)."""
@@ -161,18 +147,7 @@ def sync(method: str, built: dict, root: Path, n_runs: int, src: Path = W.REPO /
             "manifests": [str(m) for m in built["manifests"]], "split": str(built["split"]),
             "figures": [str(f) for f in built["figures"]], "method": built["method"],
             "client": method == "sync, client", "locks": str(root / "locks")}
-    path = root / "sync.json"
-    path.write_text(json.dumps(spec))
-    env = {**os.environ, **ONE_THREAD, "MLFLOW_DISABLE_TELEMETRY": "true",
-           "PYTHONPATH": str(src)}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "--sync-worker", str(path)], cwd=root,
-                         env=env, capture_output=True, text=True)
-    process = time.perf_counter() - t0
-    if out.returncode != 0:
-        raise RuntimeError(f"{method}: the sync process failed\n{out.stderr[-3000:]}")
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res, process = W.worker(__file__, "--sync-worker", spec, root / "sync.json", src, root)
     line = R.sync_line("\n".join(res["log"]))
     if line is None or line["created"] != n_runs:
         raise RuntimeError(f"{method}: sync_sweep did not create {n_runs} children: "
@@ -184,17 +159,12 @@ def sync(method: str, built: dict, root: Path, n_runs: int, src: Path = W.REPO /
 def server(method: str, built: dict, url: str, n_runs: int, src: Path) -> dict:
     """``n_runs`` children written to the server at ``url`` by the code of ``src``."""
     path = Path(tempfile.mkstemp(suffix=".json")[1])
-    path.write_text(json.dumps({"url": url, "sweep": str(built["dir"]), "n": n_runs,
-                                "manifests": [str(m) for m in built["manifests"]],
-                                "split": str(built["split"])}))
-    env = {**os.environ, **ONE_THREAD, "MLFLOW_DISABLE_TELEMETRY": "true",
-           "PYTHONPATH": str(src)}
-    out = subprocess.run([sys.executable, __file__, "--server-worker", str(path)], env=env,
-                         capture_output=True, text=True)
-    path.unlink()
-    if out.returncode != 0:
-        raise RuntimeError(f"{method}: the server process failed\n{out.stderr[-3000:]}")
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    try:
+        res, _ = W.worker(__file__, "--server-worker", {
+            "url": url, "sweep": str(built["dir"]), "n": n_runs, "split": str(built["split"]),
+            "manifests": [str(m) for m in built["manifests"]]}, path, src)
+    finally:
+        path.unlink()
     if res["complete"] != n_runs:
         raise RuntimeError(f"{method}: {res['complete']} of {n_runs} children complete")
     return res
@@ -264,16 +234,6 @@ def sync_worker(spec_path: str) -> int:
     return 0
 
 
-def import_seconds(module: str) -> float:
-    """Import time of ``module`` in a fresh process (what a job pays)."""
-    code = f"import time; t = time.perf_counter(); import {module}; " \
-           "print(time.perf_counter() - t)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
-                                          "PYTHONPATH": str(W.REPO / "src")})
-    return float(out.stdout.split()[-1])
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="50 runs, 1 repeat")
@@ -305,10 +265,10 @@ def main(argv=None) -> int:
     before_src = W.export_tree(a.before, work / "before") / "src" if a.before else None
     machine = Machine()
     machine.print()
-    t_import = import_seconds("mlflow")
-    t_import_gdlab = import_seconds("gdlab.tracking")
+    t_import = W.import_seconds("mlflow")
+    t_import_gdlab = W.import_seconds("gdlab.tracking")
     t0 = time.perf_counter()
-    project = W.make_copy(work / "project", W.one_sweep(W.REPO, sweep_spec(n_runs, a.epochs),
+    project = W.make_copy(work / "project", W.one_sweep(W.REPO, W.gd_grid(n_runs, a.epochs),
                                                         "gdlab-tracking-cost"))
     W.snakemake(project, "--cores", "2", "--omit-from", "mlflow_setup", timeout=3600)
     built = W.finished_sweep(project)

@@ -69,15 +69,12 @@ STORE_NAMES = {"sqlite": "SQLite (one transaction, the store's lock)",
 
 
 def project_config(n_sweeps: int, n_runs: int, epochs: int) -> dict:
-    import numpy as np
 
     cfg = W.default_config()
     moons = cfg["datasets"]["moons"]
     cfg["experiment"] = "throughput-0"
     cfg["datasets"] = {f"moons{k}": dict(moons) for k in range(n_sweeps)}
-    lrs = [float(f"{x:.6g}") for x in np.geomspace(1e-3, 1.0, max(n_runs // 2, 1))]
-    cfg["models"] = {MODEL: {"grid": {"lr": lrs, "l2": [0.0, 0.001], "epochs": [epochs],
-                                      "optimizer": ["gd"]}}}
+    cfg["models"] = {MODEL: W.gd_grid(n_runs, epochs)}
     cfg["train"] = {**cfg.get("train", {}), "shard_size": max(n_runs, 200)}
     return cfg
 
