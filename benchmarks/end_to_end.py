@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _floor as F  # noqa: E402
 import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, median, print_table, save_results, size_str, t_str  # noqa: E402
+from _machine import Machine, add_run_args, median, report, size_str, t_str  # noqa: E402
 
 LOOP = Path(__file__).resolve().parent / "naive_loop.py"
 
@@ -208,14 +208,9 @@ def main(argv=None) -> int:
     for rule, b in inc_jobs.items():
         rows.append(("incremental", f"  {rule}", t_str(b["sum"]), f"{b['jobs']} jobs"))
 
-    machine.finish()
-    print()
-    print_table(rows)
-    if not a.no_save:
-        save_results("end_to_end.py", rows, machine, argv=argv, quick=a.quick,
-                     preamble=f"Default config (config/config.yaml); {reps} repeats from "
-                              f"nothing, {noop_reps} no-op repeats; cores {cores}.",
-                     results=a.results)
+    report("end_to_end.py", rows, machine, a, argv=argv,
+           preamble=f"Default config (config/config.yaml); {reps} repeats from "
+                    f"nothing, {noop_reps} no-op repeats; cores {cores}.")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

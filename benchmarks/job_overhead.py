@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _floor as F  # noqa: E402
 import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, median, print_table, save_results, t_str  # noqa: E402
+from _machine import Machine, add_run_args, median, report, t_str  # noqa: E402
 
 SPEC_FIELDS = ("dataset", "model", "task", "run_name", "hyperparameters", "seed", "data_key",
                "code_version", "run_key")
@@ -245,14 +245,10 @@ def main(argv=None) -> int:
          f"{t_str(median(inproc['train_shard (whole shard, warm)']))}"),
     ]
 
-    machine.finish()
-    print()
-    print_table(rows)
-    if not a.no_save:
-        save_results("job_overhead.py", rows, machine, argv=argv, quick=a.quick,
-                     preamble=f"One sweep (moons x logistic_regression, {n_runs} runs of 100 "
-                              f"epochs in {n_shards} shard(s)), --cores 1; {reps} repeats "
-                              "of each piece.", results=a.results)
+    report("job_overhead.py", rows, machine, a, argv=argv,
+           preamble=f"One sweep (moons x logistic_regression, {n_runs} runs of 100 "
+                    f"epochs in {n_shards} shard(s)), --cores 1; {reps} repeats "
+                    "of each piece.")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

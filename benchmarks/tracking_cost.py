@@ -71,7 +71,7 @@ sys.path.insert(0, str(HERE))
 DATASET, MODEL = "moons", "logistic_regression"
 import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str  # noqa: E402
+from _machine import Machine, add_run_args, clean_up, median, report, t_str  # noqa: E402
 
 #: the tables a child's rows go to (gdlab.tracking.store.CHILD_TABLES)
 TABLES = ("runs", "tags", "params", "metrics", "latest_metrics", "inputs", "input_tags")
@@ -376,14 +376,9 @@ def main(argv=None) -> int:
          "no mlflow: the workflow imports it at every start"),
         ("setup", "load average per measurement (1 min)", "", "; ".join(loads)),
     ]
-    machine.finish()
-    print()
-    print_table(rows)
-    if not a.no_save:
-        save_results("tracking_cost.py", rows, machine, argv=argv, quick=a.quick,
-                     preamble=f"{n} child runs of {a.epochs} epochs (moons, logistic "
-                              f"regression), SQLite, {reps} interleaved repeat(s).",
-                     results=a.results)
+    report("tracking_cost.py", rows, machine, a, argv=argv,
+           preamble=f"{n} child runs of {a.epochs} epochs (moons, logistic "
+                    f"regression), SQLite, {reps} interleaved repeat(s).")
     clean_up(work, a.keep)
     return 0
 
