@@ -175,55 +175,49 @@ def count(root: Path, db: Path, known_projects: set[str] = frozenset()) -> tuple
         return out, details
     active = [r for r in store["runs"].values() if r["stage"] == "active"]
     mine = [r for r in active if r["tags"].get(PROJECT_TAG) == project]
+    def fault(kind: str, text: str, n: int = 1) -> None:
+        out[kind] += n
+        details.append(f"{'RUNNING' if kind == 'running' else kind}: {text}")
+
     for r in active:  # runs of a project that is not there: the UI shows them all the same
         if r["tags"].get(PROJECT_TAG) not in ({project} | set(known_projects)):
-            out["stale"] += 1
-            details.append(f"stale: run {r['name']!r} of project "
-                           f"{r['tags'].get(PROJECT_TAG)} ({r['id']})")
+            fault("stale", f"run {r['name']!r} of project {r['tags'].get(PROJECT_TAG)} "
+                           f"({r['id']})")
     for r in mine:
         if r["status"] == "RUNNING":
-            out["running"] += 1
-            details.append(f"RUNNING: {r['tags'].get(SWEEP_TAG)} {r['tags'].get(ROLE_TAG)} "
-                           f"{r['name']!r} ({r['id']})")
-    for r in mine:
+            fault("running", f"{r['tags'].get(SWEEP_TAG)} {r['tags'].get(ROLE_TAG)} "
+                             f"{r['name']!r} ({r['id']})")
         if r["tags"].get(SWEEP_TAG) not in expected:
-            out["stale"] += 1
-            details.append(f"stale: run {r['name']!r} of sweep {r['tags'].get(SWEEP_TAG)} "
-                           f"that results/ does not have ({r['id']})")
+            fault("stale", f"run {r['name']!r} of sweep {r['tags'].get(SWEEP_TAG)} that "
+                           f"results/ does not have ({r['id']})")
     for sweep, names in expected.items():
         runs = [r for r in mine if r["tags"].get(SWEEP_TAG) == sweep]
         parents = [r for r in runs if r["tags"].get(ROLE_TAG) == "sweep"]
         children = [r for r in runs if r["tags"].get(ROLE_TAG) == "run"]
-        whole = [p for p in parents if _complete(p)]
         if len(parents) > 1:
-            out["duplicated"] += len(parents) - 1
-            details.append(f"duplicated: {sweep} has {len(parents)} active parents")
-        if not whole:  # the sweep's own run: its record cut short, or gone
-            out["lost"] += 1
-            details.append(f"lost: {sweep} has no complete parent ({len(parents)} active: "
-                           + ", ".join(f"{p['status']} complete={p['tags'].get(COMPLETE_TAG)}"
-                                       for p in parents) + ")")
+            fault("duplicated", f"{sweep} has {len(parents)} active parents", len(parents) - 1)
+        if not any(map(_complete, parents)):  # the sweep's own run: cut short, or gone
+            fault("lost", f"{sweep} has no complete parent ({len(parents)} active: "
+                  + ", ".join(f"{p['status']} complete={p['tags'].get(COMPLETE_TAG)}"
+                              for p in parents) + ")")
         parent_ids = {p["id"] for p in parents}
         for name in sorted(names):
             kids = [c for c in children if c["tags"].get(RUN_TAG) == name]
             if len(kids) > 1:
-                out["duplicated"] += len(kids) - 1
-                details.append(f"duplicated: {sweep} {name} has {len(kids)} active children")
+                fault("duplicated", f"{sweep} {name} has {len(kids)} active children",
+                      len(kids) - 1)
             if not any(_complete(c) and c["tags"].get(PARENT_TAG) in parent_ids for c in kids):
-                out["lost"] += 1
-                details.append(f"lost: {sweep} {name} (active children: {len(kids)}, "
-                               f"complete: {sum(map(_complete, kids))})")
+                fault("lost", f"{sweep} {name} (active children: {len(kids)}, "
+                              f"complete: {sum(map(_complete, kids))})")
         for c in children:
             if c["tags"].get(RUN_TAG) not in names:
-                out["stale"] += 1
-                details.append(f"stale: {sweep} child {c['tags'].get(RUN_TAG)} that results/ "
-                               f"does not have ({c['id']})")
+                fault("stale", f"{sweep} child {c['tags'].get(RUN_TAG)} that results/ does "
+                               f"not have ({c['id']})")
     for m in store["models"].values():
         if m["tags"].get(PROJECT_TAG) == project and m["stage"] != "deleted" and \
                 m["status"] != READY:
-            out["pending"] += 1
-            details.append(f"pending: logged model {m['id']} of {m['tags'].get(SWEEP_TAG)} "
-                           f"(status {m['status']})")
+            fault("pending", f"logged model {m['id']} of {m['tags'].get(SWEEP_TAG)} "
+                             f"(status {m['status']})")
     return out, details
 
 
