@@ -240,6 +240,12 @@ def main() -> int:
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
     add_run_args(ap)
     args = ap.parse_args()
+    for s in SCENARIOS:  # a misspelt step fails here, not minutes into the run
+        names = [step if isinstance(step, str) else step[0] for step in s.steps]
+        if bad := [n for n in names if n not in ACTIONS] + \
+                [c for c in s.checks if c not in CHECKS]:
+            raise SystemExit(f"fault_probe.py: scenario {s.name!r} names no action or check "
+                             f"{', '.join(bad)}")
     chosen = [s for s in SCENARIOS if (s.quick or not args.quick) and
               (not args.only or any(t.lower() in s.name.lower() for t in args.only))]
     if args.list or not chosen:
