@@ -214,3 +214,16 @@ def save_results(script: str, rows: list[tuple], machine: Machine, *, argv=None,
             continue
     print(f"\nwrote {path}")
     return path
+
+
+def report(script: str, rows: list[tuple], machine: Machine, args, *, argv=None,
+           preamble: str = "") -> Path | None:
+    """The end of a script's run: the load at its end noted, the table printed, and its
+    dated record written unless ``--no-save`` (``args``: the parsed ``add_save_args``)."""
+    machine.finish()
+    print()
+    print_table(rows)
+    if args.no_save:
+        return None
+    return save_results(script, rows, machine, argv=argv, preamble=preamble,
+                        quick=getattr(args, "quick", False), results=args.results)

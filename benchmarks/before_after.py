@@ -47,6 +47,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _floor as F  # noqa: E402
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
 import scaling  # noqa: E402
 from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str  # noqa: E402
@@ -90,20 +92,17 @@ def default_experiment(tree: Path, root: Path, out: dict, rules: dict) -> None:
     Snakemake's records goes to ``rules``), then a no-op."""
     W.make_copy(root, W.default_config(tree), tree=tree)
     timed_run(root, out, "default")
-    for rule, b in W.rule_breakdown(W.jobs_from_metadata(root)).items():
+    for rule, b in R.rule_breakdown(R.jobs_from_metadata(root)).items():
         rules.setdefault(rule, []).append((b["sum"], b["jobs"]))
     timed_run(root, out, "default_noop", noop=True)
 
 
 def sweep_config(n: int, tree: Path) -> dict:
     """One sweep of ``n`` points (a multiple of 10): ``n // 10`` learning rates x 10 l2."""
-    import numpy as np
 
     if n % 10 or n < 20:
         raise SystemExit(f"--size {n}: a multiple of 10, at least 20 (lr x 10 l2)")
-    grid = {"lr": [float(f"{x:.6g}") for x in np.geomspace(1e-3, 10.0, n // 10)],
-            "optimizer": ["gd"],
-            "l2": [0.0] + [float(f"{x:.3g}") for x in np.geomspace(1e-4, 1e-1, 9)],
+    grid = {"lr": W.geo_axis(1e-3, 10.0, n // 10), "optimizer": ["gd"], "l2": W.l2_axis(10),
             "epochs": [100]}
     return W.one_sweep(tree, {"grid": grid}, f"gdlab-before-after-{n}", "moons",
                        scaling.MODEL)
@@ -114,14 +113,14 @@ def sweep(tree: Path, root: Path, n: int, out: dict, counts: dict) -> None:
     cfg = sweep_config(n, tree)
     W.make_copy(root, cfg, tree=tree)
     timed_run(root, out, "sweep")
-    first = W.mlflow_children(root / "mlflow.db")
+    first = R.mlflow_children(root / "mlflow.db")
     new_cfg, _extra = scaling.with_extra_lr(cfg)
     W.write_config(root, new_cfg)
     r = timed_run(root, out, "sweep_lr")
-    added = W.mlflow_children(root / "mlflow.db")
+    added = R.mlflow_children(root / "mlflow.db")
     timed_run(root, out, "sweep_noop", noop=True)
-    last = W.mlflow_children(root / "mlflow.db")
-    n_new = sum(len(v) for s in W.shards(new_cfg).values() for v in s.values())
+    last = R.mlflow_children(root / "mlflow.db")
+    n_new = sum(len(v) for s in F.shards(new_cfg).values() for v in s.values())
     kept = sum(1 for k, i in first["active"].items() if added["active"].get(k) == i)
     counts.setdefault("children", []).append(
         (len(first["active"]), len(added["active"]), len(last["active"])))

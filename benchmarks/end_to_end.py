@@ -39,13 +39,15 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _floor as F  # noqa: E402
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, median, print_table, save_results, size_str, t_str  # noqa: E402
+from _machine import Machine, add_run_args, median, report, size_str, t_str  # noqa: E402
 
 LOOP = Path(__file__).resolve().parent / "naive_loop.py"
 
 
-mlflow_counts = W.mlflow_counts
+mlflow_counts = R.mlflow_counts
 
 
 def fmt_counts(c: dict) -> str:
@@ -87,8 +89,8 @@ def main(argv=None) -> int:
             loads.append(f"gdlab --cores {c} {l0:.2f}->{os.getloadavg()[0]:.2f}")
             walls[f"gdlab --cores {c}"].append(r["wall"])
             if c == cores[0]:
-                jobs = W.jobs_from_metadata(root)
-                breakdowns.append(W.rule_breakdown(jobs))
+                jobs = R.jobs_from_metadata(root)
+                breakdowns.append(R.rule_breakdown(jobs))
                 last = {"root": root, "jobs": jobs, "stats": W.job_stats(r["stderr"])}
             print(f"repeat {rep + 1}/{reps}: gdlab --cores {c}: {r['wall']:.2f} s")
             if c != cores[0] and not a.keep:
@@ -126,8 +128,8 @@ def main(argv=None) -> int:
     rows.append(("from nothing", "gdlab logs", fmt_counts(g_counts),
                  f"per-epoch curves, figures and model as artifacts; mlflow.db "
                  f"{size_str((root / 'mlflow.db').stat().st_size)}, artifacts "
-                 f"{size_str(W.dir_size(root / 'mlruns'))}, results/ "
-                 f"{size_str(W.dir_size(root / 'results'))}"))
+                 f"{size_str(R.dir_size(root / 'mlruns'))}, results/ "
+                 f"{size_str(R.dir_size(root / 'results'))}"))
     counts, db_size = loop_info["naive loop"]
     rows.append(("from nothing", "loop logs", fmt_counts(counts),
                  f"params + final metrics only; mlflow-loop.db {size_str(db_size)}; "
@@ -153,14 +155,14 @@ def main(argv=None) -> int:
     rows.append((f"by rule (--cores {cores[0]})", "all jobs (sum)", t_str(total_job),
                  f"/ {cores[0]} cores = {t_str(total_job / cores[0])}: the wall time can't be "
                  "less (every core busy all along)"))
-    for step in W.critical_path(last["jobs"]):
+    for step in R.critical_path(last["jobs"]):
         rows.append(("critical path (last repeat)", f"{step['rule']}: {step['output']}",
                      t_str(step["duration"]),
                      f"started at {step['start']:.1f} s after waiting {step['wait']:.2f} s"))
 
     # -- 2. no-op rerun against Snakemake's floor ----------------------------------------
-    floor = W.make_floor(work / "floor", config)
-    floor_params = W.make_floor(work / "floor-params", config, params=True)
+    floor = F.make_floor(work / "floor", config)
+    floor_params = F.make_floor(work / "floor-params", config, params=True)
     W.snakemake(floor, "--cores", "2")
     W.snakemake(floor_params, "--cores", "2")
     noop = {"gdlab": [], "floor": [], "floor_params": []}
@@ -197,7 +199,7 @@ def main(argv=None) -> int:
         r = W.snakemake(clone, "--cores", "2")
         inc.append(r["wall"])
         stats = W.job_stats(r["stderr"])
-        inc_jobs = W.rule_breakdown(W.jobs_from_metadata(clone, since=_started(r)))
+        inc_jobs = R.rule_breakdown(R.jobs_from_metadata(clone, since=_started(r)))
         if not a.keep:
             shutil.rmtree(clone)
     rows.append(("incremental", f"add lr={new_lr} to {model}'s grid, --cores 2",
@@ -206,14 +208,9 @@ def main(argv=None) -> int:
     for rule, b in inc_jobs.items():
         rows.append(("incremental", f"  {rule}", t_str(b["sum"]), f"{b['jobs']} jobs"))
 
-    machine.finish()
-    print()
-    print_table(rows)
-    if not a.no_save:
-        save_results("end_to_end.py", rows, machine, argv=argv, quick=a.quick,
-                     preamble=f"Default config (config/config.yaml); {reps} repeats from "
-                              f"nothing, {noop_reps} no-op repeats; cores {cores}.",
-                     results=a.results)
+    report("end_to_end.py", rows, machine, a, argv=argv,
+           preamble=f"Default config (config/config.yaml); {reps} repeats from "
+                    f"nothing, {noop_reps} no-op repeats; cores {cores}.")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

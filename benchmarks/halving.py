@@ -35,7 +35,8 @@ from pathlib import Path
 
 import yaml
 from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str
-from _workflow import REPO, default_config, jobs_from_metadata, make_copy, rule_breakdown
+from _records import jobs_from_metadata, rule_breakdown
+from _workflow import REPO, default_config, make_copy
 from _workflow import snakemake as run_snakemake
 
 TRAIN_RULES = ("train", "train_rung")

@@ -45,23 +45,23 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _floor as F  # noqa: E402
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, median, print_table, save_results, t_str  # noqa: E402
+from _machine import Machine, add_run_args, median, report, t_str  # noqa: E402
 
 SPEC_FIELDS = ("dataset", "model", "task", "run_name", "hyperparameters", "seed", "data_key",
                "code_version", "run_key")
 
 
 def one_sweep_config(n_runs: int, shard_size: int | None) -> dict:
-    import numpy as np
 
     cfg = W.default_config()
     cfg["datasets"] = {"moons": cfg["datasets"]["moons"]}
     n_l2 = 10 if n_runs % 10 == 0 and n_runs >= 20 else 1
-    lrs = [float(f"{x:.6g}") for x in np.geomspace(1e-3, 10.0, n_runs // n_l2)]
-    l2s = [0.0] + [float(f"{x:.3g}") for x in np.geomspace(1e-4, 1e-1, n_l2 - 1)]
     cfg["models"] = {"logistic_regression": {"grid": {
-        "lr": lrs, "optimizer": ["gd"], "l2": l2s[:n_l2], "epochs": [100]}}}
+        "lr": W.geo_axis(1e-3, 10.0, n_runs // n_l2), "optimizer": ["gd"],
+        "l2": W.l2_axis(n_l2), "epochs": [100]}}}
     if shard_size:
         cfg["train"] = {"shard_size": shard_size}
     return cfg
@@ -139,10 +139,10 @@ def main(argv=None) -> int:
     cfg = one_sweep_config(a.runs, a.shard_size)
     root = W.make_copy(work / "project", cfg)
     W.snakemake(root, "--cores", "1", "--skip-script-cleanup")
-    logs = W.train_logs(root)
+    logs = R.train_logs(root)
     n_shards = len(logs)
-    n_runs, fit_sum = W.fit_seconds(root)
-    floor = W.make_floor(work / "floor", cfg)
+    n_runs, fit_sum = R.fit_seconds(root)
+    floor = F.make_floor(work / "floor", cfg)
     W.snakemake(floor, "--cores", "1")
     # wall time per shard seen from outside: rerun every train job (and nothing
     # downstream: --until train) minus the same command with nothing to run, / shards;
@@ -157,8 +157,8 @@ def main(argv=None) -> int:
             noop = W.snakemake(proj, "--cores", "1", "--until", "train")  # same DAG, no job
             marginal[name].append((force["wall"] - noop["wall"]) / n_shards)
             loads.append(f"{l0:.2f}->{os.getloadavg()[0]:.2f}")
-    logs = W.train_logs(root)  # the last forced run's logs
-    n_runs, fit_sum = W.fit_seconds(root)
+    logs = R.train_logs(root)  # the last forced run's logs
+    n_runs, fit_sum = R.fit_seconds(root)
 
     scripts = sorted((root / ".snakemake" / "scripts").glob("*.train.py"),
                      key=lambda p: p.stat().st_mtime)
@@ -168,11 +168,7 @@ def main(argv=None) -> int:
     preamble.write_text(text[: text.index(end) + len(end)] + "\n")
     env = W.clean_env()
     env["PYTHONPATH"] = str(root / "src")
-    # what Snakemake sets for a job with threads=1; a 2-thread OpenBLAS makes
-    # `import numpy` slower here
-    for var in ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
-        env[var] = "1"
+    env.update(W.ONE_THREAD)  # what Snakemake sets for a job with threads=1
     py = W.PYTHON
     pieces = {
         "interpreter start (python -c pass)": [py, "-c", "pass"],
@@ -249,14 +245,10 @@ def main(argv=None) -> int:
          f"{t_str(median(inproc['train_shard (whole shard, warm)']))}"),
     ]
 
-    machine.finish()
-    print()
-    print_table(rows)
-    if not a.no_save:
-        save_results("job_overhead.py", rows, machine, argv=argv, quick=a.quick,
-                     preamble=f"One sweep (moons x logistic_regression, {n_runs} runs of 100 "
-                              f"epochs in {n_shards} shard(s)), --cores 1; {reps} repeats "
-                              "of each piece.", results=a.results)
+    report("job_overhead.py", rows, machine, a, argv=argv,
+           preamble=f"One sweep (moons x logistic_regression, {n_runs} runs of 100 "
+                    f"epochs in {n_shards} shard(s)), --cores 1; {reps} repeats "
+                    "of each piece.")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

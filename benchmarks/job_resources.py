@@ -31,6 +31,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import _floor as F  # noqa: E402
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
 from _machine import Machine, add_save_args, print_table, save_results, size_str, t_str  # noqa: E402
 from scaling import MODEL, config_for  # noqa: E402
@@ -40,7 +42,7 @@ def default_experiment(tmp: Path) -> list[tuple]:
     root = W.make_copy(tmp / "default")
     W.snakemake(root, "--cores", "2", "--until", "split")
     res = W.snakemake(root, "--cores", "1", "--until", "train", memory=True)
-    trains = [j for j in W.jobs_from_metadata(root) if j["rule"] == "train"]
+    trains = [j for j in R.jobs_from_metadata(root) if j["rule"] == "train"]
     times = sorted(j["end"] - j["start"] for j in trains)
     return [("default experiment", "train jobs", str(len(trains)),
              f"--cores 1; {t_str(res['wall'])} in all"),
@@ -55,13 +57,13 @@ def sweep(tmp: Path, n: int) -> list[tuple]:
     root = W.make_copy(tmp / f"sweep{n}", config)
     W.snakemake(root, "--cores", "2", "--until", "split")
     # runs go to shards by a hash of their names: size for the largest
-    shard, runs = max(W.shards(config)[f"moons/{MODEL}"].items(), key=lambda kv: len(kv[1]))
+    shard, runs = max(F.shards(config)[f"moons/{MODEL}"].items(), key=lambda kv: len(kv[1]))
     target = f"results/moons/{MODEL}/shards/{shard}.json"
     dry = W.snakemake(root, "--cores", "1", "-n", target, memory=True)
     res = W.snakemake(root, "--cores", "1", target, memory=True)
     section = f"{n} points"
     return [(section, "the largest shard as the only target", t_str(res["wall"]),
-             f"shard {shard}: {len(runs)} runs (shard_size {W.shard_size(config)}); "
+             f"shard {shard}: {len(runs)} runs (shard_size {F.shard_size(config)}); "
              "Snakemake's start-up included"),
             (section, "peak RSS, Snakemake + the train job", size_str(res["peak_rss"]),
              "summed over the process tree"),

@@ -28,11 +28,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
 from _machine import Machine, add_run_args, clean_up, print_table, save_results, t_str  # noqa: E402
 
@@ -40,9 +39,7 @@ SWEEP = ("moons", "logistic_regression")
 
 
 def grid_config(n_lr: int, n_l2: int, epochs: int, uri: str) -> dict:
-    grid = {"lr": [float(f"{x:.6g}") for x in np.geomspace(1e-3, 10.0, n_lr)],
-            "optimizer": ["gd"],
-            "l2": [0.0] + [float(f"{x:.3g}") for x in np.geomspace(1e-4, 1e-1, n_l2 - 1)],
+    grid = {"lr": W.geo_axis(1e-3, 10.0, n_lr), "optimizer": ["gd"], "l2": W.l2_axis(n_l2),
             "epochs": [epochs]}
     cfg = W.one_sweep(W.REPO, {"grid": grid}, f"gdlab-grid-{n_lr}x{n_l2}", *SWEEP)
     cfg["mlflow"] = {**cfg.get("mlflow", {}), "tracking_uri": uri}
@@ -100,7 +97,7 @@ def main(argv=None) -> int:
             root = W.make_copy(work / store, grid_config(a.lr, a.l2, a.epochs, uri))
             r = W.snakemake(root, "--cores", "2", timeout=6 * 3600)
             log = (root / "logs" / "track" / SWEEP[0] / f"{SWEEP[1]}.log").read_text()
-            sync = W.sync_line(log)
+            sync = R.sync_line(log)
             sweep_dir = root / "results" / SWEEP[0] / SWEEP[1]
             record = json.loads((sweep_dir / "mlflow.json").read_text())
             with contextlib.chdir(root):

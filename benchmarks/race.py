@@ -48,7 +48,7 @@ from gdlab.models.softmax_regression import SoftmaxRegression
 from gdlab.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import Machine, add_save_args, print_table, save_results, t_str  # noqa: E402
+from _machine import Machine, add_save_args, report, t_str  # noqa: E402
 from train_speed import interleaved, make_problem, smoothness  # noqa: E402
 
 GAP = 1e-8
@@ -225,12 +225,7 @@ def main(argv=None) -> int:
     rows = []
     for name, (X, y, cls) in problems(args.quick).items():
         rows += race(name, X, y, cls, args)
-    machine.finish()
-    print()
-    print_table(rows)
-    if not args.no_save:
-        save_results(Path(__file__).name, rows, machine, argv=argv, quick=args.quick,
-                     results=args.results)
+    report(Path(__file__).name, rows, machine, args, argv=argv)
     return 0
 
 

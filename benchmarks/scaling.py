@@ -50,6 +50,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _floor as F  # noqa: E402
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
 from _machine import Machine, add_run_args, median, print_table, save_results, size_str, t_str  # noqa: E402
 
@@ -59,16 +61,14 @@ MODEL = "logistic_regression"
 
 def grid_for(n: int) -> dict:
     """A grid of exactly ``n`` points: lr x l2 x epochs."""
-    import numpy as np
 
     n_epochs = 10 if n >= 1000 and n % 10 == 0 else 1
     n_l2 = 10 if (n // n_epochs) >= 100 and (n // n_epochs) % 10 == 0 else 1
     n_lr = n // (n_epochs * n_l2)
     if n_lr * n_l2 * n_epochs != n:
         raise SystemExit(f"size {n}: no lr x l2 x epochs grid of that product")
-    lrs = [float(f"{x:.6g}") for x in np.geomspace(1e-3, 10.0, n_lr)] if n_lr > 1 else [0.1]
-    l2s = [0.0] + [float(f"{x:.3g}") for x in np.geomspace(1e-4, 1e-1, n_l2 - 1)] \
-        if n_l2 > 1 else [0.0]
+    lrs = W.geo_axis(1e-3, 10.0, n_lr) if n_lr > 1 else [0.1]
+    l2s = W.l2_axis(n_l2)
     epochs = list(range(10, 101, 10)) if n_epochs > 1 else [20]
     return {"lr": lrs, "optimizer": ["gd"], "l2": l2s, "epochs": epochs}
 
@@ -106,10 +106,10 @@ def verdict(ok: bool) -> str:
 def describe(root: Path, r: dict, n: int, label: str, rows: list) -> dict:
     """Rows for one finished from-nothing run of ``n`` points in ``root``."""
     stats = W.job_stats(r["stderr"])
-    jobs = W.jobs_from_metadata(root)
-    by_rule = W.rule_breakdown(jobs)
-    logs = W.train_logs(root)
-    n_fit, fit = W.fit_seconds(root)
+    jobs = R.jobs_from_metadata(root)
+    by_rule = R.rule_breakdown(jobs)
+    logs = R.train_logs(root)
+    n_fit, fit = R.fit_seconds(root)
     train_jobs = [j for j in jobs if j["rule"] == "train"]
     sm_train = sum(j["end"] - j["start"] for j in train_jobs)
     fw = sum(t["fit_write"] for t in logs)
@@ -123,7 +123,7 @@ def describe(root: Path, r: dict, n: int, label: str, rows: list) -> dict:
                  pct(fit / sm_train) if sm_train else "n/a",
                  f"{t_str(fit)} over {n_fit} fits / {t_str(sm_train)} (start..end in "
                  f".snakemake/metadata); mean fit {t_str(fit / max(n_fit, 1))}"))
-    for t in W.track_logs(root):  # one track job per sweep: children, parent, best model
+    for t in R.track_logs(root):  # one track job per sweep: children, parent, best model
         rows.append((label, f"track {t['sweep']}: ms per child (write) / whole sync",
                      f"{t['ms_per_child']:.1f} ms",
                      f"{t['created']} children created via {t['via']}; whole sync "
@@ -140,13 +140,13 @@ def describe(root: Path, r: dict, n: int, label: str, rows: list) -> dict:
     records = sum(1 for p in (root / ".snakemake" / "metadata").rglob("*") if p.is_file())
     rows.append((label, "peak RSS, process tree", size_str(r["peak_rss"]),
                  "snakemake + running jobs, summed"))
-    rows.append((label, ".snakemake/ size", size_str(W.dir_size(root / ".snakemake")),
+    rows.append((label, ".snakemake/ size", size_str(R.dir_size(root / ".snakemake")),
                  f"metadata records: {records}"))
-    counts = W.mlflow_counts(root / "mlflow.db")
+    counts = R.mlflow_counts(root / "mlflow.db")
     rows.append((label, "mlflow.db size", size_str((root / "mlflow.db").stat().st_size),
                  f"{counts.get('runs', 0)} runs, {counts.get('metrics', 0)} metric values"))
-    rows.append((label, "artifacts (mlruns/) size", size_str(W.dir_size(root / "mlruns")),
-                 f"results/ {size_str(W.dir_size(root / 'results'))}"))
+    rows.append((label, "artifacts (mlruns/) size", size_str(R.dir_size(root / "mlruns")),
+                 f"results/ {size_str(R.dir_size(root / 'results'))}"))
     return {"stats": stats, "by_rule": by_rule}
 
 
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     for n in sizes:
         cfg = config_for(n, a.shard_size)
         label = f"{n} points"
-        n_shards = sum(len(v) for v in W.shards(cfg).values())
+        n_shards = sum(len(v) for v in F.shards(cfg).values())
         pairs = a.loop_repeats if n == loop_size else 1
         walls, loops, loads = [], [], []
         root = None
@@ -198,7 +198,7 @@ def main(argv=None) -> int:
                 l0 = load1()
                 lr = W.run([W.PYTHON, str(LOOP), "--per-epoch"], lroot, timeout=4 * 3600)
                 loops.append(lr["wall"])
-                loop_counts = W.mlflow_counts(lroot / "mlflow-loop.db")
+                loop_counts = R.mlflow_counts(lroot / "mlflow-loop.db")
                 loop_db = (lroot / "mlflow-loop.db").stat().st_size
                 loop_out = lr["stdout"].strip()
                 print(f"{label} repeat {rep + 1}/{pairs}: loop {lr['wall']:.1f} s, load "
@@ -226,8 +226,8 @@ def main(argv=None) -> int:
         noops, noop_loads = [], []
         # Snakemake's own no-op for the same DAG (touch jobs), bare and with one param per
         # job as every gdlab job has: the floor under gdlab's no-op, interleaved with it
-        floors = {False: W.make_floor(work / f"floor-n{n}", cfg),
-                  True: W.make_floor(work / f"floor-params-n{n}", cfg, params=True)}
+        floors = {False: F.make_floor(work / f"floor-n{n}", cfg),
+                  True: F.make_floor(work / f"floor-params-n{n}", cfg, params=True)}
         floor_walls = {False: [], True: []}
         for froot in floors.values():
             W.snakemake(froot, "--cores", "2")
@@ -267,7 +267,7 @@ def main(argv=None) -> int:
     print()
     print_table(rows)
     if not a.no_save:
-        shard = a.shard_size or W.shard_size({})
+        shard = a.shard_size or F.shard_size({})
         save_results("scaling.py", rows, machine, argv=argv, quick=a.quick,
                      preamble=f"moons x logistic_regression, one sweep of N grid points "
                               f"(lr x l2 x epochs, gd); train.shard_size {shard}; "
@@ -284,18 +284,18 @@ def incremental(root: Path, cfg: dict, clone: Path, label: str, rows: list,
 
     W.clone(root, clone)
     new_cfg, extra = with_extra_lr(cfg)
-    before = W.mlflow_children(clone / "mlflow.db")
+    before = R.mlflow_children(clone / "mlflow.db")
     W.write_config(clone, new_cfg)
-    old_shards, new_shards = W.shards(cfg), W.shards(new_cfg)
+    old_shards, new_shards = F.shards(cfg), F.shards(new_cfg)
     n_old = sum(len(v) for s in old_shards.values() for v in s.values())
     n_new = sum(len(v) for s in new_shards.values() for v in s.values())
     started = time.time()
     l0 = load1()
     r = W.snakemake(clone, "--cores", "2", timeout=4 * 3600)
     load = f"{l0}->{load1()}"
-    after = W.mlflow_children(clone / "mlflow.db")
+    after = R.mlflow_children(clone / "mlflow.db")
     stats = W.job_stats(r["stderr"])
-    by_rule = W.rule_breakdown(W.jobs_from_metadata(clone, since=started - 1))
+    by_rule = R.rule_breakdown(R.jobs_from_metadata(clone, since=started - 1))
     gained = sorted(set(after["active"]) - set(before["active"]))
     lost = sorted(set(before["active"]) - set(after["active"]))
     changed = [k for k in before["active"] if k in after["active"]
@@ -314,12 +314,12 @@ def incremental(root: Path, cfg: dict, clone: Path, label: str, rows: list,
                  f"existing with a new run id {len(changed)}; active children "
                  f"{len(before['active'])} -> {len(after['active'])}, deleted "
                  f"{len(before['deleted'])} -> {len(after['deleted'])} (read with sqlite3)"))
-    retrained = [t for t in W.train_logs(clone) if Path(t["log"]).stat().st_mtime >= started]
+    retrained = [t for t in R.train_logs(clone) if Path(t["log"]).stat().st_mtime >= started]
     rows.append((label, "incremental: runs retrained", str(sum(t["runs"] for t in retrained)),
                  f"in {len(retrained)} train jobs (the new runs: {expected}); fit and write "
                  f"{t_str(sum(t['fit_write'] for t in retrained))}, process "
                  f"{t_str(sum(t['process'] for t in retrained))}"))
-    for t in W.track_logs(clone, since=started):
+    for t in R.track_logs(clone, since=started):
         rows.append((label, f"incremental: track {t['sweep']}", t_str(t["seconds"]),
                      f"kept {t['kept']}, created {t['created']}, deleted {t['deleted']}; "
                      f"{t['ms_per_child']:.1f} ms a child via {t['via']}; import mlflow "

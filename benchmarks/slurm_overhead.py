@@ -29,6 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
+import _floor as F  # noqa: E402
 import _services  # noqa: E402
 import _workflow as W  # noqa: E402
 from _machine import Machine, add_save_args, median, print_table, save_results, t_str  # noqa: E402
@@ -62,7 +63,7 @@ def main() -> None:
     base = W.make_copy(tmp / "base", config)
     W.snakemake(base, "--cores", "2", "data/line/split.npz")
     # runs go to shards by a hash of their names, so some shards get two and some none
-    shards = W.shards(config)["line/linear_regression"]
+    shards = F.shards(config)["line/linear_regression"]
     n_train = len(shards)
     one = (f"results/line/linear_regression/shards/{next(iter(shards))}.json",)
     slurm_flags = ("--profile", "profiles/slurm", "--slurm-init-seconds-before-status-checks",

@@ -18,37 +18,18 @@ plot job's figures, everything a track job reads. Each child holds what gdlab lo
 metrics, the split's three dataset inputs, the run's four files as artifacts.
 
 Every repeat, interleaved (the order alternates), each in a fresh SQLite store made by
-``gdlab.tracking.setup_experiment`` (not timed):
-
-- ``bulk``: ``SqlStore.write_children``, every child in one transaction through MLflow's
-  own SQLAlchemy tables (the path of a SQLite or PostgreSQL store); the parent and its
-  dataset inputs made first, as ``sync_sweep`` makes them (not timed);
-- ``client``: ``Store.write_children``, the same records through MlflowClient's calls
-  (``create_run``, ``log_batch``, ``log_inputs``, ``log_artifact``, ``set_terminated``:
-  the path of every other store, a server's);
-- ``sync``: the whole ``sync_sweep`` as a track job runs it, in a fresh process that does
-  what ``workflow/scripts/track.py`` does (import gdlab.tracking and mlflow, read the
-  sweep with ``gdlab.runfiles.read_sweep``, ``track_lock``, ``sync_sweep``): find, plan,
-  parent, records, children, kept children, parent's tags, tables and figures, the best
-  run's figures, the best model logged and registered;
-- ``sync, client``: the same with ``open_store`` forced to MlflowClient's path (what a
-  store that is not SQL gets, here without a network);
-- ``sync, before`` (with ``--before REV``): ``sync`` with the ``src/`` of git revision
-  REV (exported with ``git archive``) on the process's path: the same sweep, the same
-  steps, the other tree's code, interleaved with this tree's.
-
-``--server N`` adds ``server`` (and with ``--before``, ``server, before``): N of the
-sweep's children written to an MLflow server (``mlflow server --workers 4`` on PostgreSQL,
-proxied artifacts, started once as the tests start it, ``tests/_services.py``) by
-``open_store(url).write_children`` in a fresh process, after the parent and its dataset
-inputs: children per second, each read back complete.
-
-With ``--before`` and ``bulk``, ``write`` and ``write, before`` time the children's
-write alone (``open_store(uri).write_children`` into a fresh SQLite store, each tree in a
-fresh process, after the parent and its dataset inputs).
-
-``--methods`` picks some of them (default all but ``sync, before``, which ``--before``
-adds).
+``gdlab.tracking.setup_experiment`` (not timed): ``bulk`` (``SqlStore.write_children``,
+every child in one transaction through MLflow's own tables), ``client``
+(``Store.write_children``, MlflowClient's calls: every other store's path), ``sync`` (the
+whole ``sync_sweep`` in a fresh process that does what ``workflow/scripts/track.py``
+does), ``sync, client`` (the same through MlflowClient's path), ``sync, before`` (with
+``--before REV``: ``sync`` with REV's ``src/``, exported with ``git archive``). ``--server
+N`` adds ``server`` (and ``server, before``): N children written to ``mlflow server
+--workers 4`` on PostgreSQL, proxied artifacts (started as ``tests/_services.py`` does),
+by ``open_store(url).write_children`` in a fresh process: children per second, each read
+back complete. With ``--before`` and ``bulk``, ``write`` and ``write, before`` time the
+children's write alone. ``--methods`` picks some (default all but ``sync, before``, which
+``--before`` adds); benchmarks/README.md says more.
 
 The records' build (``child_record``, which reads each history.csv) is timed apart from
 the bulk and client writes. ``import mlflow`` and ``import gdlab.tracking`` are timed in
@@ -65,7 +46,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -74,8 +54,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 DATASET, MODEL = "moons", "logistic_regression"
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
-from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str  # noqa: E402
+from _machine import Machine, add_run_args, clean_up, median, report, t_str  # noqa: E402
 
 #: the tables a child's rows go to (gdlab.tracking.store.CHILD_TABLES)
 TABLES = ("runs", "tags", "params", "metrics", "latest_metrics", "inputs", "input_tags")
@@ -83,19 +64,6 @@ METHODS = ("bulk", "client", "sync", "sync, client")
 SYNC_LABELS = {"sync": "sync_sweep, whole, as on SQLite (children in one transaction)",
                "sync, client": "sync_sweep, whole, forced through MlflowClient's calls",
                "sync, before": "sync_sweep, whole, as on SQLite, the --before tree"}
-#: what Snakemake sets for a 1-thread job
-ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                               "GOTO_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-                               "NUMEXPR_NUM_THREADS")}
-
-
-def sweep_spec(n_runs: int, epochs: int) -> dict:
-    import numpy as np
-
-    lrs = [float(f"{x:.6g}") for x in np.geomspace(1e-3, 1.0, max(n_runs // 2, 1))]
-    return {"grid": {"lr": lrs, "l2": [0.0, 1e-3], "epochs": [epochs], "optimizer": ["gd"]}}
-
-
 def fresh_store(root: Path) -> tuple[str, dict]:
     """A new SQLite store and experiment in ``root``, made as mlflow_setup makes them (the
     working directory is set there: its artifacts go to ``root/mlruns``)."""
@@ -165,19 +133,8 @@ def sync(method: str, built: dict, root: Path, n_runs: int, src: Path = W.REPO /
             "manifests": [str(m) for m in built["manifests"]], "split": str(built["split"]),
             "figures": [str(f) for f in built["figures"]], "method": built["method"],
             "client": method == "sync, client", "locks": str(root / "locks")}
-    path = root / "sync.json"
-    path.write_text(json.dumps(spec))
-    env = {**os.environ, **ONE_THREAD, "MLFLOW_DISABLE_TELEMETRY": "true",
-           "PYTHONPATH": str(src)}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "--sync-worker", str(path)], cwd=root,
-                         env=env, capture_output=True, text=True)
-    process = time.perf_counter() - t0
-    if out.returncode != 0:
-        raise RuntimeError(f"{method}: the sync process failed\n{out.stderr[-3000:]}")
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    line = W.sync_line("\n".join(res["log"]))
+    res, process = W.worker(__file__, "--sync-worker", spec, root / "sync.json", src, root)
+    line = R.sync_line("\n".join(res["log"]))
     if line is None or line["created"] != n_runs:
         raise RuntimeError(f"{method}: sync_sweep did not create {n_runs} children: "
                            f"{res['log']}")
@@ -190,17 +147,12 @@ def server(method: str, built: dict, url: str, n_runs: int, src: Path,
     """``n_runs`` children written to the store at ``url`` (a server, or a fresh SQLite
     file) by the code of ``src``."""
     path = Path(tempfile.mkstemp(suffix=".json")[1])
-    path.write_text(json.dumps({"url": url, "sweep": str(built["dir"]), "n": n_runs,
-                                "manifests": [str(m) for m in built["manifests"]],
-                                "split": str(built["split"])}))
-    env = {**os.environ, **ONE_THREAD, "MLFLOW_DISABLE_TELEMETRY": "true",
-           "PYTHONPATH": str(src)}
-    out = subprocess.run([sys.executable, __file__, "--server-worker", str(path)], env=env,
-                         capture_output=True, text=True, cwd=cwd)
-    path.unlink()
-    if out.returncode != 0:
-        raise RuntimeError(f"{method}: the server process failed\n{out.stderr[-3000:]}")
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    try:
+        res, _ = W.worker(__file__, "--server-worker", {
+            "url": url, "sweep": str(built["dir"]), "n": n_runs, "split": str(built["split"]),
+            "manifests": [str(m) for m in built["manifests"]]}, path, src, cwd)
+    finally:
+        path.unlink()
     if res["complete"] != n_runs:
         raise RuntimeError(f"{method}: {res['complete']} of {n_runs} children complete")
     return res
@@ -271,16 +223,6 @@ def sync_worker(spec_path: str) -> int:
     return 0
 
 
-def import_seconds(module: str) -> float:
-    """Import time of ``module`` in a fresh process (what a job pays)."""
-    code = f"import time; t = time.perf_counter(); import {module}; " \
-           "print(time.perf_counter() - t)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
-                                          "PYTHONPATH": str(W.REPO / "src")})
-    return float(out.stdout.split()[-1])
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="50 runs, 1 repeat")
@@ -314,10 +256,10 @@ def main(argv=None) -> int:
     before_src = W.export_tree(a.before, work / "before") / "src" if a.before else None
     machine = Machine()
     machine.print()
-    t_import = import_seconds("mlflow")
-    t_import_gdlab = import_seconds("gdlab.tracking")
+    t_import = W.import_seconds("mlflow")
+    t_import_gdlab = W.import_seconds("gdlab.tracking")
     t0 = time.perf_counter()
-    project = W.make_copy(work / "project", W.one_sweep(W.REPO, sweep_spec(n_runs, a.epochs),
+    project = W.make_copy(work / "project", W.one_sweep(W.REPO, W.gd_grid(n_runs, a.epochs),
                                                         "gdlab-tracking-cost"))
     W.snakemake(project, "--cores", "2", "--omit-from", "mlflow_setup", timeout=3600)
     built = W.finished_sweep(project)
@@ -441,14 +383,9 @@ def main(argv=None) -> int:
          "no mlflow: the workflow imports it at every start"),
         ("setup", "load average per measurement (1 min)", "", "; ".join(loads)),
     ]
-    machine.finish()
-    print()
-    print_table(rows)
-    if not a.no_save:
-        save_results("tracking_cost.py", rows, machine, argv=argv, quick=a.quick,
-                     preamble=f"{n} child runs of {a.epochs} epochs (moons, logistic "
-                              f"regression), SQLite, {reps} interleaved repeat(s).",
-                     results=a.results)
+    report("tracking_cost.py", rows, machine, a, argv=argv,
+           preamble=f"{n} child runs of {a.epochs} epochs (moons, logistic "
+                    f"regression), SQLite, {reps} interleaved repeat(s).")
     clean_up(work, a.keep)
     return 0
 

@@ -57,6 +57,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import _records as R  # noqa: E402
 import _workflow as W  # noqa: E402
 from _machine import Machine, add_run_args, clean_up, median, print_table, save_results, t_str  # noqa: E402
 
@@ -68,15 +69,12 @@ STORE_NAMES = {"sqlite": "SQLite (one transaction, the store's lock)",
 
 
 def project_config(n_sweeps: int, n_runs: int, epochs: int) -> dict:
-    import numpy as np
 
     cfg = W.default_config()
     moons = cfg["datasets"]["moons"]
     cfg["experiment"] = "throughput-0"
     cfg["datasets"] = {f"moons{k}": dict(moons) for k in range(n_sweeps)}
-    lrs = [float(f"{x:.6g}") for x in np.geomspace(1e-3, 1.0, max(n_runs // 2, 1))]
-    cfg["models"] = {MODEL: {"grid": {"lr": lrs, "l2": [0.0, 0.001], "epochs": [epochs],
-                                      "optimizer": ["gd"]}}}
+    cfg["models"] = {MODEL: W.gd_grid(n_runs, epochs)}
     cfg["train"] = {**cfg.get("train", {}), "shard_size": max(n_runs, 200)}
     return cfg
 
@@ -150,10 +148,10 @@ def measure(root: Path, cfg: dict, stores: Stores, store: str, parallel: int,
     if stats.get("track") != n_sweeps:
         raise SystemExit(f"{store}, P={parallel}: expected {n_sweeps} track jobs, ran "
                          f"{stats}")
-    jobs = W.jobs_from_metadata(root, since=started - 1)
+    jobs = R.jobs_from_metadata(root, since=started - 1)
     tracks = [j for j in jobs if j["rule"] == "track"]
     setup = [j for j in jobs if j["rule"] == "mlflow_setup"]
-    logs = W.track_logs(root, since=started - 1)
+    logs = R.track_logs(root, since=started - 1)
     if len(logs) != n_sweeps or any(t["created"] != n_runs for t in logs):
         raise SystemExit(f"{store}, P={parallel}: the track logs do not say {n_sweeps} x "
                          f"{n_runs} children created: {logs}")
@@ -161,9 +159,9 @@ def measure(root: Path, cfg: dict, stores: Stores, store: str, parallel: int,
     again_started = time.time()
     again = W.snakemake(root, "--cores", str(parallel), "--forcerun", "track",
                         timeout=4 * 3600)
-    again_tracks = [j for j in W.jobs_from_metadata(root, since=again_started - 1)
+    again_tracks = [j for j in R.jobs_from_metadata(root, since=again_started - 1)
                     if j["rule"] == "track"]
-    again_logs = W.track_logs(root, since=again_started - 1)
+    again_logs = R.track_logs(root, since=again_started - 1)
     if len(again_logs) != n_sweeps or not all(t["shown"] for t in again_logs):
         raise SystemExit(f"{store}, P={parallel}: the re-sync wrote something: {again_logs}")
     span = max(j["end"] for j in tracks) - min(j["start"] for j in tracks)
