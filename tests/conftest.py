@@ -56,9 +56,9 @@ TINY_CONFIG = {
 def reproducible_files(root: Path) -> dict[str, bytes]:
     """Every file a finished project holds under data/ and results/ whose bytes the config
     and the code decide: datasets, runs, shards, summaries, figures. Left out: what differs
-    from one run to the next by design, the runs' wall-clock ``timing.json``, the jobs' costs
-(``results/costs.csv``) and MLflow's
-    records (run ids, times, lock files), ``mlflow.json`` and any ``mlflow/`` folder."""
+    from one run to the next by design, the runs' wall-clock ``timing.json``, the jobs'
+    costs (``results/costs.csv``) and MLflow's records (run ids, times, lock files),
+    ``mlflow.json`` and any ``mlflow/`` folder."""
     return {path.relative_to(root).as_posix(): path.read_bytes()
             for top in ("data", "results") for path in sorted((root / top).rglob("*"))
             if path.is_file() and path.name not in ("timing.json", "mlflow.json", "costs.csv")
