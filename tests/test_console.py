@@ -267,3 +267,14 @@ def test_the_console_module_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_gap_within_rounding_of_the_optimum_reads_as_reached_not_below_it():
+    """-1.4e-17 (line_1d's best run in the default experiment) would read as gdlab beating
+    scikit-learn's optimum; a real gap keeps its value, a problem without one says why."""
+    from gdlab.console import gap_cell
+
+    assert gap_cell({"objective_gap": "-1.4e-17"}) == "0 (reached)"
+    assert gap_cell({"objective_gap": "0.0"}) == "0 (reached)"
+    assert gap_cell({"objective_gap": "2.5e-07"}) == "2.5e-07"
+    assert gap_cell({"objective_gap": "", "no_optimum": "not convex"}).startswith("none: ")

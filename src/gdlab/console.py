@@ -89,11 +89,17 @@ def fixed(cell: str | None, decimals: int = 4) -> str:
         return cell or ""
 
 
+#: a gap to the optimum this small is float rounding of objectives near 1: the optimum
+REACHED = 1e-12
+
+
 def gap_cell(row: dict[str, str]) -> str:
     """The objective gap to the optimum (2 significant digits, the same for every row), or
     in a few words why the problem has none."""
-    if row.get("objective_gap"):
-        return f"{float(row['objective_gap']):.1e}"
+    if row.get("objective_gap") not in (None, ""):
+        gap = float(row["objective_gap"])
+        # within float rounding of the optimum: "-1.4e-17" would read as beating it
+        return "0 (reached)" if abs(gap) <= REACHED else f"{gap:.1e}"
     return "none: " + short_reason(row.get("no_optimum"))
 
 
