@@ -3,8 +3,9 @@ results/ and the tracking store byte for byte as they were, whatever needs repai
 stale lock and a killed writer's temporary, runs deleted in the UI, a damaged record, a
 run folder deleted, a deleted store, a store another process holds locked. The next real
 run repairs each case, and the run after it has nothing to do (a repair reruns its job
-once, not twice). A user's own files under results/ are never touched. The one write
-parsing makes is Snakemake's own bookkeeping: a lock proven stale is removed."""
+once, not twice; a deleted store's repair is test_mlflow_record's). A user's own files
+under results/ are never touched. The one write parsing makes is Snakemake's own
+bookkeeping: a lock proven stale is removed."""
 
 from __future__ import annotations
 
@@ -130,10 +131,9 @@ def test_no_job_command_writes_and_the_real_run_repairs(finished_project, tmp_pa
     assert "mlflow.db is locked by another process" in said["-n"]
     assert "Nothing to be done" in said["-n"]
 
-    # the store deleted: planning says so and makes nothing; the real run makes it again
+    # the store deleted: planning says so and makes nothing (that the real run makes it
+    # again: tests/test_mlflow_record.py's store scenario)
     db.unlink()
     said = assert_no_job_command_writes(proj, (["-n"], ["--summary"]))
     assert not db.exists()
     assert "experiment.json names an experiment the tracking store lacks" in said["-n"]
-    proj.snakemake("--cores", "2", env=ENV)
-    assert db.is_file() and proj.jobs_to_run() == {}
