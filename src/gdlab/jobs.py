@@ -14,6 +14,7 @@ from gdlab.codeversion import code_version
 from gdlab.io import canonical_json
 from gdlab.methods import METHODS, method_of
 from gdlab.models.registry import REGISTRY
+from gdlab.tracking.charts import parent_colors
 
 #: the module that reads each kind of dataset: a make_dataset job's code is its source's
 DATA_SOURCES = {
@@ -116,6 +117,9 @@ class Plan:
         spec = {"dataset": dataset, "model": model, "experiment": self.config["experiment"],
                 "uri_hash": uri_hash, "method": self.method[model].name,
                 "register": self.config["mlflow"]["register_models"],
+                # distinct among the config's sweeps, never the diverged runs' red
+                "color": parent_colors([f"{d}/{m}" for d, m in self.sweeps])[
+                    f"{dataset}/{model}"],
                 "code": code_version("gdlab.tracking.sync", "gdlab.mlflow_model",
                                      REGISTRY[model].module, self.method[model].module)}
         if "search" in model_spec:

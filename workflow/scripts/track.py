@@ -27,5 +27,5 @@ with tracking.track_lock(uri, Path(snakemake.input.experiment).with_name("locks"
     out = tracking.sync_sweep(uri, record, record["project_id"], sweep, snakemake.input.split,
                               [Path(p) for p in snakemake.input.plots],
                               method=spec["method"], search=spec.get("search"),
-                              register_model=spec["register"])
+                              register_model=spec["register"], color=spec.get("color"))
 write_json(snakemake.output[0], stamp(out, snakemake.params.repair))

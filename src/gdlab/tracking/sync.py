@@ -132,14 +132,18 @@ def top_runs(sweep: Sweep) -> set[str]:
 
 
 def _kept_updates(plan, sweep: Sweep, names: dict[str, str], parent_id: str, commit: str,
-                  top: set[str]) -> dict[str, tuple[str | None, dict[str, str]]]:
-    """A kept child's results are unchanged; its code tags, parent, name and rank may not
-    be. A name someone changed in the UI (not the one gdlab gave, ``gdlab.name``) stays."""
+                  top: set[str], best_name: str | None = None
+                  ) -> dict[str, tuple[str | None, dict[str, str]]]:
+    """A kept child's results are unchanged; its code tags, parent, name, rank and
+    description (which says whether it is the best) may not be. A name someone changed in
+    the UI (not the one gdlab gave, ``gdlab.name``) stays."""
     by_name = {r.name: r for r in sweep.runs}
     updates = {}
     for run, child in plan.keep.items():
         want = {**L.code_tags(by_name[run], commit), L.PARENT_TAG: parent_id,
-                L.NAME_TAG: names[run], L.TOP_TAG: "1" if run in top else "0"}
+                L.NAME_TAG: names[run], L.TOP_TAG: "1" if run in top else "0",
+                L.NOTE_TAG: L.child_description(by_name[run], names[run], run in top,
+                                                run == best_name)}
         changed = {k: v for k, v in want.items() if child.tags.get(k) != v}
         rename = names[run] if (L.NAME_TAG in changed
                                 and child.name in (child.tags.get(L.NAME_TAG), run)) else None
@@ -150,12 +154,13 @@ def _kept_updates(plan, sweep: Sweep, names: dict[str, str], parent_id: str, com
 
 def sync_sweep(uri: str, record: dict, project: str, sweep: Sweep, split_path,
                figures: list[Path], *, method: str = "grid", search: dict | None = None,
-               register_model: bool = True,
+               register_model: bool = True, color: str | None = None,
                log: Callable[[str], Any] | None = None) -> dict:
     """Make the store hold exactly ``sweep``'s runs (the track job); returns the sweep's
     record (``mlflow.json``). ``record``: the experiment's (``experiment.json``);
     ``figures``: the sweep's figures its plot rules declare (and the lesson's), logged
-    under ``plots/``. Call under :func:`track_lock`."""
+    under ``plots/``; ``color``: the parent's in the charts (distinct per sweep of the
+    config: :func:`gdlab.tracking.charts.parent_colors`). Call under :func:`track_lock`."""
     log = log or (lambda msg: print(msg, file=sys.stderr))
     t0 = time.perf_counter()
     store = open_store(uri)
@@ -193,20 +198,21 @@ def sync_sweep(uri: str, record: dict, project: str, sweep: Sweep, split_path,
         store.log_inputs(parent_id, datasets)
     names = short_names([r.result for r in sweep.runs])
     t_children = time.perf_counter()
-    top = top_runs(sweep)
+    top, best_name = top_runs(sweep), sweep.best.get("run_name")
     records = [L.child_record(by_name[n], names[n], parent_id, project, commit,
                               optimum_objective(sweep.baseline, by_name[n].hyperparameters),
-                              n in top)
+                              n in top, best=n == best_name)
                for n in plan.create]
     created = store.write_children(experiment_id, records, datasets)
     t_children = time.perf_counter() - t_children
-    store.update_children(_kept_updates(plan, sweep, names, parent_id, commit, top))
+    store.update_children(_kept_updates(plan, sweep, names, parent_id, commit, top,
+                                        best_name))
     children = {**{n: e.run_id for n, e in plan.keep.items()}, **created}
 
     best = sweep.best
     best_id = children.get(best_run.name) if best_run is not None else None
     shown = [p.name for p in figures]
-    tags = {**L.parent_tags(sweep.runs, best, method, search),
+    tags = {**L.parent_tags(sweep.runs, best, method, search, color=color),
             "best.run_id": best_id or "none", "best.run": names.get(best.get("run_name"), "none"),
             L.NOTE_TAG: L.parent_description(sweep.runs, best, method, search, experiment_id,
                                              best_id, names.get(best.get("run_name")), shown)}
