@@ -15,8 +15,9 @@ from gdlab.runfiles import Run
 DIVERGED_COLOR = "#d62728"
 #: every other run's and parent's colours: no red, so red means diverged (MLflow's own
 #: palette, used for a run without a colour, has red in it)
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#1b9e77", "#7f7f7f", "#bcbd22",
-           "#17becf", "#393b79", "#637939", "#8c6d31", "#7b4173")
+#: (ordered so that the first six, a default experiment's parents, are far apart)
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#7f7f7f", "#bcbd22", "#17becf",
+           "#393b79", "#8c6d31", "#1b9e77", "#637939", "#7b4173")
 #: a diverged run's curve points beyond this many times its first value (at least 1) are
 #: left out of MLflow's charts: 1.5e7 flattened every other curve (history.csv has them)
 DIVERGED_CAP = 10.0
