@@ -42,7 +42,7 @@ def test_a_shard_manifest_of_valid_json_but_the_wrong_shape_is_named_with_the_fi
     path = tmp_path / "d" / "m" / "shards" / "0.json"
     path.parent.mkdir(parents=True)
     path.write_text(content)
-    new, why = token(path, stale_runs(path))
+    new, why = token(path, lambda record: stale_runs(path, record))
     assert new and why.startswith(("is damaged (a JSON list", "is damaged (a shard manifest ",
                                    "is damaged (run 'a' is not"))
     with pytest.raises(DamagedFile) as err:

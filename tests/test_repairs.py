@@ -47,11 +47,11 @@ def test_the_same_damage_twice_still_reruns(tmp_path):
 def test_a_stale_whole_record_gets_a_token_from_its_own_and_the_problem(tmp_path):
     path = tmp_path / "mlflow.json"
     write_json(path, stamp({"children": {}}, "t0"))
-    t1, why = token(path, "out of step")
+    t1, why = token(path, lambda _: "out of step")
     assert t1 not in ("", "t0") and why == "out of step"
     write_json(path, stamp({"children": {}}, t1))
     assert token(path) == (t1, None)
-    t2, _ = token(path, "out of step")  # the same problem again, later: a new token
+    t2, _ = token(path, lambda _: "out of step")  # the same problem again, later: a new token
     assert t2 not in ("t0", t1)
 
 

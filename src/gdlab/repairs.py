@@ -53,11 +53,14 @@ def read_record(path: str | os.PathLike) -> tuple[dict | None, str | None]:
     return record, None
 
 
-def token(path: str | os.PathLike, problem: str | None = None) -> tuple[str, str | None]:
+def token(path: str | os.PathLike, problem: Callable[[dict], str | None] | None = None
+          ) -> tuple[str, str | None]:
     """The record's repair token, and why it must be made again (None: it need not).
 
-    A whole record without ``problem`` keeps its own token; a whole record with a
-    ``problem`` gets a token derived from its own and the problem; a damaged one, a token
+    ``problem(record)`` says why a whole record is stale (None: it is not); it is given the
+    record as read here, so nothing is read twice. A whole record without a problem keeps
+    its own token; one with a problem gets a token derived from its own and the problem; a
+    damaged one, a token
     from its bytes, time and inode (damage cut the same way twice still differs). A
     missing record has the empty token: its job runs anyway, as Snakemake's own rule."""
     record, damage = read_record(path)
@@ -69,9 +72,10 @@ def token(path: str | os.PathLike, problem: str | None = None) -> tuple[str, str
     if record is None:
         return "", None
     own = str(record.get(TOKEN_KEY, ""))
-    if problem is None:
+    why = problem(record) if problem else None
+    if why is None:
         return own, None
-    return _digest(own, problem), problem
+    return _digest(own, why), why
 
 
 class Repairs:
@@ -89,11 +93,12 @@ class Repairs:
         self.report = report
 
     def token(self, path: str | os.PathLike, job: str,
-              problem: Callable[[], str | None] | None = None) -> str:
-        """``path``'s token; ``problem()`` (asked once) says why a whole record is stale."""
+              problem: Callable[[dict], str | None] | None = None) -> str:
+        """``path``'s token; ``problem(record)`` (asked once) says why a whole record is
+        stale."""
         path = Path(path)
         if path not in self._tokens:
-            value, why = token(path, problem() if problem else None)
+            value, why = token(path, problem)
             if why is not None and self.report:
                 print(f"gdlab: {path} {why}; the {job} job makes it again", file=sys.stderr)
             self._tokens[path] = value
@@ -104,7 +109,7 @@ class Repairs:
         (``mlflow.db`` deleted or replaced), or the project's id record is damaged. The
         setup job then rewrites it, and every track job, which reads it, runs after."""
 
-        def problem():
+        def problem(_record):
             from gdlab.tracking import store_lost
 
             problems = []
@@ -122,7 +127,7 @@ class Repairs:
         """A sweep's ``mlflow.json`` token: also new when the store's runs of the sweep
         are not the ones it lists (deleted or restored in the UI, ``mlflow gc``)."""
 
-        def problem():
+        def problem(_record):
             if self._edited is None:  # one query for every sweep
                 from gdlab.tracking import edited_sweeps
 
@@ -137,16 +142,18 @@ class Repairs:
     def shard(self, manifest: str | os.PathLike, job: str = "train") -> str:
         """A shard manifest's token: also new when it lists runs whose files are gone or
         changed (:func:`stale_runs`): its shard trains them anew."""
-        return self.token(manifest, job, lambda: stale_runs(manifest))
+        return self.token(manifest, job, lambda record: stale_runs(manifest, record))
 
 
-def stale_runs(manifest: str | os.PathLike) -> str | None:
+def stale_runs(manifest: str | os.PathLike, record: dict | None = None) -> str | None:
     """Why a whole shard manifest must be made again: the runs it lists whose files are
     gone (a damaged run's folder deleted, as its error advises) or are not the size it
     recorded (cut short, edited): a ``stat`` a file, no file read. Its train job then
-    trains them anew (a run whose files do not read back whole is never reused)."""
+    trains them anew (a run whose files do not read back whole is never reused).
+    ``record``: the manifest, if already read."""
     manifest = Path(manifest)
-    record, _ = read_record(manifest)
+    if record is None:
+        record, _ = read_record(manifest)
     if record is None:
         return None  # missing or damaged: said by token()
     problem = manifest_problem(record)
