@@ -45,7 +45,7 @@ from gdlab.figures.style import (
     wants_log,
 )
 from gdlab.grid import HYPERPARAMETERS
-from gdlab.metrics import HIGHER_IS_BETTER, higher_is_better, metric_name
+from gdlab.metrics import higher_is_better, metric_name
 from gdlab.runfiles import Run
 from gdlab.stats import mean_band
 
@@ -374,7 +374,7 @@ def learning_curves_figure(lines: list[Line], title: str = "", best: str | None 
         name = metric_name(val)
         axes[1].set_ylabel(val)
         axes[1].set_title(f"Validation {name}: one measure for every run "
-                          f"({direction(HIGHER_IS_BETTER.get(name, False))})")
+                          f"({direction(higher_is_better(name))})")
     fig.suptitle("Learning curves of every run" + (f": {title}" if title else ""))
     return fig
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from gdlab import grid as G
 from gdlab.methods import METHODS, stage_fields
-from gdlab.metrics import HIGHER_IS_BETTER, metric_name
+from gdlab.metrics import higher_is_better, metric_name
 from gdlab.runfiles import Run
 from gdlab.runnames import short_value
 from gdlab.settling import TAIL, oscillating
@@ -329,7 +329,7 @@ def parent_metrics(best_run: Run | None, best: dict,
 
 
 def _better(name: str) -> str:
-    return "higher is better" if HIGHER_IS_BETTER.get(name) else "lower is better"
+    return "higher is better" if higher_is_better(name) else "lower is better"
 
 
 #: how the best run is chosen, in the words of a description
